@@ -1,0 +1,124 @@
+"""The benchmark harness: machine facts, timing in fresh processes, result files.
+
+Each benchmark module ``bench/bench_*.py`` defines ``run(ctx) -> dict`` and measures its figures
+*and* their anchors (the tools or approaches it is compared with) in the same run, on the same
+machine, so that ratios are honest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+
+
+class Skip(Exception):
+    """Raised by a benchmark whose data is absent; the message says what is missing."""
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a benchmark needs: where the real datasets are and a scratch directory."""
+
+    data_dir: Path
+    scratch: Path
+    threads: int
+
+    def dataset(self, relative: str) -> Path:
+        """A file under the shared data directory, or Skip with a clear message."""
+        path = self.data_dir / relative
+        if not path.is_file():
+            raise Skip(
+                f"{path} not found (the real datasets live in ../shared/data; see its README)"
+            )
+        return path
+
+
+def machine() -> dict[str, Any]:
+    """The facts that make a timing comparable."""
+    packages = {}
+    for name in ("modelcycle", "numpy", "polars", "pyarrow", "scikit-learn", "pandas"):
+        try:
+            packages[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "packages": packages,
+    }
+
+
+def measure(code: str, *, threads: int, repeat: int = 1) -> dict[str, float]:
+    """Run ``code`` in fresh Python processes; median wall seconds of the part between
+    ``tick()`` and ``tock()``, the process's peak RSS, and what the code put in ``result``."""
+    prologue = textwrap.dedent(
+        """
+        import json, resource, time
+        result = {}
+        _t = [0.0, 0.0]
+        def tick(): _t[0] = time.perf_counter()
+        def tock(): _t[1] = time.perf_counter()
+        """
+    )
+    epilogue = textwrap.dedent(
+        """
+        result["seconds"] = _t[1] - _t[0]
+        result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print("BENCH-RESULT " + json.dumps(result))
+        """
+    )
+    script = prologue + textwrap.dedent(code) + epilogue
+    env = {**os.environ, **{v: str(threads) for v in _THREAD_VARS}}
+    runs = []
+    for _ in range(repeat):
+        done = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=ROOT
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"benchmark process failed:\n{done.stderr[-3000:]}")
+        line = next(x for x in done.stdout.splitlines() if x.startswith("BENCH-RESULT "))
+        runs.append(json.loads(line.removeprefix("BENCH-RESULT ")))
+    runs.sort(key=lambda r: r["seconds"])
+    median = dict(runs[len(runs) // 2])
+    median["runs"] = len(runs)
+    return median
+
+
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "POLARS_MAX_THREADS")
+
+
+def write_result(name: str, threads: int, figures: dict[str, Any]) -> Path:
+    """Write ``bench/results/<name>.json`` with the machine, threads, date and figures."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    document = {
+        "benchmark": name,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "threads": threads,
+        "machine": machine(),
+        **figures,
+    }
+    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    return path

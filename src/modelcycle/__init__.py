@@ -1,0 +1,116 @@
+"""modelcycle: labeled text through every stage of a model's life.
+
+The public API, imported lazily so that ``import modelcycle`` (and ``modelcycle --help``) stays
+instant::
+
+    import modelcycle as mc
+
+    data = mc.load_dataset("reviews.csv", text="review_text", label="sentiment")
+    parts = mc.split_dataset(data, mc.SplitConfig(test=0.2, val=0.1, seed=42))
+    result = mc.train(parts.train, mc.TrainConfig(model="logreg"), val=parts.val)
+    result.save("model/")
+    mc.evaluate(mc.load_model("model/"), parts.test).write("eval/")
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from modelcycle._version import __version__
+
+if TYPE_CHECKING:
+    from modelcycle.config import (
+        DataConfig,
+        EvalConfig,
+        PipelineConfig,
+        SplitConfig,
+        TrainConfig,
+        load_config,
+    )
+    from modelcycle.data import Dataset, load_dataset
+    from modelcycle.evaluation import EvalReport, evaluate
+    from modelcycle.exceptions import (
+        ArtifactError,
+        ConfigError,
+        DataError,
+        ModelcycleError,
+        NotFittedError,
+        SchemaError,
+    )
+    from modelcycle.models import load_model, make_model, save_model
+    from modelcycle.pipeline import RunResult, run
+    from modelcycle.prediction import Predictions, predict
+    from modelcycle.split import Splits, split_dataset
+    from modelcycle.training import TrainResult, train
+
+_EXPORTS = {
+    "ArtifactError": "modelcycle.exceptions",
+    "ConfigError": "modelcycle.exceptions",
+    "DataConfig": "modelcycle.config",
+    "DataError": "modelcycle.exceptions",
+    "Dataset": "modelcycle.data",
+    "EvalConfig": "modelcycle.config",
+    "EvalReport": "modelcycle.evaluation",
+    "ModelcycleError": "modelcycle.exceptions",
+    "NotFittedError": "modelcycle.exceptions",
+    "PipelineConfig": "modelcycle.config",
+    "Predictions": "modelcycle.prediction",
+    "RunResult": "modelcycle.pipeline",
+    "SchemaError": "modelcycle.exceptions",
+    "SplitConfig": "modelcycle.config",
+    "Splits": "modelcycle.split",
+    "TrainConfig": "modelcycle.config",
+    "TrainResult": "modelcycle.training",
+    "evaluate": "modelcycle.evaluation",
+    "load_config": "modelcycle.config",
+    "load_dataset": "modelcycle.data",
+    "load_model": "modelcycle.models",
+    "make_model": "modelcycle.models",
+    "predict": "modelcycle.prediction",
+    "run": "modelcycle.pipeline",
+    "save_model": "modelcycle.models",
+    "split_dataset": "modelcycle.split",
+    "train": "modelcycle.training",
+}
+
+__all__ = [
+    "ArtifactError",
+    "ConfigError",
+    "DataConfig",
+    "DataError",
+    "Dataset",
+    "EvalConfig",
+    "EvalReport",
+    "ModelcycleError",
+    "NotFittedError",
+    "PipelineConfig",
+    "Predictions",
+    "RunResult",
+    "SchemaError",
+    "SplitConfig",
+    "Splits",
+    "TrainConfig",
+    "TrainResult",
+    "__version__",
+    "evaluate",
+    "load_config",
+    "load_dataset",
+    "load_model",
+    "make_model",
+    "predict",
+    "run",
+    "save_model",
+    "split_dataset",
+    "train",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'modelcycle' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

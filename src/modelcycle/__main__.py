@@ -1,0 +1,5 @@
+"""``python -m modelcycle`` runs the CLI."""
+
+from modelcycle.cli import main
+
+main()

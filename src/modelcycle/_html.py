@@ -1,0 +1,96 @@
+"""The small HTML kit every report uses: one page shell with inline CSS, tables, escaping.
+
+Written by hand because reports must be single self-contained files that open offline; a
+template engine would add a dependency for a few string joins.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+from modelcycle._version import __version__
+
+_CSS = """
+:root { --fg: #1f2328; --muted: #59636e; --line: #d1d9e0; --bg: #ffffff; --soft: #f6f8fa;
+        --accent: #0969da; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 15px/1.5 -apple-system, "Segoe UI", Helvetica, Arial, sans-serif;
+       color: var(--fg); background: var(--bg); }
+main { max-width: 1100px; margin: 0 auto; padding: 24px 28px 64px; }
+header { border-bottom: 1px solid var(--line); margin-bottom: 8px; }
+h1 { font-size: 26px; margin: 8px 0 4px; }
+h2 { font-size: 20px; margin: 32px 0 8px; padding-bottom: 4px;
+     border-bottom: 1px solid var(--line); }
+h3 { font-size: 16px; margin: 20px 0 6px; }
+p.sub, .muted { color: var(--muted); }
+nav a { margin-right: 14px; color: var(--accent); text-decoration: none; }
+table { border-collapse: collapse; margin: 8px 0 16px; font-variant-numeric: tabular-nums; }
+th, td { border: 1px solid var(--line); padding: 5px 10px; text-align: left; vertical-align: top; }
+th { background: var(--soft); font-weight: 600; }
+td.num, th.num { text-align: right; }
+.cards { display: flex; flex-wrap: wrap; gap: 12px; margin: 12px 0; }
+.card { border: 1px solid var(--line); border-radius: 8px; padding: 10px 16px; min-width: 150px;
+        background: var(--soft); }
+.card .value { font-size: 24px; font-weight: 600; }
+.card .label { color: var(--muted); font-size: 13px; }
+img { max-width: 100%; height: auto; }
+code { background: var(--soft); padding: 1px 5px; border-radius: 4px; }
+footer { margin-top: 48px; color: var(--muted); font-size: 13px; }
+"""
+
+
+def esc(value: object) -> str:
+    """HTML-escape the text of ``value``."""
+    return html.escape(str(value), quote=True)
+
+
+def page(title: str, body: str, *, subtitle: str = "", nav: Sequence[tuple[str, str]] = ()) -> str:
+    """A complete, self-contained HTML document."""
+    links = "".join(f'<a href="{esc(href)}">{esc(text)}</a>' for text, href in nav)
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{esc(title)}</title><style>{_CSS}</style></head><body><main>"
+        f"<header><h1>{esc(title)}</h1>"
+        + (f'<p class="sub">{esc(subtitle)}</p>' if subtitle else "")
+        + (f"<nav>{links}</nav>" if links else "")
+        + f"</header>{body}<footer>modelcycle {esc(__version__)} · {stamp}</footer>"
+        "</main></body></html>\n"
+    )
+
+
+def table(
+    headers: Sequence[str], rows: Iterable[Sequence[object]], *, numeric: Sequence[int] = ()
+) -> str:
+    """A table; columns listed in ``numeric`` are right-aligned. Cells are escaped."""
+
+    def cell(tag: str, index: int, value: object) -> str:
+        cls = ' class="num"' if index in numeric else ""
+        return f"<{tag}{cls}>{esc(value)}</{tag}>"
+
+    head = "".join(cell("th", i, h) for i, h in enumerate(headers))
+    body = "".join(
+        "<tr>" + "".join(cell("td", i, v) for i, v in enumerate(row)) + "</tr>" for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def cards(items: Iterable[tuple[str, object]]) -> str:
+    """Headline figures as a row of cards: ``(label, value)`` pairs."""
+    return (
+        '<div class="cards">'
+        + "".join(
+            f'<div class="card"><div class="value">{esc(value)}</div>'
+            f'<div class="label">{esc(label)}</div></div>'
+            for label, value in items
+        )
+        + "</div>"
+    )
+
+
+def fmt(value: float | None, digits: int = 4) -> str:
+    """A number for display; ``None`` as an en dash."""
+    return "–" if value is None else f"{value:.{digits}f}"

@@ -1,0 +1,52 @@
+"""The ``modelcycle`` command line: a thin layer, one module per stage, over the library.
+
+Every command parses its arguments, calls one library function and prints the result; a
+:class:`~modelcycle.exceptions.ModelcycleError` becomes one line on stderr and exit code 1,
+bad usage exit code 2. Library modules are imported inside the commands, so ``--help`` is instant.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from modelcycle._version import __version__
+from modelcycle.cli import evaluate, predict, run, train
+
+app = typer.Typer(
+    name="modelcycle",
+    help="Labeled text through every stage of a model's life: data, training, evaluation, "
+    "prediction.\n\nQuick start: modelcycle demo",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+app.command(name="train")(train.train)
+app.command(name="evaluate")(evaluate.evaluate)
+app.command(name="predict")(predict.predict)
+app.command(name="run")(run.run)
+app.command(name="demo")(run.demo)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"modelcycle {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_show_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """Labeled text through every stage of a model's life."""
+
+
+def main() -> None:
+    """Entry point of the ``modelcycle`` console script."""
+    app(prog_name="modelcycle")

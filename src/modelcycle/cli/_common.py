@@ -1,0 +1,54 @@
+"""What every command shares: the common options and the one-line error handling."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, ParamSpec, TypeVar
+
+import typer
+
+from modelcycle.exceptions import ModelcycleError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+TextColumn = Annotated[
+    str | None,
+    typer.Option("--text", help="Column holding the text (default: detected from its name)."),
+]
+LabelColumn = Annotated[
+    str | None,
+    typer.Option("--label", help="Column holding the label (default: detected from its name)."),
+]
+Encoding = Annotated[
+    str, typer.Option("--encoding", help="Text encoding of the input file, e.g. latin-1.")
+]
+Seed = Annotated[int, typer.Option("--seed", help="Random seed: the same seed, the same result.")]
+DataPath = Annotated[
+    Path,
+    typer.Argument(
+        help="Labeled data: .csv, .tsv, .parquet or .jsonl (optionally .gz).", show_default=False
+    ),
+]
+
+
+def handle_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Turn a ModelcycleError or OSError into one line on stderr and exit code 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except (ModelcycleError, OSError) as exc:
+            message = " ".join(str(exc).split())
+            typer.echo(f"error: {message}", err=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def say(message: str) -> None:
+    """Progress for people, on stderr, so that stdout stays clean for data."""
+    typer.echo(message, err=True)

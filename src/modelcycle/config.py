@@ -1,0 +1,225 @@
+"""Configuration as plain typed data: one frozen dataclass per stage and one for the pipeline.
+
+A pipeline config is read from TOML (or the JSON that every run saves), then ``--set key=value``
+overrides apply. Unknown keys and wrong types are :class:`~modelcycle.exceptions.ConfigError`\\ s
+that name the key and list the valid ones. Example ``pipeline.toml``::
+
+    seed = 42
+
+    [data]
+    path = "reviews.csv"     # relative to this file
+    text = "review_text"
+    label = "sentiment"
+
+    [split]
+    test = 0.2
+    val = 0.1
+
+    [train]
+    model = "logreg"
+    params = { C = 4.0 }
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from modelcycle.exceptions import ConfigError
+
+__all__ = [
+    "DataConfig",
+    "EvalConfig",
+    "PipelineConfig",
+    "SplitConfig",
+    "TrainConfig",
+    "apply_overrides",
+    "load_config",
+    "parse_assignments",
+]
+
+DEFAULT_SEED = 42
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the labeled text is and which columns hold text and label (None: auto-detect)."""
+
+    path: str = ""
+    text: str | None = None
+    label: str | None = None
+    encoding: str = "utf-8"
+    drop_labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    """Shares of the test and validation sets; stratified by label and seeded."""
+
+    test: float = 0.2
+    val: float = 0.1
+    seed: int = DEFAULT_SEED
+    stratify: bool = True
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.test < 1.0:
+            raise ConfigError(f"split.test must be between 0 and 1, got {self.test}")
+        if not 0.0 <= self.val < 1.0:
+            raise ConfigError(f"split.val must be between 0 and 1, got {self.val}")
+        if self.test + self.val >= 1.0:
+            raise ConfigError(
+                f"split.test + split.val must leave rows to train on, got {self.test + self.val}"
+            )
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Which model family to train (by name) and its parameters."""
+
+    model: str = "logreg"
+    params: Mapping[str, Any] = field(default_factory=dict)
+    seed: int = DEFAULT_SEED
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Settings of the evaluation: bootstrap resamples and calibration bins."""
+
+    bootstrap: int = 1000
+    calibration_bins: int = 10
+
+    def __post_init__(self) -> None:
+        if self.bootstrap < 0:
+            raise ConfigError(f"evaluate.bootstrap must be >= 0, got {self.bootstrap}")
+        if self.calibration_bins < 1:
+            raise ConfigError(
+                f"evaluate.calibration_bins must be >= 1, got {self.calibration_bins}"
+            )
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Every stage of ``modelcycle run``. A top-level ``seed`` seeds every stage."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    evaluate: EvalConfig = field(default_factory=EvalConfig)
+    seed: int = DEFAULT_SEED
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config as JSON-ready data (tuples become lists)."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any], *, base_dir: Path | None = None) -> PipelineConfig:
+        """Build and validate a config; relative ``data.path`` is resolved against ``base_dir``."""
+        raw = dict(raw)
+        seed = raw.get("seed", DEFAULT_SEED)
+        for stage in ("split", "train"):
+            section = raw.get(stage, {})
+            if isinstance(section, Mapping) and "seed" not in section:
+                raw[stage] = {**section, "seed": seed}
+        config = _build(cls, raw, "")
+        if base_dir is not None and config.data.path and not Path(config.data.path).is_absolute():
+            data = dataclasses.replace(config.data, path=str(base_dir / config.data.path))
+            config = dataclasses.replace(config, data=data)
+        return config
+
+
+def load_config(path: str | Path, overrides: Sequence[str] = ()) -> PipelineConfig:
+    """Read a pipeline config from TOML (or JSON), apply ``key=value`` overrides, validate."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config file ({exc})") from exc
+    try:
+        raw = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid {path.suffix.lstrip('.').upper()}: {exc}") from exc
+    raw = apply_overrides(raw, overrides)
+    try:
+        return PipelineConfig.from_dict(raw, base_dir=path.parent.resolve())
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+
+
+def apply_overrides(raw: Mapping[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Return a copy of ``raw`` with each ``dotted.key=value`` set; values are read as TOML."""
+    result: dict[str, Any] = json.loads(json.dumps(raw))
+    for key, value in parse_assignments(overrides).items():
+        *parents, leaf = key.split(".")
+        node = result
+        for part in parents:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"override {key!r}: {part!r} is not a table")
+            node = child
+        node[leaf] = value
+    return result
+
+
+def parse_assignments(items: Sequence[str]) -> dict[str, Any]:
+    """Parse ``key=value`` strings; values are read as TOML (``4``, ``true``, ``[1, 2]``), and a
+    value that is not TOML is a plain string (``model=svm``)."""
+    result: dict[str, Any] = {}
+    for item in items:
+        key, sep, value_text = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"{item!r} is not key=value (e.g. train.params.C=4)")
+        try:
+            result[key.strip()] = tomllib.loads(f"v = {value_text}")["v"]
+        except tomllib.TOMLDecodeError:
+            result[key.strip()] = value_text
+    return result
+
+
+_T = TypeVar("_T")
+
+
+def _build(cls: type[_T], raw: Any, where: str) -> _T:
+    """Construct dataclass ``cls`` from a mapping, checking keys and value types."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where or 'config'} must be a table, got {type(raw).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"unknown key {where}{unknown[0]!r}; valid keys are: {', '.join(sorted(fields))}"
+        )
+    values = {name: _coerce(hints[name], value, f"{where}{name}") for name, value in raw.items()}
+    return cls(**values)
+
+
+def _coerce(hint: Any, value: Any, key: str) -> Any:
+    """Check ``value`` against the annotation ``hint``; convert lists to tuples, ints to floats."""
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, f"{key}.")  # type: ignore[arg-type]
+    origin = typing.get_origin(hint)
+    if origin in (types.UnionType, typing.Union):
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        return _coerce(next(o for o in options if o is not type(None)), value, key)
+    if origin is tuple and isinstance(value, list | tuple):
+        (item,) = typing.get_args(hint)[:1]
+        return tuple(_coerce(item, v, key) for v in value)
+    if origin in (Mapping, dict) and isinstance(value, Mapping):
+        return dict(value)
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, float, str, bool) and type(value) is hint:
+        return value
+    expected = getattr(hint, "__name__", str(hint))
+    raise ConfigError(f"{key} must be {expected}, got {value!r}")

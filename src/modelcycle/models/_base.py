@@ -1,0 +1,109 @@
+"""What every text classifier in modelcycle is: a scikit-learn estimator over raw texts whose
+learned state is plain data (arrays and JSON), so it saves without pickle."""
+
+from __future__ import annotations
+
+from abc import ABCMeta, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Self
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils._param_validation import InvalidParameterError
+
+from modelcycle.exceptions import ArtifactError, ConfigError, DataError, NotFittedError
+
+
+@dataclass(frozen=True)
+class ModelState:
+    """A fitted model as data: parameters, labels, preprocessing, arrays, JSON documents."""
+
+    params: dict[str, Any]
+    classes: list[str]
+    preprocessing: dict[str, Any]
+    tensors: dict[str, np.ndarray]
+    documents: dict[str, Any] = field(default_factory=dict)
+
+
+class TextClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
+    """Base class: ``fit(texts, labels)``, ``predict_proba(texts)``, ``predict(texts)``.
+
+    Subclasses only store keyword-only parameters in ``__init__``, validate them in ``fit``
+    against ``_parameter_constraints``, keep learned state in attributes ending in ``_``, and
+    implement ``_fit``, ``_predict_proba``, ``get_state`` and ``from_state``.
+    """
+
+    family: ClassVar[str]
+    classes_: np.ndarray
+
+    def fit(self, X: Sequence[str], y: Sequence[Any] | np.ndarray) -> Self:
+        """Learn from texts ``X`` and their labels ``y``; returns ``self``."""
+        try:
+            self._validate_params()
+        except InvalidParameterError as exc:
+            raise ConfigError(str(exc)) from exc
+        texts = _as_texts(X)
+        labels = np.asarray(y).astype(str)
+        if labels.shape != (len(texts),):
+            raise DataError(f"got {len(texts)} texts but {labels.shape[0]} labels")
+        self.classes_ = np.unique(labels)
+        if len(self.classes_) < 2:
+            raise DataError(
+                f"training needs at least 2 classes, found {len(self.classes_)} "
+                f"({', '.join(map(repr, self.classes_.tolist()))})"
+            )
+        targets = np.searchsorted(self.classes_, labels)
+        self._fit(texts, targets)
+        return self
+
+    def predict_proba(self, X: Sequence[str]) -> np.ndarray:
+        """Class probabilities, shape ``(len(X), n_classes)``, columns in ``classes_`` order."""
+        self._check_fitted()
+        return self._predict_proba(_as_texts(X))
+
+    def predict(self, X: Sequence[str]) -> np.ndarray:
+        """The most probable label of each text."""
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "classes_"):
+            raise NotFittedError(
+                f"this {type(self).__name__} is not fitted yet; call fit(texts, labels) first"
+            )
+
+    @abstractmethod
+    def _fit(self, texts: list[str], targets: np.ndarray) -> None:
+        """Learn from texts and integer targets (indices into ``classes_``)."""
+
+    @abstractmethod
+    def _predict_proba(self, texts: list[str]) -> np.ndarray:
+        """Class probabilities of validated texts."""
+
+    @abstractmethod
+    def get_state(self) -> ModelState:
+        """The fitted model as data, for :func:`modelcycle.models.save_model`."""
+
+    @classmethod
+    @abstractmethod
+    def from_state(cls, state: ModelState) -> Self:
+        """Rebuild a fitted model from :meth:`get_state`'s output."""
+
+
+def require_tensors(state: ModelState, expected: Sequence[str]) -> Mapping[str, np.ndarray]:
+    """Check that ``state`` holds exactly the ``expected`` tensors; list what is off if not."""
+    missing = sorted(set(expected) - set(state.tensors))
+    unexpected = sorted(set(state.tensors) - set(expected))
+    if missing or unexpected:
+        raise ArtifactError(
+            f"weights do not match the model: missing {missing or 'none'}, "
+            f"unexpected {unexpected or 'none'}; re-create the model"
+        )
+    return state.tensors
+
+
+def _as_texts(X: Sequence[str]) -> list[str]:
+    if isinstance(X, str):
+        raise DataError("expected a list of texts, got a single string; wrap it in a list")
+    return ["" if text is None else str(text) for text in X]

@@ -1,0 +1,180 @@
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from modelcycle import __version__
+from modelcycle.cli import app
+
+COMMANDS = sorted(app.registered_commands, key=lambda c: str(c.name))
+README = Path(__file__).parents[2] / "README.md"
+
+
+def test_version(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.stdout == f"modelcycle {__version__}\n"
+
+
+@pytest.mark.parametrize("name", [str(c.name) for c in COMMANDS])
+def test_every_help_has_a_runnable_example(runner: CliRunner, name: str) -> None:
+    result = runner.invoke(app, [name, "-h"])
+    assert result.exit_code == 0
+    example = re.search(r"Example: (modelcycle [^\n]+)", result.stdout)
+    assert example is not None, result.stdout
+    assert example.group(1).split()[1] == name
+
+
+@pytest.mark.parametrize("name", [str(c.name) for c in COMMANDS])
+def test_every_command_is_in_the_readme(name: str) -> None:
+    assert f"modelcycle {name}" in README.read_text(encoding="utf-8")
+
+
+def test_train_evaluate_predict(tmp_path: Path, runner: CliRunner, reviews_csv: Path) -> None:
+    model = tmp_path / "model"
+    result = runner.invoke(
+        app,
+        ["train", str(reviews_csv), "-o", str(model), "-p", "min_df=1", "--val", str(reviews_csv)],
+    )
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith(f"wrote {model} (")
+    assert "validation accuracy 1.0000" in result.stdout
+    assert json.loads((model / "model.json").read_text())["params"]["min_df"] == 1
+
+    result = runner.invoke(
+        app, ["evaluate", str(model), str(reviews_csv), "-o", str(tmp_path / "eval")]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("accuracy 1.0000  macro-F1 1.0000  on 24 rows;")
+
+    result = runner.invoke(app, ["predict", str(model), "--text", "I loved it, wonderful"])
+    assert result.exit_code == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert (record["text"], record["label"]) == ("I loved it, wonderful", "positive")
+
+    out = tmp_path / "p.jsonl"
+    result = runner.invoke(app, ["predict", str(model), str(reviews_csv), "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == f"wrote 24 predictions to {out}\n"
+    assert len(out.read_text().splitlines()) == 24
+
+
+def test_run_with_overrides(tmp_path: Path, runner: CliRunner, reviews_csv: Path) -> None:
+    config = tmp_path / "pipeline.toml"
+    config.write_text(
+        f'[data]\npath = "{reviews_csv.name}"\n[split]\ntest = 0.25\nval = 0.25\n', encoding="utf-8"
+    )
+    out = tmp_path / "runs" / "first"
+    result = runner.invoke(
+        app, ["run", str(config), "-o", str(out), "--set", "train.params.min_df=1"]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert f"run directory: {out}" in result.stdout
+    assert re.search(r"test accuracy: \d\.\d{4} \(95% interval", result.stdout)
+    assert json.loads((out / "config.json").read_text())["train"]["params"] == {"min_df": 1}
+
+
+BAD_INPUTS = [
+    ("missing.csv", None, "missing.csv: file not found"),
+    ("empty.csv", b"", "empty.csv: file is empty"),
+    ("header.csv", b"text,label\n", "header.csv: no data rows (the file has only a header)"),
+    (
+        "cols.csv",
+        b"body,label\nx,y\n",
+        "cols.csv: no text column found; columns are: body, label; choose one with --text COL",
+    ),
+    ("blank.csv", b"text,label\n,a\n ,b\n", "blank.csv, column 'text': every text is empty"),
+    (
+        "nolabel.csv",
+        b"text,label\nx,a\ny,\n",
+        "nolabel.csv, row 2, column 'label': missing label (1 row without one)",
+    ),
+    (
+        "one.csv",
+        b"text,label\nx,a\ny,a\n",
+        "one.csv, column 'label': training needs at least 2 classes, found 1 ('a')",
+    ),
+    (
+        "latin.csv",
+        "text,label\ncafé,a\nb,b\n".encode("latin-1"),
+        "latin.csv, row 1, column 'text': not valid UTF-8 (byte 0xe9)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "content", "message"), BAD_INPUTS)
+def test_bad_input_is_one_line_exit_1_and_writes_nothing(
+    tmp_path: Path, runner: CliRunner, name: str, content: bytes | None, message: str
+) -> None:
+    data = tmp_path / name
+    if content is not None:
+        data.write_bytes(content)
+    before = sorted(tmp_path.iterdir())
+    result = runner.invoke(app, ["train", str(data), "-o", str(tmp_path / "model")])
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"error: {tmp_path}/")
+    assert message in lines[0]
+    assert sorted(tmp_path.iterdir()) == before  # nothing half-written
+
+
+def test_unknown_column_lists_the_columns(
+    tmp_path: Path, runner: CliRunner, reviews_csv: Path
+) -> None:
+    result = runner.invoke(
+        app, ["train", str(reviews_csv), "--text", "body", "-o", str(tmp_path / "m")]
+    )
+    assert result.exit_code == 1
+    assert result.stderr.endswith(
+        "text column 'body' not found; columns are: review_text, sentiment, stars\n"
+    )
+
+
+def test_tampered_model_is_refused(tmp_path: Path, runner: CliRunner, reviews_csv: Path) -> None:
+    model = tmp_path / "model"
+    assert runner.invoke(app, ["train", str(reviews_csv), "-o", str(model)]).exit_code == 0
+    weights = model / "weights.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    result = runner.invoke(app, ["predict", str(model), "--text", "hello"])
+    assert result.exit_code == 1
+    assert "weights.safetensors: SHA-256 does not match manifest.json" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["train", "data.csv"],  # no -o
+        ["predict", "model", "data.csv", "--text", "hi"],  # both a file and --text
+        ["predict", "model"],  # neither
+        ["frobnicate"],
+    ],
+)
+def test_bad_usage_exits_2(runner: CliRunner, args: list[str]) -> None:
+    assert runner.invoke(app, args).exit_code == 2
+
+
+def test_module_entry_point_and_lazy_imports() -> None:
+    code = (
+        "import sys, modelcycle, modelcycle.cli\n"
+        "heavy = [m for m in ('sklearn', 'torch', 'polars', 'pyarrow') if m in sys.modules]\n"
+        "print(heavy)"
+    )
+    imported = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert imported.stdout.strip() == "[]"
+    version = subprocess.run(
+        [sys.executable, "-m", "modelcycle", "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert version.stdout == f"modelcycle {__version__}\n"

@@ -1,0 +1,108 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from modelcycle.artifacts import (
+    MANIFEST_FILE,
+    read_model_dir,
+    verify_manifest,
+    write_manifest,
+    write_model_dir,
+)
+from modelcycle.exceptions import ArtifactError
+
+
+def make_model_dir(path: Path) -> Path:
+    return write_model_dir(
+        path,
+        meta={"family": "toy", "labels": ["a", "b"]},
+        tensors={"w": np.arange(6, dtype=np.float32).reshape(2, 3)},
+        documents={"vocabulary": ["x", "y", "z"]},
+    )
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    files = read_model_dir(make_model_dir(tmp_path / "m"))
+    assert files.meta["family"] == "toy"
+    assert files.meta["format_version"] == 1
+    np.testing.assert_array_equal(files.tensors["w"], np.arange(6, dtype=np.float32).reshape(2, 3))
+    assert files.documents == {"vocabulary": ["x", "y", "z"]}
+    manifest = json.loads((tmp_path / "m" / MANIFEST_FILE).read_text())
+    assert sorted(manifest["files"]) == ["model.json", "vocabulary.json", "weights.safetensors"]
+
+
+def test_a_changed_weight_byte_is_refused(tmp_path: Path) -> None:
+    path = make_model_dir(tmp_path / "m")
+    weights = path / "weights.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0x01
+    weights.write_bytes(bytes(data))
+    with pytest.raises(
+        ArtifactError, match=r"weights\.safetensors: SHA-256 does not match manifest\.json"
+    ):
+        read_model_dir(path)
+
+
+def test_missing_and_unexpected_files_are_refused(tmp_path: Path) -> None:
+    path = make_model_dir(tmp_path / "m")
+    (path / "notes.txt").write_text("hi")
+    with pytest.raises(ArtifactError, match=r"notes\.txt: not listed in manifest\.json"):
+        read_model_dir(path)
+    (path / "notes.txt").unlink()
+    (path / "vocabulary.json").unlink()
+    with pytest.raises(
+        ArtifactError, match=r"vocabulary\.json: listed in manifest\.json but missing"
+    ):
+        read_model_dir(path)
+
+
+def test_unknown_format_version_is_refused(tmp_path: Path) -> None:
+    path = make_model_dir(tmp_path / "m")
+    meta = json.loads((path / "model.json").read_text())
+    meta["format_version"] = 99
+    (path / "model.json").write_text(json.dumps(meta))
+    write_manifest(path)  # a consistent manifest, so only the version is wrong
+    with pytest.raises(
+        ArtifactError, match=r"model format version 99 is not supported.*upgrade modelcycle"
+    ):
+        read_model_dir(path)
+
+
+def test_not_a_model_directory(tmp_path: Path) -> None:
+    with pytest.raises(ArtifactError, match="not a model directory"):
+        read_model_dir(tmp_path / "nothing")
+    (tmp_path / "plain").mkdir()
+    with pytest.raises(
+        ArtifactError, match=r"no manifest\.json; this is not a directory modelcycle wrote"
+    ):
+        read_model_dir(tmp_path / "plain")
+
+
+def test_rewriting_replaces_a_model_but_never_a_foreign_directory(tmp_path: Path) -> None:
+    path = make_model_dir(tmp_path / "m")
+    make_model_dir(path)  # replacing our own directory is fine
+    assert verify_manifest(path)["files"]
+    foreign = tmp_path / "photos"
+    foreign.mkdir()
+    (foreign / "cat.jpg").write_bytes(b"meow")
+    with pytest.raises(ArtifactError, match="exists and is not a directory modelcycle wrote"):
+        make_model_dir(foreign)
+    assert (foreign / "cat.jpg").read_bytes() == b"meow"
+
+
+def test_a_failed_write_leaves_nothing(tmp_path: Path) -> None:
+    with pytest.raises(TypeError):
+        write_model_dir(tmp_path / "m", meta={"bad": object()}, tensors={})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_verify_manifest_recurses_into_subdirectories(tmp_path: Path) -> None:
+    (tmp_path / "run" / "sub").mkdir(parents=True)
+    (tmp_path / "run" / "sub" / "f.txt").write_text("one")
+    manifest = write_manifest(tmp_path / "run")
+    assert list(manifest["files"]) == ["sub/f.txt"]
+    (tmp_path / "run" / "sub" / "f.txt").write_text("two")
+    with pytest.raises(ArtifactError, match=r"sub/f\.txt: SHA-256 does not match"):
+        verify_manifest(tmp_path / "run")

@@ -1,0 +1,90 @@
+from pathlib import Path
+
+import pytest
+
+from modelcycle.config import (
+    PipelineConfig,
+    SplitConfig,
+    apply_overrides,
+    load_config,
+    parse_assignments,
+)
+from modelcycle.exceptions import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "pipeline.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_load_config_resolves_data_path_and_seeds_every_stage(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        'seed = 7\n[data]\npath = "reviews.csv"\ntext = "review_text"\n'
+        "[train]\nparams = { C = 2 }\n",
+    )
+    config = load_config(path)
+    assert config.data.path == str(tmp_path.resolve() / "reviews.csv")
+    assert config.data.text == "review_text"
+    assert config.data.label is None
+    assert config.split.seed == 7
+    assert config.train.seed == 7
+    assert config.train.params == {"C": 2}
+
+
+def test_stage_seed_wins_over_top_level_seed() -> None:
+    config = PipelineConfig.from_dict({"seed": 7, "split": {"seed": 3}})
+    assert (config.split.seed, config.train.seed) == (3, 7)
+
+
+def test_overrides_set_nested_values_with_toml_types(tmp_path: Path) -> None:
+    path = write(tmp_path, '[data]\npath = "x.csv"\n')
+    config = load_config(path, ["split.test=0.25", "train.params.C=10", "train.model=logreg"])
+    assert config.split.test == 0.25
+    assert config.train.params == {"C": 10}
+    assert config.train.model == "logreg"
+
+
+def test_parse_assignments_reads_toml_values_and_bare_words() -> None:
+    parsed = parse_assignments(["C=4", "ngram_range=[1, 3]", "name=svm", "flag=true"])
+    assert parsed == {"C": 4, "ngram_range": [1, 3], "name": "svm", "flag": True}
+
+
+def test_unknown_key_lists_the_valid_ones(tmp_path: Path) -> None:
+    path = write(tmp_path, "[split]\ntset = 0.2\n")
+    with pytest.raises(
+        ConfigError, match=r"unknown key split\.'tset'; valid keys are: seed, stratify, test, val"
+    ):
+        load_config(path)
+
+
+def test_wrong_type_names_the_key(tmp_path: Path) -> None:
+    path = write(tmp_path, '[split]\ntest = "a lot"\n')
+    with pytest.raises(ConfigError, match=r"split\.test must be float, got 'a lot'"):
+        load_config(path)
+
+
+def test_shares_that_leave_no_training_rows_are_refused() -> None:
+    with pytest.raises(ConfigError, match="must leave rows to train on"):
+        SplitConfig(test=0.6, val=0.4)
+
+
+def test_missing_and_malformed_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.toml")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(write(tmp_path, "[data\n"))
+
+
+def test_override_without_equals_is_refused() -> None:
+    with pytest.raises(ConfigError, match="is not key=value"):
+        apply_overrides({}, ["split.test"])
+
+
+def test_to_dict_round_trips() -> None:
+    config = PipelineConfig.from_dict(
+        {"data": {"path": "/d.csv", "drop_labels": ["plot"]}, "train": {"params": {"C": 1.5}}}
+    )
+    assert PipelineConfig.from_dict(config.to_dict()) == config
+    assert config.data.drop_labels == ("plot",)

