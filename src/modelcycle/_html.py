@@ -38,11 +38,40 @@ td.num, th.num { text-align: right; }
 img { max-width: 100%; height: auto; }
 code { background: var(--soft); padding: 1px 5px; border-radius: 4px; }
 footer { margin-top: 48px; color: var(--muted); font-size: 13px; }
+nav { display: flex; flex-wrap: wrap; gap: 2px 0; margin: 6px 0 10px; }
+.grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(300px, 1fr));
+        gap: 4px 24px; align-items: start; }
+.grid > div > h3:first-child { margin-top: 6px; }
+.grid table { width: 100%; }
+table.compact { font-size: 13.5px; }
+table.compact th, table.compact td { padding: 3px 8px; }
+figure { margin: 12px 0 20px; }
+figcaption { color: var(--muted); font-size: 13px; margin-top: 4px; max-width: 820px; }
+.note { border-left: 4px solid var(--accent); background: var(--soft); padding: 8px 14px;
+        margin: 10px 0; border-radius: 0 6px 6px 0; }
+.note.warn { border-left-color: #bf8700; background: #fff8c5; }
+.note.ok { border-left-color: #1a7f37; background: #dafbe1; }
+details summary { cursor: pointer; color: var(--accent); }
+details .example { margin: 4px 0; padding: 4px 8px; background: var(--soft); border-radius: 4px;
+                   font-size: 13px; white-space: pre-wrap; word-break: break-word; }
+.example .row { color: var(--muted); font-variant-numeric: tabular-nums; }
+ul.findings { list-style: none; padding-left: 0; margin: 8px 0 16px; }
+ul.findings li { margin: 4px 0; padding-left: 4px; }
+ul.findings li.warn { color: #7d4e00; }
+ul.findings li.ok { color: #1a7f37; }
+.bar { display: inline-block; height: 9px; background: var(--accent); border-radius: 2px;
+       vertical-align: middle; margin-right: 6px; opacity: .75; }
 """
 
 
+class Html(str):
+    """Markup that is already safe: table cells of this type are not escaped again."""
+
+
 def esc(value: object) -> str:
-    """HTML-escape the text of ``value``."""
+    """HTML-escape the text of ``value`` (``Html`` passes through unchanged)."""
+    if isinstance(value, Html):
+        return value
     return html.escape(str(value), quote=True)
 
 
@@ -63,9 +92,14 @@ def page(title: str, body: str, *, subtitle: str = "", nav: Sequence[tuple[str, 
 
 
 def table(
-    headers: Sequence[str], rows: Iterable[Sequence[object]], *, numeric: Sequence[int] = ()
+    headers: Sequence[str],
+    rows: Iterable[Sequence[object]],
+    *,
+    numeric: Sequence[int] = (),
+    compact: bool = False,
 ) -> str:
-    """A table; columns listed in ``numeric`` are right-aligned. Cells are escaped."""
+    """A table; columns listed in ``numeric`` are right-aligned. Cells are escaped unless they
+    are ``Html``; ``compact`` uses a smaller font for long lists."""
 
     def cell(tag: str, index: int, value: object) -> str:
         cls = ' class="num"' if index in numeric else ""
@@ -75,7 +109,8 @@ def table(
     body = "".join(
         "<tr>" + "".join(cell("td", i, v) for i, v in enumerate(row)) + "</tr>" for row in rows
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    cls = ' class="compact"' if compact else ""
+    return f"<table{cls}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def cards(items: Iterable[tuple[str, object]]) -> str:
@@ -94,3 +129,15 @@ def cards(items: Iterable[tuple[str, object]]) -> str:
 def fmt(value: float | None, digits: int = 4) -> str:
     """A number for display; ``None`` as an en dash."""
     return "–" if value is None else f"{value:.{digits}f}"
+
+
+def figure(uri: str, alt: str, *, caption: str = "", width: int | None = None) -> str:
+    """An embedded image (a ``data:`` URI) with its alternative text and an optional caption."""
+    size = f' style="width:{width}px"' if width else ""
+    note = f"<figcaption>{esc(caption)}</figcaption>" if caption else ""
+    return f'<figure><img src="{esc(uri)}" alt="{esc(alt)}"{size}>{note}</figure>'
+
+
+def section(anchor: str, title: str, body: str) -> str:
+    """A titled part of a report; ``anchor`` is its id, for links from the page's nav."""
+    return f'<section id="{esc(anchor)}"><h2>{esc(title)}</h2>{body}</section>'

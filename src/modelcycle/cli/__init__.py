@@ -12,11 +12,11 @@ from typing import Annotated
 import typer
 
 from modelcycle._version import __version__
-from modelcycle.cli import evaluate, predict, run, train
+from modelcycle.cli import eda, evaluate, predict, run, train
 
 app = typer.Typer(
     name="modelcycle",
-    help="Labeled text through every stage of a model's life: data, training, evaluation, "
+    help="Labeled text through every stage of a model's life: data, EDA, training, evaluation, "
     "prediction.\n\nQuick start: modelcycle demo",
     context_settings={"help_option_names": ["-h", "--help"]},
     no_args_is_help=True,
@@ -24,6 +24,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
+app.command(name="eda")(eda.eda)
 app.command(name="train")(train.train)
 app.command(name="evaluate")(evaluate.evaluate)
 app.command(name="predict")(predict.predict)

@@ -1,0 +1,54 @@
+"""``modelcycle eda``: what is in a labeled text dataset and what is wrong with it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from modelcycle.cli._common import DataPath, Encoding, LabelColumn, Seed, TextColumn, handle_errors
+
+
+@handle_errors
+def eda(
+    data: DataPath,
+    out: Annotated[
+        Path, typer.Option("-o", "--out", help="Directory for eda.json and eda.html.")
+    ],
+    text: TextColumn = None,
+    label: LabelColumn = None,
+    compare: Annotated[
+        Path | None,
+        typer.Option(
+            "--compare", help="A second file (e.g. the test set) to compare with: overlap and shift."
+        ),
+    ] = None,
+    encoding: Encoding = "utf-8",
+    seed: Seed = 42,
+) -> None:
+    """Profile labeled text: duplicates, labels, lengths, words, n-grams, quality; eda.html.
+
+    Example: modelcycle eda train.csv -o eda/ --compare test.csv
+    """
+    from modelcycle.data import load_dataset
+    from modelcycle.eda import profile
+
+    dataset = load_dataset(data, text=text, label=label, encoding=encoding, require_label=False)
+    other = None
+    if compare is not None:
+        other = load_dataset(
+            compare,
+            text=dataset.text,
+            label=dataset.label,
+            encoding=encoding,
+            require_label=False,
+        )
+    report = profile(dataset, compare=other, seed=seed)
+    report.write(out)
+    d = report.data
+    typer.echo(
+        f"{d['rows']:,} rows, {len(d['labels'])} labels, {d['duplicates']:,} duplicates, "
+        f"{d['conflicting_labels']:,} conflicting; wrote {out / 'eda.json'} and "
+        f"{out / 'eda.html'}"
+    )

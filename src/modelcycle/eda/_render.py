@@ -1,0 +1,510 @@
+"""``eda.html``: the report's figures and tables as one self-contained page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from modelcycle import _html
+from modelcycle._html import Html, esc
+from modelcycle.eda._plots import Figure_
+
+ORDER_NAMES = {"1": "Words", "2": "Bigrams", "3": "Trigrams"}
+STATS = ("count", "mean", "std", "min", "p25", "p50", "p75", "max")
+
+
+def sections(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(anchor, title)`` of each section the page has for ``data``, in order."""
+    found = [("overview", "Overview"), ("labels", "Labels"), ("lengths", "Lengths")]
+    if data["numeric"]:
+        found.append(("numeric", "Numeric columns"))
+    found += [("words", "Words"), ("ngrams", "N-grams")]
+    if data["distinctive"]:
+        found.append(("distinctive", "Distinctive n-grams"))
+    found += [("map", "Map of the texts"), ("quality", "Text quality")]
+    if "compare" in data:
+        found.append(("compare", "Compared with " + Path(data["compare"]["source"]).name))
+    found.append(("method", "How it was computed"))
+    return found
+
+
+def render(data: dict[str, Any], figures: dict[str, Any]) -> str:
+    """The whole page."""
+    builders = {
+        "overview": _overview,
+        "labels": _labels,
+        "lengths": _lengths,
+        "numeric": _numeric,
+        "words": _words,
+        "ngrams": _ngrams,
+        "distinctive": _distinctive,
+        "map": _map,
+        "quality": _quality,
+        "compare": _compare,
+        "method": _method,
+    }
+    parts = [
+        _html.section(anchor, title, builders[anchor](data, figures))
+        for anchor, title in sections(data)
+    ]
+    source = Path(data["source"]).name
+    subtitle = (
+        f"{data['source']} · {data['rows']:,} rows · text column '{data['text_column']}'"
+        + (f" · label column '{data['label_column']}'" if data["label_column"] else "")
+    )
+    nav = [(title, f"#{anchor}") for anchor, title in sections(data)]
+    return _html.page(f"Data report: {source}", "".join(parts), subtitle=subtitle, nav=nav)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _n(value: float | int | None) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, int) or float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.1f}"
+
+
+def _pct(part: float, whole: float) -> str:
+    return f"{part / whole:.1%}" if whole else "–"
+
+
+def _figure(figures: dict[str, Any], name: str, caption: str = "", width: int | None = None) -> str:
+    found = figures.get(name)
+    if not isinstance(found, Figure_):
+        return ""
+    return _html.figure(found.uri, found.alt, caption=caption or found.alt, width=width)
+
+
+def _examples(items: list[dict[str, Any]], summary: str = "examples") -> Html:
+    if not items:
+        return Html("")
+    body = "".join(
+        f'<div class="example"><span class="row">row {item["row"]:,}</span> '
+        f"{esc(item['text'])}"
+        + (
+            f'<br><span class="row">same as row {item["same_as_row"]:,}</span> '
+            f"{esc(item['same_as'])}"
+            if "same_as_row" in item
+            else ""
+        )
+        + "</div>"
+        for item in items
+    )
+    return Html(f"<details><summary>{esc(summary)}</summary>{body}</details>")
+
+
+def _bar(share: float) -> Html:
+    return Html(f'<span class="bar" style="width:{max(share, 0) * 120:.0f}px"></span>')
+
+
+def _gram_table(rows: list[list[Any]], *, limit: int = 20, heading: str = "n-gram") -> str:
+    if not rows:
+        return '<p class="muted">none</p>'
+    return _html.table(
+        [heading, "count"], [[g, f"{n:,}"] for g, n in rows[:limit]], numeric=(1,), compact=True
+    )
+
+
+def _stats_table(rows: list[tuple[str, dict[str, Any]]], first: str) -> str:
+    return _html.table(
+        [first, *STATS],
+        [[name, *(_n(stats.get(k)) for k in STATS)] for name, stats in rows],
+        numeric=tuple(range(1, len(STATS) + 1)),
+    )
+
+
+def _note(text: str, kind: str = "") -> str:
+    return f'<div class="note {kind}">{text}</div>'
+
+
+# ---------------------------------------------------------------- sections
+
+
+def _findings(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """Plain sentences about what needs attention, each with a severity ('warn' or 'ok')."""
+    rows = data["rows"]
+    found = []
+    if data["duplicates"]:
+        extra = data["normalized_duplicates"] - data["duplicates"]
+        found.append(
+            (
+                "warn",
+                f"{data['duplicates']:,} rows ({_pct(data['duplicates'], rows)}) repeat an earlier "
+                f"text exactly"
+                + (f", and {extra:,} more once case, spacing and punctuation are ignored" if extra else "")
+                + "; duplicates can leak between training and test parts.",
+            )
+        )
+    elif data["normalized_duplicates"]:
+        found.append(
+            ("warn", f"{data['normalized_duplicates']:,} rows repeat an earlier text once case, "
+             "spacing and punctuation are ignored.")
+        )
+    else:
+        found.append(("ok", "No duplicate texts, exact or normalized."))
+    if data["conflicting_labels"]:
+        found.append(
+            (
+                "warn",
+                f"{data['conflicting_labels']:,} distinct texts appear with more than one label "
+                f"({data['conflicting_rows']:,} rows): a model cannot get all of them right.",
+            )
+        )
+    if data["blank"]["count"]:
+        found.append(("warn", f"{data['blank']['count']:,} texts are missing, empty or blank."))
+    ratio = data["imbalance_ratio"]
+    if ratio is not None and ratio >= 3:
+        found.append(
+            ("warn", f"Labels are imbalanced: the largest is {ratio:.1f}× the smallest; read "
+             "macro-F1, not only accuracy.")
+        )
+    elif ratio is not None:
+        found.append(("ok", f"Labels are balanced enough (largest / smallest = {ratio:.2f})."))
+    for name, check in data["quality"].items():
+        if check["count"] and check["share"] >= 0.01 and name != "non_ascii":
+            found.append(
+                ("warn", f"{check['count']:,} texts ({check['share']:.1%}) contain "
+                 f"{check['description'].split(' (')[0].lower()}.")
+            )
+    if data["short_texts"]["count"]:
+        found.append(
+            ("warn", f"{data['short_texts']['count']:,} texts have fewer than "
+             f"{data['short_texts']['threshold_words']} words.")
+        )
+    return found
+
+
+def _overview(data: dict[str, Any], figures: dict[str, Any]) -> str:
+    rows = data["rows"]
+    cards = _html.cards(
+        [
+            ("rows", f"{rows:,}"),
+            ("columns", len(data["columns"])),
+            ("labels", len(data["labels"]) or "–"),
+            ("exact duplicates", f"{data['duplicates']:,}"),
+            ("normalized duplicates", f"{data['normalized_duplicates']:,}"),
+            ("texts with conflicting labels", f"{data['conflicting_labels']:,}"),
+            ("blank texts", f"{data['blank']['count']:,}"),
+            ("distinct words", f"{data['vocabulary']['size']:,}"),
+        ]
+    )
+    findings = "".join(
+        f'<li class="{kind}">{"⚠" if kind == "warn" else "✓"} {esc(text)}</li>'
+        for kind, text in _findings(data)
+    )
+    roles = {data["text_column"]: "text", data["label_column"]: "label"}
+    roles.update(dict.fromkeys(data["numeric"], "numeric"))
+    columns = _html.table(
+        ["column", "type", "role", "missing", "missing share"],
+        [
+            [name, dtype, roles.get(name, "other"), f"{data['missing'][name]:,}",
+             _pct(data["missing"][name], rows)]
+            for name, dtype in data["columns"].items()
+        ],
+        numeric=(3, 4),
+    )
+    blank = data["blank"]
+    problems = _html.table(
+        ["what", "rows", "share", "examples"],
+        [
+            ["exact duplicates (repeat an earlier row's text)", f"{data['duplicates']:,}",
+             _pct(data["duplicates"], rows), _duplicate_examples(data["duplicate_examples"])],
+            ["normalized duplicates (ignoring case, spacing, punctuation, HTML)",
+             f"{data['normalized_duplicates']:,}", _pct(data["normalized_duplicates"], rows),
+             _examples(data["normalized_duplicate_examples"], "near-duplicate pairs")],
+            ["distinct texts with conflicting labels", f"{data['conflicting_labels']:,}",
+             "", _conflict_examples(data["conflict_examples"])],
+            [f"missing / empty / whitespace-only texts: {blank['missing']:,} / "
+             f"{blank['empty']:,} / {blank['whitespace_only']:,}", f"{blank['count']:,}",
+             _pct(blank["count"], rows), _examples(blank["examples"])],
+            [f"very short texts (under {data['short_texts']['threshold_words']} words)",
+             f"{data['short_texts']['count']:,}", _pct(data["short_texts"]["count"], rows),
+             _examples(data["short_texts"]["examples"])],
+            [f"very long texts (over {_n(data['long_texts']['threshold_chars'])} characters)",
+             f"{data['long_texts']['count']:,}", _pct(data["long_texts"]["count"], rows),
+             _examples(data["long_texts"]["examples"], "the longest")],
+        ],
+        numeric=(1, 2),
+    )
+    return (
+        cards
+        + f'<ul class="findings">{findings}</ul>'
+        + "<h3>Columns</h3>"
+        + columns
+        + "<h3>Duplicates, conflicts and odd lengths</h3>"
+        + problems
+        + '<p class="muted">Very long: more than Q3 + 3 × IQR characters (Tukey\'s far-out '
+        "fence). Normalized duplicates include the exact ones.</p>"
+    )
+
+
+def _duplicate_examples(items: list[dict[str, Any]]) -> Html:
+    if not items:
+        return Html("")
+    body = "".join(
+        f'<div class="example"><span class="row">row {i["row"]:,} · {i["copies"]:,} copies</span> '
+        f"{esc(i['text'])}</div>"
+        for i in items
+    )
+    return Html(f"<details><summary>the most repeated</summary>{body}</details>")
+
+
+def _conflict_examples(items: list[dict[str, Any]]) -> Html:
+    if not items:
+        return Html("")
+    body = "".join(
+        f'<div class="example"><span class="row">row {i["row"]:,} · '
+        + esc(", ".join(f"{label}: {n:,}" for label, n in i["labels"].items()))
+        + f"</span> {esc(i['text'])}</div>"
+        for i in items
+    )
+    return Html(f"<details><summary>examples</summary>{body}</details>")
+
+
+def _labels(data: dict[str, Any], figures: dict[str, Any]) -> str:
+    if not data["labels"]:
+        return '<p class="muted">No label column: the per-label parts are left out.</p>'
+    total = sum(data["labels"].values())
+    table = _html.table(
+        ["label", "texts", "share", ""],
+        [
+            [label, f"{n:,}", _pct(n, total), _bar(n / max(data["labels"].values()))]
+            for label, n in data["labels"].items()
+        ],
+        numeric=(1, 2),
+    )
+    ratio = data["imbalance_ratio"]
+    note = _note(
+        f"Imbalance ratio (largest / smallest label): <b>{ratio:.2f}</b>. "
+        + (
+            "Above about 3, accuracy hides how the small labels fare: read macro-F1 and "
+            "per-class recall, and consider class weights."
+            if ratio >= 3
+            else "The labels are balanced enough for accuracy to mean what it says."
+        ),
+        "warn" if ratio >= 3 else "ok",
+    )
+    return f'<div class="grid"><div>{table}{note}</div><div>{_figure(figures, "labels")}</div></div>'
+
+
+def _lengths(data: dict[str, Any], figures: dict[str, Any]) -> str:
+    parts = []
+    for unit, title in (("chars", "characters"), ("words", "words")):
+        rows = [("all texts", data["length"][unit])] + [
+            (label, stats[unit]) for label, stats in data["length_by_label"].items()
+        ]
+        parts.append(f"<h3>Length in {title}</h3>" + _stats_table(rows, ""))
+    return (
+        "".join(parts)
+        + '<p class="muted">count, mean, standard deviation, minimum, quartiles and maximum, as '
+        "pandas' <code>describe()</code> gives them; words are the word tokens below.</p>"
+        + _figure(figures, "lengths")
+    )
+
+
+def _numeric(data: dict[str, Any], figures: dict[str, Any]) -> str:
+    rows = list(data["numeric"].items())
+    return _stats_table(rows, "column") + _figure(figures, "numeric")
+
+
+def _words(data: dict[str, Any], figures: dict[str, Any]) -> str:
+    vocab = data["vocabulary"]
+    cards = _html.cards(
+        [
+            ("word tokens", f"{vocab['tokens']:,}"),
+            ("distinct words", f"{vocab['size']:,}"),
+            ("seen once (hapax)", f"{vocab['hapax']:,}"),
+            ("hapax share of the vocabulary",
+             f"{vocab['hapax_share']:.1%}" if vocab["hapax_share"] is not None else "–"),
+        ]
+    )
+    stop = data["stop_words_in_top_10"]
+    note = _note(
+        f"{stop} of the 10 most frequent words are stop words "
+        f"({esc(', '.join(w for w, _ in data['top_words'][:5]))}, …): raw frequency mostly "
+        "measures English grammar. The right-hand list leaves stop words out and says more about "
+        "the content; the <a href='#distinctive'>distinctive n-grams</a> say what separates the "
+        "labels."
+    )
+    tables = (
+        '<div class="grid"><div><h3>Most frequent words</h3>'
+        + _gram_table(data["top_words"], limit=25, heading="word")
+        + "</div><div><h3>Without stop words</h3>"
+        + _gram_table(data["top_words_without_stop_words"], limit=25, heading="word")
+        + "</div></div>"
+    )
+    cloud = _figure(figures, "cloud", "The most frequent words without stop words, sized by count.")
+    return cards + note + tables + _figure(figures, "vocabulary") + cloud
+
+
+def _ngrams(data: dict[str, Any], figures: dict[str, Any]) -> str:
+    parts = []
+    for order, name in ORDER_NAMES.items():
+        totals = data["ngram_totals"][order]
+        parts.append(
+            f"<h3>{name}</h3><p class='muted'>{totals['occurrences']:,} occurrences of "
+            f"{totals['distinct']:,} distinct {name.lower()}.</p>"
+            '<div class="grid"><div>'
+            + _gram_table(data["ngrams"][order], heading="all")
+            + "</div><div>"
+            + _gram_table(data["ngrams_without_stop_words"][order],
+                          heading="not made only of stop words")
+            + "</div></div>"
+        )
+    by_label = data["ngrams_by_label"]
+    if by_label:
+        parts.append("<h3>Per label</h3>")
+        for order, name in ORDER_NAMES.items():
+            columns = "".join(
+                f"<div><h3>{esc(label)}: {name.lower()}</h3>"
+                + _gram_table(grams[order], limit=12, heading=name[:-1].lower())
+                + "</div>"
+                for label, grams in by_label.items()
+            )
+            parts.append(f'<div class="grid">{columns}</div>')
+    return "".join(parts)
+
+
+def _distinctive(data: dict[str, Any], figures: dict[str, Any]) -> str:
+    intro = _note(
+        "The n-grams most typical of each label against all the others: the log-odds ratio with "
+        "an informative Dirichlet prior (Monroe, Colaresi &amp; Quinn 2008), as a z-score. "
+        "|z| above 1.96 is unlikely by chance (5% level); frequent words shared by every label "
+        "score near 0 however common they are."
+    )
+    clouds = figures.get("label_clouds", {})
+    parts = [intro]
+    for label, orders in data["distinctive_by_n"].items():
+        cloud = clouds.get(label)
+        picture = (
+            _html.figure(cloud.uri, cloud.alt, caption="Words sized by their z-score.", width=480)
+            if isinstance(cloud, Figure_)
+            else ""
+        )
+        columns = "".join(
+            f"<div><h3>{name}</h3>"
+            + (
+                _html.table(
+                    ["n-gram", "z", "in label", "elsewhere"],
+                    [[g, f"{z:.1f}", f"{a:,}", f"{b:,}"] for g, z, a, b in orders[order][:15]],
+                    numeric=(1, 2, 3),
+                    compact=True,
+                )
+                if orders[order]
+                else '<p class="muted">none</p>'
+            )
+            + "</div>"
+            for order, name in ORDER_NAMES.items()
+        )
+        parts.append(f"<h3>{esc(label)}</h3>{picture}<div class=\"grid\">{columns}</div>")
+    return "".join(parts)
+
+
+def _map(data: dict[str, Any], figures: dict[str, Any]) -> str:
+    found = _figure(
+        figures,
+        "map",
+        "Each dot is a text. Texts that use the same words land close together; labels that form "
+        "separate clouds are easy to tell apart from words alone, labels that overlap are not.",
+    )
+    return found or '<p class="muted">Too few texts share words to draw a map.</p>'
+
+
+def _quality(data: dict[str, Any], figures: dict[str, Any]) -> str:
+    table = _html.table(
+        ["check", "texts", "share", "examples"],
+        [
+            [check["description"], f"{check['count']:,}", f"{check['share']:.2%}",
+             _examples(check["examples"])]
+            for check in data["quality"].values()
+        ],
+        numeric=(1, 2),
+    )
+    languages = data["languages"]
+    if languages is None:
+        language = '<p class="muted">Language detection needs py3langid.</p>'
+    else:
+        counts = languages["counts"]
+        language = (
+            f"<h3>Languages</h3><p class='muted'>Detected by {esc(languages['detector'])} on a "
+            f"random sample of {languages['sample']:,} texts.</p>"
+            + _html.table(
+                ["language", "texts", "share"],
+                [[code, f"{n:,}", _pct(n, languages["sample"])] for code, n in list(counts.items())[:12]],
+                numeric=(1, 2),
+            )
+            + _examples(languages["examples"], "texts in other languages")
+        )
+    return table + language
+
+
+def _compare(data: dict[str, Any], figures: dict[str, Any]) -> str:
+    other = data["compare"]
+    overlap, shift, vocab = other["overlap"], other["label_shift"], other["vocabulary"]
+    cards = _html.cards(
+        [
+            ("rows in the other file", f"{other['rows']:,}"),
+            ("of them also in the data (exact)",
+             f"{overlap['exact_rows']:,} ({overlap['exact_share']:.1%})"),
+            ("also in the data (normalized)",
+             f"{overlap['normalized_rows']:,} ({overlap['normalized_share']:.1%})"),
+            ("label shift (total variation)", f"{shift['total_variation']:.3f}"),
+            ("tokens unseen in the data",
+             f"{vocab['unseen_share']:.2%}" if vocab["unseen_share"] is not None else "–"),
+        ]
+    )
+    notes = []
+    if overlap["exact_rows"] or overlap["normalized_rows"]:
+        notes.append(
+            _note(
+                f"{overlap['normalized_rows']:,} rows of the other file are also in the data: if it "
+                "is a test set, those rows measure memory, not generalisation. Remove them from "
+                "one side.",
+                "warn",
+            )
+        )
+    labels = _html.table(
+        ["label", "share in data", "share in other", "difference"],
+        [[label, f"{a:.1%}", f"{b:.1%}", f"{b - a:+.1%}"] for label, (a, b) in shift["shares"].items()],
+        numeric=(1, 2, 3),
+    )
+    lengths = _html.table(
+        ["length", "data mean", "other mean", "data median", "other median", "KS statistic"],
+        [
+            [unit, _n(s["data"]["mean"]), _n(s["other"]["mean"]), _n(s["data"]["p50"]),
+             _n(s["other"]["p50"]), f"{s['ks_statistic']:.3f}" if s["ks_statistic"] is not None else "–"]
+            for unit, s in other["length_shift"].items()
+        ],
+        numeric=(1, 2, 3, 4, 5),
+    )
+    return (
+        cards
+        + "".join(notes)
+        + f'<div class="grid"><div><h3>Label shift</h3>{labels}</div>'
+        + f"<div><h3>Length shift</h3>{lengths}"
+        + '<p class="muted">KS: the largest gap between the two length distributions '
+        "(0 = the same, 1 = no overlap).</p></div></div>"
+        + _figure(figures, "compare")
+        + _examples(overlap["examples"], "rows of the other file that are in the data")
+    )
+
+
+def _method(data: dict[str, Any], figures: dict[str, Any]) -> str:
+    settings = data["settings"]
+    items = [
+        f"Word tokens: {esc(data['tokens'])}. N-grams are consecutive tokens of one text, "
+        "joined by one space. Every count is exact.",
+        "Stop words: scikit-learn's English list plus the pieces the tokens leave of "
+        "contractions (don, doesn, ve, ll, …).",
+        "Duplicates compare texts by a 64-bit hash of the text (exact) and of its normalized form "
+        "(lower-cased; HTML, punctuation and repeated spaces removed).",
+        "Distinctive n-grams: log-odds ratio of each label against the rest with an informative "
+        "Dirichlet prior equal to the n-gram's count in the whole dataset, divided by its "
+        "standard deviation (a z-score).",
+        f"Map and language detection: a random sample of up to {settings['sample']:,} texts "
+        f"(seed {settings['seed']}).",
+    ]
+    return "<ul>" + "".join(f"<li>{item}</li>" for item in items) + "</ul>"
