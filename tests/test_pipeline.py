@@ -26,7 +26,7 @@ def config_for(path: Path, seed: int = 42) -> PipelineConfig:
 def test_run_writes_every_stage(tmp_path: Path, reviews_csv: Path) -> None:
     stages: list[str] = []
     result = run(config_for(reviews_csv), tmp_path / "run", on_stage=stages.append)
-    assert stages == ["load", "split", "train", "evaluate", "predict"]
+    assert stages == ["load", "eda", "split", "train", "evaluate", "predict"]
     root = result.path
     for name in [
         "run.json",
@@ -38,6 +38,8 @@ def test_run_writes_every_stage(tmp_path: Path, reviews_csv: Path) -> None:
         "data/val.csv",
         "data/test.csv",
         "data/split.json",
+        "eda/eda.json",
+        "eda/eda.html",
         "model/model.json",
         "evaluation/metrics.json",
         "evaluation/evaluation.html",
@@ -48,7 +50,9 @@ def test_run_writes_every_stage(tmp_path: Path, reviews_csv: Path) -> None:
     summary = json.loads((root / "run.json").read_text())
     assert summary["rows"] == 24
     assert summary["split"]["test"]["rows"] == 6
-    assert set(summary["timings"]) == {"load", "split", "train", "evaluate", "predict"}
+    assert set(summary["timings"]) == {"load", "eda", "split", "train", "evaluate", "predict"}
+    assert json.loads((root / "eda/eda.json").read_text())["rows"] == 24
+    assert 'href="eda/eda.html"' in (root / "index.html").read_text()
     assert result.metrics["n"] == 6
     assert load_model(root / "model").predict(["wonderful"]).tolist() == ["positive"]
     assert json.loads((root / "config.json").read_text())["data"]["path"] == str(reviews_csv)

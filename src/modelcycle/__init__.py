@@ -6,6 +6,7 @@ instant::
     import modelcycle as mc
 
     data = mc.load_dataset("reviews.csv", text="review_text", label="sentiment")
+    mc.profile(data).write("eda/")            # eda.html and eda.json: what is in the data
     parts = mc.split_dataset(data, mc.SplitConfig(test=0.2, val=0.1, seed=42))
     result = mc.train(parts.train, mc.TrainConfig(model="logreg"), val=parts.val)
     result.save("model/")
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
         load_config,
     )
     from modelcycle.data import Dataset, load_dataset
+    from modelcycle.eda import EdaReport, profile
     from modelcycle.evaluation import EvalReport, evaluate
     from modelcycle.exceptions import (
         ArtifactError,
@@ -50,6 +52,7 @@ _EXPORTS = {
     "DataConfig": "modelcycle.config",
     "DataError": "modelcycle.exceptions",
     "Dataset": "modelcycle.data",
+    "EdaReport": "modelcycle.eda",
     "EvalConfig": "modelcycle.config",
     "EvalReport": "modelcycle.evaluation",
     "ModelcycleError": "modelcycle.exceptions",
@@ -68,6 +71,7 @@ _EXPORTS = {
     "load_model": "modelcycle.models",
     "make_model": "modelcycle.models",
     "predict": "modelcycle.prediction",
+    "profile": "modelcycle.eda",
     "run": "modelcycle.pipeline",
     "save_model": "modelcycle.models",
     "split_dataset": "modelcycle.split",
@@ -80,6 +84,7 @@ __all__ = [
     "DataConfig",
     "DataError",
     "Dataset",
+    "EdaReport",
     "EvalConfig",
     "EvalReport",
     "ModelcycleError",
@@ -99,6 +104,7 @@ __all__ = [
     "load_model",
     "make_model",
     "predict",
+    "profile",
     "run",
     "save_model",
     "split_dataset",

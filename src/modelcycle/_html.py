@@ -25,6 +25,7 @@ h2 { font-size: 20px; margin: 32px 0 8px; padding-bottom: 4px;
      border-bottom: 1px solid var(--line); }
 h3 { font-size: 16px; margin: 20px 0 6px; }
 p.sub, .muted { color: var(--muted); }
+a { color: var(--accent); }
 nav a { margin-right: 14px; color: var(--accent); text-decoration: none; }
 table { border-collapse: collapse; margin: 8px 0 16px; font-variant-numeric: tabular-nums; }
 th, td { border: 1px solid var(--line); padding: 5px 10px; text-align: left; vertical-align: top; }

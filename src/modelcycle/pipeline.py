@@ -1,9 +1,11 @@
-"""The whole lifecycle in one call: load → split → train → evaluate → predict, in one run directory.
+"""The whole lifecycle in one call: load → eda → split → train → evaluate → predict, in one run
+directory.
 
 A run directory holds::
 
     run.json               what ran: rows, timings per stage, headline metrics
     config.json            the resolved config (re-run it with `modelcycle run config.json`)
+    eda/                   eda.json and eda.html: the data report of the loaded data
     data/                  train.csv, val.csv, test.csv and split.json (rows per label per part)
     model/                 the trained model directory
     evaluation/            metrics.json and evaluation.html on the test part
@@ -26,6 +28,7 @@ from modelcycle._io import atomic_dir, write_json, write_text
 from modelcycle.artifacts import write_manifest
 from modelcycle.config import PipelineConfig
 from modelcycle.data import ROTTEN_TOMATOES, load_dataset, write_table
+from modelcycle.eda import profile
 from modelcycle.evaluation import evaluate
 from modelcycle.exceptions import ConfigError
 from modelcycle.prediction import predict_dataset
@@ -81,6 +84,8 @@ def run(
                 drop_labels=config.data.drop_labels,
             )
             dataset.require_classes(2)
+        with stage("eda"):
+            profile(dataset, seed=config.seed).write(tmp / "eda")
         with stage("split"):
             splits = split_dataset(dataset, config.split)
             for name, part in splits.parts().items():
@@ -148,6 +153,7 @@ def _index_html(summary: dict[str, Any]) -> str:
         numeric=(1,),
     )
     files = [
+        ("eda/eda.html", "the data report: duplicates, labels, lengths, n-grams, quality"),
         ("evaluation/evaluation.html", "the evaluation report on the test part"),
         ("evaluation/metrics.json", "the same metrics as JSON"),
         ("predictions.csv", "test texts with predicted label and per-class scores"),
@@ -167,7 +173,8 @@ def _index_html(summary: dict[str, Any]) -> str:
         f"<h2>Stages</h2>{stage_table}"
         f"<h2>Files</h2><ul>{links}</ul>"
     )
-    return _html.page("modelcycle run", body, nav=[("Evaluation", "evaluation/evaluation.html")])
+    nav = [("Data report", "eda/eda.html"), ("Evaluation", "evaluation/evaluation.html")]
+    return _html.page("modelcycle run", body, nav=nav)
 
 
 def demo_config(seed: int = 42) -> PipelineConfig:

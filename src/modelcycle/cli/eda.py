@@ -13,15 +13,14 @@ from modelcycle.cli._common import DataPath, Encoding, LabelColumn, Seed, TextCo
 @handle_errors
 def eda(
     data: DataPath,
-    out: Annotated[
-        Path, typer.Option("-o", "--out", help="Directory for eda.json and eda.html.")
-    ],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Directory for eda.json and eda.html.")],
     text: TextColumn = None,
     label: LabelColumn = None,
     compare: Annotated[
         Path | None,
         typer.Option(
-            "--compare", help="A second file (e.g. the test set) to compare with: overlap and shift."
+            "--compare",
+            help="A second file (e.g. the test set) to compare with: overlap and shift.",
         ),
     ] = None,
     encoding: Encoding = "utf-8",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -20,8 +20,18 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-PALETTE = ["#0969da", "#cf222e", "#1a7f37", "#8250df", "#bf8700", "#0550ae", "#bc4c00",
-           "#6e7781", "#a40e26", "#116329"]
+PALETTE = [
+    "#0969da",
+    "#cf222e",
+    "#1a7f37",
+    "#8250df",
+    "#bf8700",
+    "#0550ae",
+    "#bc4c00",
+    "#6e7781",
+    "#a40e26",
+    "#116329",
+]
 GREY = "#8c959f"
 WIDTH = 10.4  # inches at 100 dpi: the width of the report's column
 
@@ -82,14 +92,32 @@ _CLOUD_MAPS = ["Blues_r", "Reds_r", "Greens_r", "Purples_r", "Oranges_r", "BuGn_
 
 def _uri(figure: Figure, alt: str) -> Figure_:
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight", pad_inches=0.12)
+    figure.savefig(buffer, format="png", dpi=100)
     return Figure_("data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode(), alt)
 
 
-def _new(width: float, height: float, columns: int = 1) -> tuple[Figure, list[Axes]]:
+def _new(
+    width: float,
+    height: float,
+    columns: int = 1,
+    *,
+    left: float = 0.75,
+    bottom: float = 0.5,
+    right: float = 0.15,
+    top: float = 0.35,
+) -> tuple[Figure, list[Axes]]:
+    """A figure with fixed margins in inches: a layout engine would measure every label and
+    double the time it takes to draw."""
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(width, height), layout="constrained")
+    figure = Figure(figsize=(width, height))
+    figure.subplots_adjust(
+        left=left / width,
+        bottom=bottom / height,
+        right=1 - right / width,
+        top=1 - top / height,
+        wspace=0.25,
+    )
     axes = figure.subplots(1, columns, squeeze=False)[0]
     return figure, list(axes)
 
@@ -102,7 +130,8 @@ def _labels(plots: PlotData) -> Figure_:
     names = list(plots.label_counts)[:30]
     counts = [plots.label_counts[n] for n in names]
     total = sum(plots.label_counts.values())
-    figure, (ax,) = _new(WIDTH * 0.62, 0.8 + 0.34 * len(names))
+    longest = max(len(_short(n, 28)) for n in names)
+    figure, (ax,) = _new(5.2, 0.95 + 0.34 * len(names), left=0.25 + 0.068 * longest)
     positions = np.arange(len(names))[::-1]
     ax.barh(positions, counts, color=[_colour(i) for i in range(len(names))], height=0.66)
     ax.set_yticks(positions, [_short(n, 28) for n in names])
@@ -118,12 +147,14 @@ def _labels(plots: PlotData) -> Figure_:
 
 def _lengths(plots: PlotData) -> Figure_:
     figure, axes = _new(WIDTH, 3.3, columns=2)
-    for ax, values, unit in zip(axes, (plots.chars, plots.words), ("characters", "words"), strict=True):
+    for ax, values, unit in zip(
+        axes, (plots.chars, plots.words), ("characters", "words"), strict=True
+    ):
         values = values.astype(np.float64)
         if len(values) == 0:
             continue
         upper = max(float(np.percentile(values, 99)), 1.0)
-        bins = np.linspace(0, upper, 50)
+        bins = np.linspace(0, upper, 50).tolist()
         clipped = np.clip(values, 0, upper)
         ax.hist(clipped, bins=bins, color="#d0d7de", label="all texts")
         if len(plots.labels) > 1:
@@ -160,8 +191,9 @@ def _vocabulary(plots: PlotData) -> Figure_:
     _thousands(ax)
     ax = axes[1]
     if len(plots.rank_frequency):
-        ax.loglog(plots.rank_frequency[:, 0], plots.rank_frequency[:, 1], color=PALETTE[1],
-                  linewidth=2)
+        ax.loglog(
+            plots.rank_frequency[:, 0], plots.rank_frequency[:, 1], color=PALETTE[1], linewidth=2
+        )
     ax.set_xlabel("rank of the word")
     ax.set_ylabel("occurrences")
     ax.set_title("Rank–frequency (Zipf)")
@@ -181,13 +213,13 @@ def _thousands(ax: Axes) -> None:
     ax.yaxis.set_major_formatter(formatter)
 
 
-def _cloud(words: dict[str, float], seed: int, colormap: str) -> Figure_:
+def _cloud(words: Mapping[str, float], seed: int, colormap: str) -> Figure_:
     from wordcloud import WordCloud
 
     cloud = WordCloud(
-        width=640,
-        height=320,
-        max_words=120,
+        width=560,
+        height=280,
+        max_words=100,
         background_color="white",
         colormap=colormap,
         prefer_horizontal=0.95,
@@ -203,28 +235,25 @@ def _cloud(words: dict[str, float], seed: int, colormap: str) -> Figure_:
 
 
 def _document_map(plots: PlotData) -> Figure_ | None:
-    from sklearn.decomposition import TruncatedSVD
-    from sklearn.feature_extraction.text import TfidfVectorizer
+    from modelcycle.eda._map import document_map
 
-    from modelcycle.eda._counts import stop_words
-
-    vectorizer = TfidfVectorizer(
-        stop_words=sorted(stop_words()), min_df=2, max_features=20_000, sublinear_tf=True
-    )
-    try:
-        matrix = vectorizer.fit_transform(plots.sample_texts)
-    except ValueError:  # no word occurs in two texts
+    points = document_map(plots.sample_texts, plots.seed)
+    if points is None:
         return None
-    if matrix.shape[1] < 3:
-        return None
-    points = TruncatedSVD(n_components=2, random_state=plots.seed).fit_transform(matrix)
-    figure, (ax,) = _new(WIDTH * 0.62, 4.6)
+    figure, (ax,) = _new(6.4, 4.6)
     labels = np.array(plots.sample_labels or ["texts"] * len(points), dtype=object)
     names = [n for n in plots.labels if n in set(labels.tolist())] or ["texts"]
     for i, name in enumerate(names[:10]):
         where = labels == name
-        ax.scatter(points[where, 0], points[where, 1], s=7, alpha=0.55, color=_colour(i),
-                   label=_short(name, 20), linewidths=0)
+        ax.scatter(
+            points[where, 0],
+            points[where, 1],
+            s=7,
+            alpha=0.55,
+            color=_colour(i),
+            label=_short(name, 20),
+            linewidths=0,
+        )
     ax.set_xlabel("SVD component 1")
     ax.set_ylabel("SVD component 2")
     ax.set_title(f"{len(points):,} texts, TF-IDF → truncated SVD")
@@ -246,8 +275,15 @@ def _numeric(plots: PlotData) -> Figure_:
         values = plots.numeric[name].astype(np.float64)
         for i, group in enumerate(groups[:10]):
             where = labels == group
-            ax.scatter(plots.numeric_words[where], values[where], s=7, alpha=0.5,
-                       color=_colour(i), label=_short(group, 20), linewidths=0)
+            ax.scatter(
+                plots.numeric_words[where],
+                values[where],
+                s=7,
+                alpha=0.5,
+                color=_colour(i),
+                label=_short(group, 20),
+                linewidths=0,
+            )
         ax.set_xlabel("length in words")
         ax.set_ylabel(name)
         ax.set_title(f"{_short(name, 24)} against text length")
@@ -265,11 +301,20 @@ def _compare(plots: PlotData) -> Figure_:
     figure, axes = _new(WIDTH, 3.2, columns=2)
     ax = axes[0]
     upper = max(float(np.percentile(np.r_[plots.words, other["words"]], 99)), 1.0)
-    bins = np.linspace(0, upper, 45)
-    for values, name, colour in ((plots.words, "data", PALETTE[0]),
-                                 (other["words"], other["name"], PALETTE[1])):
-        ax.hist(np.clip(values, 0, upper), bins=bins, density=True, histtype="step",
-                linewidth=1.8, color=colour, label=_short(name, 24))
+    bins = np.linspace(0, upper, 45).tolist()
+    for values, name, colour in (
+        (plots.words, "data", PALETTE[0]),
+        (other["words"], other["name"], PALETTE[1]),
+    ):
+        ax.hist(
+            np.clip(values, 0, upper),
+            bins=bins,
+            density=True,
+            histtype="step",
+            linewidth=1.8,
+            color=colour,
+            label=_short(name, 24),
+        )
     ax.set_xlabel("length in words")
     ax.set_ylabel("share of texts (density)")
     ax.set_title("Length: data and the other file")
@@ -278,14 +323,21 @@ def _compare(plots: PlotData) -> Figure_:
     shares: dict[str, Sequence[float]] = other["shares"]
     names = list(shares)[:15]
     positions = np.arange(len(names))
-    ax.bar(positions - 0.2, [shares[n][0] for n in names], width=0.4, color=PALETTE[0],
-           label="data")
-    ax.bar(positions + 0.2, [shares[n][1] for n in names], width=0.4, color=PALETTE[1],
-           label=_short(other["name"], 24))
+    ax.bar(
+        positions - 0.2, [shares[n][0] for n in names], width=0.4, color=PALETTE[0], label="data"
+    )
+    ax.bar(
+        positions + 0.2,
+        [shares[n][1] for n in names],
+        width=0.4,
+        color=PALETTE[1],
+        label=_short(other["name"], 24),
+    )
     ax.set_xticks(positions, [_short(n, 14) for n in names])
     ax.set_ylabel("share of texts")
+    ax.set_ylim(0, max(max(v) for v in shares.values()) * 1.25)
     ax.set_title("Label shares")
-    ax.legend(fontsize=8.5)
+    ax.legend(fontsize=8.5, ncols=2, loc="upper center")
     return _uri(
         figure,
         "Left: length in words of the data and of the other file, as densities. Right: the share "

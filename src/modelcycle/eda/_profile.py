@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -37,6 +38,10 @@ SHORT_WORDS = 3
 LONG_IQR = 3.0
 """Texts longer (in characters) than Q3 + LONG_IQR × IQR are 'very long' (Tukey's far out)."""
 EXAMPLES = 3
+CLOUD_WORDS = 100
+"""Words in each word cloud."""
+LANGUAGE_SAMPLE = 500
+"""Texts (of the random sample) whose language is detected: enough to see a mix of 1% or more."""
 SNIPPET = 220
 # Where each quality problem sits in a text, to centre its examples on it (Python's re syntax).
 _FINDERS = {
@@ -144,7 +149,7 @@ def profile(
         "label_column": dataset.label,
         "rows": frame.height,
         "columns": {name: str(dtype) for name, dtype in frame.schema.items()},
-        "missing": {name: int(n) for name, n in zip(frame.columns, frame.null_count().row(0))},
+        "missing": dict(zip(frame.columns, frame.null_count().row(0), strict=True)),
         **_duplicates(frame, text, rows, labels),
         "blank": _blank(frame, text, rows),
         "short_texts": _short(frame, text, rows),
@@ -157,7 +162,10 @@ def profile(
     data["length"] = {unit: _describe(rows[unit]) for unit in ("chars", "words")}
     data["length_by_label"] = (
         {
-            label: {unit: _describe(rows.filter(pl.col("lab") == code)[unit]) for unit in ("chars", "words")}
+            label: {
+                unit: _describe(rows.filter(pl.col("lab") == code)[unit])
+                for unit in ("chars", "words")
+            }
             for code, label in enumerate(detailed)
         }
         if dataset.label
@@ -166,11 +174,13 @@ def profile(
     numeric = _numeric_columns(dataset)
     data["numeric"] = {name: _describe(frame[name]) for name in numeric}
     data.update(_words(counter, tables[1], is_stop, top))
-    data.update(_ngrams(counter, tables, is_stop, detailed, top, labelled=dataset.label is not None))
+    data.update(
+        _ngrams(counter, tables, is_stop, detailed, top, labelled=dataset.label is not None)
+    )
     data["distinctive"], data["distinctive_by_n"] = _distinctive(counter, tables, detailed, top)
     data["quality"] = _quality(frame, text, rows)
     sample_rows = _sample_rows(rows, sample, seed)
-    data["languages"] = _languages(frame, text, sample_rows)
+    data["languages"] = _languages(frame, text, sample_rows.head(LANGUAGE_SAMPLE))
     data["tokens"] = _counts.TOKENS
     data["settings"] = {"top": top, "max_labels": max_labels, "sample": sample, "seed": seed}
     other = None
@@ -184,9 +194,9 @@ def profile(
         chars=rows["chars"].fill_null(0).to_numpy(),
         words=rows["words"].to_numpy(),
         label_codes=rows["lab"].to_numpy(),
-        word_freq=dict(data["top_words_without_stop_words_200"]),
+        word_freq=dict(data["cloud_words"]),
         label_words={
-            label: {gram: score for gram, score, *_ in data["distinctive_by_n"][label]["1"][:150]}
+            label: {gram: score for gram, score, *_ in data["distinctive_by_n"][label]["1"]}
             for label in detailed
             if label in data["distinctive_by_n"]
         },
@@ -204,7 +214,7 @@ def profile(
         other=other,
         seed=seed,
     )
-    del data["top_words_without_stop_words_200"]
+    del data["cloud_words"]
     return EdaReport(data, plots)
 
 
@@ -257,8 +267,8 @@ def _batches(frame: pl.DataFrame, text: str, batch_bytes: int) -> list[tuple[int
     sizes = frame.get_column(text).str.len_bytes().fill_null(0).cum_sum().to_numpy()
     total = int(sizes[-1]) if len(sizes) else 0
     cuts = np.searchsorted(sizes, np.arange(batch_bytes, total, batch_bytes), side="right")
-    edges = [0, *sorted(set(int(c) for c in cuts) - {0, frame.height}), frame.height]
-    return list(zip(edges[:-1], edges[1:], strict=True))
+    edges = [0, *sorted({int(c) for c in cuts} - {0, frame.height}), frame.height]
+    return list(itertools.pairwise(edges))
 
 
 def _bincount(codes: pl.Series, n: int) -> list[int]:
@@ -304,11 +314,15 @@ def _snippet(value: str | None, pattern: str | None = None) -> str:
     return ("…" if start else "") + excerpt + ("…" if start + SNIPPET < len(value) else "")
 
 
-def _examples(frame: pl.DataFrame, text: str, rows: pl.Series, pattern: str | None = None) -> list[dict[str, Any]]:
+def _examples(
+    frame: pl.DataFrame, text: str, rows: pl.Series, pattern: str | None = None
+) -> list[dict[str, Any]]:
     """``{"row", "text"}`` for the first rows in ``rows`` (numbered from 1, as in errors)."""
     indices = rows.head(EXAMPLES).to_list()
     texts = frame.get_column(text).gather(indices).to_list()
-    return [{"row": i + 1, "text": _snippet(t, pattern)} for i, t in zip(indices, texts, strict=True)]
+    return [
+        {"row": i + 1, "text": _snippet(t, pattern)} for i, t in zip(indices, texts, strict=True)
+    ]
 
 
 def _duplicates(
@@ -405,7 +419,11 @@ def _long(frame: pl.DataFrame, text: str, rows: pl.DataFrame) -> dict[str, Any]:
     found = rows.filter(~pl.col("blank") & (pl.col("chars") > threshold)).sort(
         "chars", descending=True
     )["row"]
-    return {"threshold_chars": threshold, "count": found.len(), "examples": _examples(frame, text, found)}
+    return {
+        "threshold_chars": threshold,
+        "count": found.len(),
+        "examples": _examples(frame, text, found),
+    }
 
 
 def _label_summary(counts: dict[str, int]) -> dict[str, Any]:
@@ -444,11 +462,11 @@ def _words(counter: Counter, unigrams: GramTable, is_stop: np.ndarray, top: int)
         "top_words_without_stop_words": _pairs(
             _counts.top(counter, unigrams, totals, top, keep=content)
         ),
-        "top_words_without_stop_words_200": _pairs(
-            _counts.top(counter, unigrams, totals, 200, keep=content)
-        ),
+        "cloud_words": _pairs(_counts.top(counter, unigrams, totals, CLOUD_WORDS, keep=content)),
         "stop_words_in_top_10": sum(
-            1 for word, _ in _pairs(_counts.top(counter, unigrams, totals, 10)) if is_stop_word(word)
+            1
+            for word, _ in _pairs(_counts.top(counter, unigrams, totals, 10))
+            if is_stop_word(word)
         ),
         "vocabulary": {
             "tokens": counter.tokens,
@@ -482,7 +500,10 @@ def _ngrams(
     *,
     labelled: bool,
 ) -> dict[str, Any]:
-    ngrams, content, by_label, totals = {}, {}, {}, {}
+    ngrams: dict[str, list[list[Any]]] = {}
+    content: dict[str, list[list[Any]]] = {}
+    by_label: dict[str, dict[str, list[list[Any]]]] = {}
+    totals: dict[str, dict[str, int]] = {}
     for order, table in tables.items():
         key = str(order)
         all_stop = is_stop[table.grams].all(axis=1) if len(table.grams) else np.zeros(0, bool)
@@ -512,15 +533,21 @@ def _distinctive(
     merged: dict[str, list[list[Any]]] = {}
     by_n: dict[str, dict[str, list[list[Any]]]] = {}
     for order, table in tables.items():
-        z = _counts.log_odds_z(table.counts)
+        wanted = max(top, CLOUD_WORDS) if order == 1 else top
+        z = _counts.distinctive_z(table, wanted)
         totals = table.totals
         for code, label in enumerate(labels):
-            chosen = _counts.top(counter, table, z[:, code], max(top, 150 if order == 1 else top), keep=z[:, code] > 0)
+            scores = z[:, code]
             rows = [
-                [gram, round(score, 3), int(table.counts[i, code]), int(totals[i] - table.counts[i, code])]
-                for gram, score, i in chosen
+                [
+                    gram,
+                    round(score, 3),
+                    int(table.counts[i, code]),
+                    int(totals[i] - table.counts[i, code]),
+                ]
+                for gram, score, i in _counts.top(counter, table, scores, wanted, keep=scores > 0)
             ]
-            by_n.setdefault(label, {})[str(order)] = rows[: (150 if order == 1 else top)]
+            by_n.setdefault(label, {})[str(order)] = rows
             merged.setdefault(label, []).extend([gram, score] for gram, score, *_ in rows[:top])
     for label, items in merged.items():
         items.sort(key=lambda item: (-item[1], item[0]))
@@ -563,10 +590,7 @@ def _languages(frame: pl.DataFrame, text: str, sample_rows: pl.Series) -> dict[s
         return None
     texts = (
         frame.select(
-            pl.col(text)
-            .gather(sample_rows)
-            .str.replace_all(HTML_TAG, " ")
-            .str.slice(0, 400)
+            pl.col(text).gather(sample_rows).str.replace_all(HTML_TAG, " ").str.slice(0, 300)
         )
         .to_series()
         .to_list()
@@ -611,7 +635,9 @@ def _compare(
     tokens = theirs["tokens"].explode().drop_nulls()
     unseen = ~tokens.is_in(pl.Series(vocabulary, dtype=pl.String))
     other_labels = other.label_counts() if other.label is not None else {}
-    ours = dict(zip(labels, _bincount(rows["lab"], len(labels)), strict=True)) if dataset.label else {}
+    ours = (
+        dict(zip(labels, _bincount(rows["lab"], len(labels)), strict=True)) if dataset.label else {}
+    )
     shares = _shares(ours, other_labels)
     length_shift = {}
     for unit in ("chars", "words"):
@@ -664,6 +690,5 @@ def _shares(ours: dict[str, int], theirs: dict[str, int]) -> dict[str, list[floa
     total_a, total_b = sum(ours.values()) or 1, sum(theirs.values()) or 1
     names = list(ours) + [k for k in theirs if k not in ours]
     return {
-        k: [round(ours.get(k, 0) / total_a, 6), round(theirs.get(k, 0) / total_b, 6)]
-        for k in names
+        k: [round(ours.get(k, 0) / total_a, 6), round(theirs.get(k, 0) / total_b, 6)] for k in names
     }

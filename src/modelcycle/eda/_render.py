@@ -48,9 +48,8 @@ def render(data: dict[str, Any], figures: dict[str, Any]) -> str:
         for anchor, title in sections(data)
     ]
     source = Path(data["source"]).name
-    subtitle = (
-        f"{data['source']} · {data['rows']:,} rows · text column '{data['text_column']}'"
-        + (f" · label column '{data['label_column']}'" if data["label_column"] else "")
+    subtitle = f"{data['source']} · {data['rows']:,} rows · text column '{data['text_column']}'" + (
+        f" · label column '{data['label_column']}'" if data["label_column"] else ""
     )
     nav = [(title, f"#{anchor}") for anchor, title in sections(data)]
     return _html.page(f"Data report: {source}", "".join(parts), subtitle=subtitle, nav=nav)
@@ -134,14 +133,21 @@ def _findings(data: dict[str, Any]) -> list[tuple[str, str]]:
                 "warn",
                 f"{data['duplicates']:,} rows ({_pct(data['duplicates'], rows)}) repeat an earlier "
                 f"text exactly"
-                + (f", and {extra:,} more once case, spacing and punctuation are ignored" if extra else "")
+                + (
+                    f", and {extra:,} more once case, spacing and punctuation are ignored"
+                    if extra
+                    else ""
+                )
                 + "; duplicates can leak between training and test parts.",
             )
         )
     elif data["normalized_duplicates"]:
         found.append(
-            ("warn", f"{data['normalized_duplicates']:,} rows repeat an earlier text once case, "
-             "spacing and punctuation are ignored.")
+            (
+                "warn",
+                f"{data['normalized_duplicates']:,} rows repeat an earlier text once case, "
+                "spacing and punctuation are ignored.",
+            )
         )
     else:
         found.append(("ok", "No duplicate texts, exact or normalized."))
@@ -158,21 +164,30 @@ def _findings(data: dict[str, Any]) -> list[tuple[str, str]]:
     ratio = data["imbalance_ratio"]
     if ratio is not None and ratio >= 3:
         found.append(
-            ("warn", f"Labels are imbalanced: the largest is {ratio:.1f}× the smallest; read "
-             "macro-F1, not only accuracy.")
+            (
+                "warn",
+                f"Labels are imbalanced: the largest is {ratio:.1f}× the smallest; read "
+                "macro-F1, not only accuracy.",
+            )
         )
     elif ratio is not None:
         found.append(("ok", f"Labels are balanced enough (largest / smallest = {ratio:.2f})."))
     for name, check in data["quality"].items():
         if check["count"] and check["share"] >= 0.01 and name != "non_ascii":
             found.append(
-                ("warn", f"{check['count']:,} texts ({check['share']:.1%}) contain "
-                 f"{check['description'].split(' (')[0].lower()}.")
+                (
+                    "warn",
+                    f"{check['count']:,} texts ({check['share']:.1%}) contain "
+                    f"{check['description'].split(' (')[0]}; see Text quality.",
+                )
             )
     if data["short_texts"]["count"]:
         found.append(
-            ("warn", f"{data['short_texts']['count']:,} texts have fewer than "
-             f"{data['short_texts']['threshold_words']} words.")
+            (
+                "warn",
+                f"{data['short_texts']['count']:,} texts have fewer than "
+                f"{data['short_texts']['threshold_words']} words.",
+            )
         )
     return found
 
@@ -200,8 +215,13 @@ def _overview(data: dict[str, Any], figures: dict[str, Any]) -> str:
     columns = _html.table(
         ["column", "type", "role", "missing", "missing share"],
         [
-            [name, dtype, roles.get(name, "other"), f"{data['missing'][name]:,}",
-             _pct(data["missing"][name], rows)]
+            [
+                name,
+                dtype,
+                roles.get(name, "other"),
+                f"{data['missing'][name]:,}",
+                _pct(data["missing"][name], rows),
+            ]
             for name, dtype in data["columns"].items()
         ],
         numeric=(3, 4),
@@ -210,22 +230,43 @@ def _overview(data: dict[str, Any], figures: dict[str, Any]) -> str:
     problems = _html.table(
         ["what", "rows", "share", "examples"],
         [
-            ["exact duplicates (repeat an earlier row's text)", f"{data['duplicates']:,}",
-             _pct(data["duplicates"], rows), _duplicate_examples(data["duplicate_examples"])],
-            ["normalized duplicates (ignoring case, spacing, punctuation, HTML)",
-             f"{data['normalized_duplicates']:,}", _pct(data["normalized_duplicates"], rows),
-             _examples(data["normalized_duplicate_examples"], "near-duplicate pairs")],
-            ["distinct texts with conflicting labels", f"{data['conflicting_labels']:,}",
-             "", _conflict_examples(data["conflict_examples"])],
-            [f"missing / empty / whitespace-only texts: {blank['missing']:,} / "
-             f"{blank['empty']:,} / {blank['whitespace_only']:,}", f"{blank['count']:,}",
-             _pct(blank["count"], rows), _examples(blank["examples"])],
-            [f"very short texts (under {data['short_texts']['threshold_words']} words)",
-             f"{data['short_texts']['count']:,}", _pct(data["short_texts"]["count"], rows),
-             _examples(data["short_texts"]["examples"])],
-            [f"very long texts (over {_n(data['long_texts']['threshold_chars'])} characters)",
-             f"{data['long_texts']['count']:,}", _pct(data["long_texts"]["count"], rows),
-             _examples(data["long_texts"]["examples"], "the longest")],
+            [
+                "exact duplicates (repeat an earlier row's text)",
+                f"{data['duplicates']:,}",
+                _pct(data["duplicates"], rows),
+                _duplicate_examples(data["duplicate_examples"]),
+            ],
+            [
+                "normalized duplicates (ignoring case, spacing, punctuation, HTML)",
+                f"{data['normalized_duplicates']:,}",
+                _pct(data["normalized_duplicates"], rows),
+                _examples(data["normalized_duplicate_examples"], "near-duplicate pairs"),
+            ],
+            [
+                "distinct texts with conflicting labels",
+                f"{data['conflicting_labels']:,}",
+                "",
+                _conflict_examples(data["conflict_examples"]),
+            ],
+            [
+                f"missing / empty / whitespace-only texts: {blank['missing']:,} / "
+                f"{blank['empty']:,} / {blank['whitespace_only']:,}",
+                f"{blank['count']:,}",
+                _pct(blank["count"], rows),
+                _examples(blank["examples"]),
+            ],
+            [
+                f"very short texts (under {data['short_texts']['threshold_words']} words)",
+                f"{data['short_texts']['count']:,}",
+                _pct(data["short_texts"]["count"], rows),
+                _examples(data["short_texts"]["examples"]),
+            ],
+            [
+                f"very long texts (over {_n(data['long_texts']['threshold_chars'])} characters)",
+                f"{data['long_texts']['count']:,}",
+                _pct(data["long_texts"]["count"], rows),
+                _examples(data["long_texts"]["examples"], "the longest"),
+            ],
         ],
         numeric=(1, 2),
     )
@@ -287,7 +328,9 @@ def _labels(data: dict[str, Any], figures: dict[str, Any]) -> str:
         ),
         "warn" if ratio >= 3 else "ok",
     )
-    return f'<div class="grid"><div>{table}{note}</div><div>{_figure(figures, "labels")}</div></div>'
+    return (
+        f'<div class="grid"><div>{table}{note}</div><div>{_figure(figures, "labels")}</div></div>'
+    )
 
 
 def _lengths(data: dict[str, Any], figures: dict[str, Any]) -> str:
@@ -317,8 +360,10 @@ def _words(data: dict[str, Any], figures: dict[str, Any]) -> str:
             ("word tokens", f"{vocab['tokens']:,}"),
             ("distinct words", f"{vocab['size']:,}"),
             ("seen once (hapax)", f"{vocab['hapax']:,}"),
-            ("hapax share of the vocabulary",
-             f"{vocab['hapax_share']:.1%}" if vocab["hapax_share"] is not None else "–"),
+            (
+                "hapax share of the vocabulary",
+                f"{vocab['hapax_share']:.1%}" if vocab["hapax_share"] is not None else "–",
+            ),
         ]
     )
     stop = data["stop_words_in_top_10"]
@@ -341,8 +386,11 @@ def _words(data: dict[str, Any], figures: dict[str, Any]) -> str:
 
 
 def _ngrams(data: dict[str, Any], figures: dict[str, Any]) -> str:
-    parts = []
-    for order, name in ORDER_NAMES.items():
+    parts = [
+        '<p class="muted">The most frequent words are under <a href="#words">Words</a>. Left: '
+        "every n-gram; right: leaving out those made only of stop words (<i>of the</i>).</p>"
+    ]
+    for order, name in list(ORDER_NAMES.items())[1:]:
         totals = data["ngram_totals"][order]
         parts.append(
             f"<h3>{name}</h3><p class='muted'>{totals['occurrences']:,} occurrences of "
@@ -350,8 +398,9 @@ def _ngrams(data: dict[str, Any], figures: dict[str, Any]) -> str:
             '<div class="grid"><div>'
             + _gram_table(data["ngrams"][order], heading="all")
             + "</div><div>"
-            + _gram_table(data["ngrams_without_stop_words"][order],
-                          heading="not made only of stop words")
+            + _gram_table(
+                data["ngrams_without_stop_words"][order], heading="not made only of stop words"
+            )
             + "</div></div>"
         )
     by_label = data["ngrams_by_label"]
@@ -399,7 +448,7 @@ def _distinctive(data: dict[str, Any], figures: dict[str, Any]) -> str:
             + "</div>"
             for order, name in ORDER_NAMES.items()
         )
-        parts.append(f"<h3>{esc(label)}</h3>{picture}<div class=\"grid\">{columns}</div>")
+        parts.append(f'<h3>{esc(label)}</h3>{picture}<div class="grid">{columns}</div>')
     return "".join(parts)
 
 
@@ -417,8 +466,12 @@ def _quality(data: dict[str, Any], figures: dict[str, Any]) -> str:
     table = _html.table(
         ["check", "texts", "share", "examples"],
         [
-            [check["description"], f"{check['count']:,}", f"{check['share']:.2%}",
-             _examples(check["examples"])]
+            [
+                check["description"],
+                f"{check['count']:,}",
+                f"{check['share']:.2%}",
+                _examples(check["examples"]),
+            ]
             for check in data["quality"].values()
         ],
         numeric=(1, 2),
@@ -433,7 +486,10 @@ def _quality(data: dict[str, Any], figures: dict[str, Any]) -> str:
             f"random sample of {languages['sample']:,} texts.</p>"
             + _html.table(
                 ["language", "texts", "share"],
-                [[code, f"{n:,}", _pct(n, languages["sample"])] for code, n in list(counts.items())[:12]],
+                [
+                    [code, f"{n:,}", _pct(n, languages["sample"])]
+                    for code, n in list(counts.items())[:12]
+                ],
                 numeric=(1, 2),
             )
             + _examples(languages["examples"], "texts in other languages")
@@ -447,35 +503,50 @@ def _compare(data: dict[str, Any], figures: dict[str, Any]) -> str:
     cards = _html.cards(
         [
             ("rows in the other file", f"{other['rows']:,}"),
-            ("of them also in the data (exact)",
-             f"{overlap['exact_rows']:,} ({overlap['exact_share']:.1%})"),
-            ("also in the data (normalized)",
-             f"{overlap['normalized_rows']:,} ({overlap['normalized_share']:.1%})"),
+            (
+                "of them also in the data (exact)",
+                f"{overlap['exact_rows']:,} ({overlap['exact_share']:.1%})",
+            ),
+            (
+                "also in the data (normalized)",
+                f"{overlap['normalized_rows']:,} ({overlap['normalized_share']:.1%})",
+            ),
             ("label shift (total variation)", f"{shift['total_variation']:.3f}"),
-            ("tokens unseen in the data",
-             f"{vocab['unseen_share']:.2%}" if vocab["unseen_share"] is not None else "–"),
+            (
+                "tokens unseen in the data",
+                f"{vocab['unseen_share']:.2%}" if vocab["unseen_share"] is not None else "–",
+            ),
         ]
     )
     notes = []
     if overlap["exact_rows"] or overlap["normalized_rows"]:
         notes.append(
             _note(
-                f"{overlap['normalized_rows']:,} rows of the other file are also in the data: if it "
-                "is a test set, those rows measure memory, not generalisation. Remove them from "
-                "one side.",
+                f"{overlap['normalized_rows']:,} rows of the other file are also in the data: "
+                "if it is a test set, those rows measure memory, not generalisation. Remove them "
+                "from one side.",
                 "warn",
             )
         )
     labels = _html.table(
         ["label", "share in data", "share in other", "difference"],
-        [[label, f"{a:.1%}", f"{b:.1%}", f"{b - a:+.1%}"] for label, (a, b) in shift["shares"].items()],
+        [
+            [label, f"{a:.1%}", f"{b:.1%}", f"{b - a:+.1%}"]
+            for label, (a, b) in shift["shares"].items()
+        ],
         numeric=(1, 2, 3),
     )
     lengths = _html.table(
         ["length", "data mean", "other mean", "data median", "other median", "KS statistic"],
         [
-            [unit, _n(s["data"]["mean"]), _n(s["other"]["mean"]), _n(s["data"]["p50"]),
-             _n(s["other"]["p50"]), f"{s['ks_statistic']:.3f}" if s["ks_statistic"] is not None else "–"]
+            [
+                unit,
+                _n(s["data"]["mean"]),
+                _n(s["other"]["mean"]),
+                _n(s["data"]["p50"]),
+                _n(s["other"]["p50"]),
+                f"{s['ks_statistic']:.3f}" if s["ks_statistic"] is not None else "–",
+            ]
             for unit, s in other["length_shift"].items()
         ],
         numeric=(1, 2, 3, 4, 5),
