@@ -34,7 +34,8 @@ def test_columns_can_be_chosen_and_labels_left_out(tmp_path: Path, runner: CliRu
     result = runner.invoke(app, ["eda", str(data), "--text", "body", "-o", str(tmp_path / "e")])
     assert result.exit_code == 0, result.stderr
     report = json.loads((tmp_path / "e" / "eda.json").read_text())
-    assert report["labels"] == {} and report["ngrams"]["2"][0] == ["note here", 2]
+    assert report["labels"] == {}
+    assert report["ngrams"]["2"][0] == ["note here", 2]
 
 
 @pytest.mark.parametrize(
@@ -63,7 +64,8 @@ def test_bad_input_is_one_line_exit_1_and_writes_nothing(
     assert result.exit_code == 1
     assert result.stdout == ""
     lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ")
+    assert len(lines) == 1
+    assert lines[0].startswith("error: ")
     assert message in lines[0]
     assert sorted(tmp_path.iterdir()) == before
 

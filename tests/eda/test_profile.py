@@ -123,7 +123,8 @@ def test_examples_are_centred_on_the_problem() -> None:
     found = profile(Dataset.from_records([text], ["a"])).data["quality"]["email"]
     snippet = found["examples"][0]["text"]
     assert "ann@example.org" in snippet
-    assert snippet.startswith("…") and snippet.endswith("…")
+    assert snippet.startswith("…")
+    assert snippet.endswith("…")
 
 
 def test_compare_overlap_label_and_length_shift(corpus: Dataset) -> None:
@@ -168,7 +169,8 @@ def test_write_is_atomic_and_self_contained(corpus: Dataset, tmp_path: Path) -> 
     out = profile(corpus, compare=corpus).write(tmp_path / "eda")
     assert sorted(p.name for p in out.iterdir()) == ["eda.html", "eda.json"]
     html = (out / "eda.html").read_text(encoding="utf-8")
-    assert "http://" not in html and "https://" not in html.replace("https://example", "")
+    assert "http://" not in html
+    assert "https://" not in html.replace("https://example", "")
     assert html.count("<img ") == html.count('src="data:image/png;base64,')
     for anchor in (
         "overview",
