@@ -70,9 +70,12 @@ def machine() -> dict[str, Any]:
     }
 
 
-def measure(code: str, *, threads: int, repeat: int = 1) -> dict[str, float]:
+def measure(
+    code: str, *, threads: int, repeat: int = 1, python: str | Path | None = None
+) -> dict[str, float]:
     """Run ``code`` in fresh Python processes; median wall seconds of the part between
-    ``tick()`` and ``tock()``, the process's peak RSS, and what the code put in ``result``."""
+    ``tick()`` and ``tock()``, the process's peak RSS, and what the code put in ``result``.
+    ``python`` is another interpreter to run it with (an anchor's own virtual environment)."""
     prologue = textwrap.dedent(
         """
         import json, resource, time
@@ -94,7 +97,11 @@ def measure(code: str, *, threads: int, repeat: int = 1) -> dict[str, float]:
     runs = []
     for _ in range(repeat):
         done = subprocess.run(
-            [sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=ROOT
+            [str(python or sys.executable), "-c", script],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=ROOT,
         )
         if done.returncode != 0:
             raise RuntimeError(f"benchmark process failed:\n{done.stderr[-3000:]}")

@@ -96,6 +96,14 @@ def test_unpackable_vocabularies_take_the_exact_slow_path() -> None:
         grouped = _counts._count(stream, order, 2, bits=40)  # 3 x 40 bits do not fit in 64
         assert np.array_equal(packed.grams, grouped.grams)
         assert np.array_equal(packed.counts, grouped.counts)
+        halves = [
+            _counts._count(stream.slice(0, 4), order, 2, 3),
+            _counts._count(stream.slice(4), order, 2, 3),
+        ]
+        for bits in (3, 40):  # packed keys and, where they do not fit, the id columns
+            merged = _counts._merge(halves, 2, bits)
+            assert np.array_equal(merged.grams, packed.grams)
+            assert np.array_equal(merged.counts, packed.counts)
     trigrams = _counts._count(stream, 3, 2, bits=40)
     assert dict(
         zip(map(tuple, trigrams.grams.tolist()), trigrams.counts.tolist(), strict=True)

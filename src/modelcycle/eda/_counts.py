@@ -10,7 +10,7 @@ cores. Nothing is sampled or approximated.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -125,7 +125,7 @@ class Counter:
         for order in self.orders:
             self._tables[order].append(_count(stream, order, self.n_labels, bits))
             if len(self._tables[order]) > 1:
-                self._tables[order] = [_merge(self._tables[order], self.n_labels)]
+                self._tables[order] = [_merge(self._tables[order], self.n_labels, bits)]
         firsts = stream.lazy().select(
             pl.col("id"), pos=pl.int_range(pl.len(), dtype=pl.UInt64) + self._tokens
         )
@@ -233,27 +233,36 @@ def _pivot(
     return GramTable(order, grams.reshape(-1, order), counts)
 
 
-def _merge(tables: Iterable[GramTable], n_labels: int) -> GramTable:
-    """Add up the counts of several tables of the same order."""
-    tables = list(tables)
+def _merge(tables: Sequence[GramTable], n_labels: int, bits: int) -> GramTable:
+    """Add up the counts of several tables of the same order (rows sorted by n-gram)."""
     order = tables[0].order
-    names = [f"g{i}" for i in range(order)]
     labels = [f"c{j}" for j in range(n_labels)]
+    packed = order * bits <= 64
+    if packed:  # one u64 key per n-gram, as when counting
+        names = ["key"]
+        keys = [_pack(t.grams, bits) for t in tables]
+        columns = [{"key": k} for k in keys]
+    else:
+        names = [f"g{i}" for i in range(order)]
+        columns = [{name: t.grams[:, i] for i, name in enumerate(names)} for t in tables]
     frames = [
-        pl.DataFrame(
-            {
-                **{name: t.grams[:, i] for i, name in enumerate(names)},
-                **{name: t.counts[:, j] for j, name in enumerate(labels)},
-            }
-        )
-        for t in tables
+        pl.DataFrame({**c, **{name: t.counts[:, j] for j, name in enumerate(labels)}})
+        for c, t in zip(columns, tables, strict=True)
     ]
     merged = pl.concat(frames).group_by(names).agg(pl.col(labels).sum()).sort(names)
-    return GramTable(
-        order,
-        merged.select(names).to_numpy().astype(np.uint32).reshape(-1, order),
-        merged.select(labels).to_numpy().astype(np.int64).reshape(-1, n_labels),
-    )
+    counts = merged.select(labels).to_numpy().astype(np.int64).reshape(-1, n_labels)
+    if packed:
+        grams = _unpack(merged.get_column("key").to_numpy(), order, bits)
+    else:
+        grams = merged.select(names).to_numpy().astype(np.uint32).reshape(-1, order)
+    return GramTable(order, grams, counts)
+
+
+def _pack(grams: np.ndarray, bits: int) -> np.ndarray:
+    key = np.zeros(len(grams), dtype=np.uint64)
+    for i in range(grams.shape[1]):
+        key = (key << np.uint64(bits)) | grams[:, i].astype(np.uint64)
+    return key
 
 
 def top(

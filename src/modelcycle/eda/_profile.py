@@ -117,7 +117,7 @@ def profile(
     max_labels: int = 20,
     sample: int = 2000,
     seed: int = 42,
-    batch_bytes: int = 64 << 20,
+    batch_bytes: int = 32 << 20,
 ) -> EdaReport:
     """Profile a labeled text dataset: overview, labels, lengths, words, n-grams, distinctive
     n-grams, text quality and, with ``compare``, how a second dataset differs from it.
@@ -133,6 +133,7 @@ def profile(
         report.data["duplicates"], report.data["ngrams"]["2"][:5]
         report.write("eda/")
     """
+    _release_parser_memory()
     frame, text = dataset.frame, dataset.text
     labels = _label_order(dataset)
     detailed = labels[:max_labels]
@@ -219,6 +220,14 @@ def profile(
 
 
 # ---------------------------------------------------------------- rows
+
+
+def _release_parser_memory() -> None:
+    """Hand back to the system what pyarrow's allocator kept after parsing the file (as much as
+    the file again, for a CSV), so that large files leave room for the counting."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
 
 
 def _label_order(dataset: Dataset) -> list[str]:
