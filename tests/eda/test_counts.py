@@ -7,6 +7,8 @@ import math
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
 from modelcycle.data import Dataset
@@ -167,3 +169,28 @@ def test_skipping_words_seen_once_changes_no_top_list() -> None:
 def test_the_tokens_and_stop_words_are_the_models_and_scikit_learns() -> None:
     assert _counts.TOKEN_PATTERN == TOKEN_PATTERN
     assert frozenset(ENGLISH_STOP_WORDS) | CONTRACTIONS == STOP_WORDS
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    docs=st.lists(
+        st.tuples(st.integers(0, 2), st.lists(st.integers(0, 6), max_size=7)),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_counting_any_token_stream_matches_plain_python(docs: list[tuple[int, list[int]]]) -> None:
+    rows = [(d, lab, t) for d, (lab, tokens) in enumerate(docs) for t in tokens]
+    stream = pl.DataFrame(
+        {name: [r[i] for r in rows] for i, name in enumerate(("doc", "lab", "id"))},
+        schema=dict.fromkeys(("doc", "lab", "id"), pl.UInt32),
+    )
+    for order in (1, 2, 3):
+        expected: dict[tuple[int, ...], list[int]] = {}
+        for lab, tokens in docs:
+            for i in range(len(tokens) - order + 1):
+                expected.setdefault(tuple(tokens[i : i + order]), [0, 0, 0])[lab] += 1
+        for bits in (3, 40):
+            table = _counts._count(stream, order, 3, bits)
+            found = dict(zip(map(tuple, table.grams.tolist()), table.counts.tolist(), strict=True))
+            assert found == expected

@@ -175,20 +175,16 @@ def _count(stream: pl.DataFrame, order: int, n_labels: int, bits: int) -> GramTa
         for next_id in ids[1:]:
             key = key * (1 << bits) + next_id
         key = key * (1 << label_bits) + pl.col("lab").cast(pl.UInt64)
-        runs = (
-            stream.lazy()
-            .select(key=pl.when(within).then(key))
-            .select(pl.col("key").drop_nulls().sort().rle())
-            .unnest("key")
-            .collect()
-        )
+        keys = stream.lazy().select(key=pl.when(within).then(key)).collect().get_column("key")
+        # eager: polars 2.1 panics on this sort + rle inside a lazy query for some inputs
+        runs = keys.drop_nulls().sort().rle().struct.unnest()
         values = runs.get_column("value").to_numpy().astype(np.uint64, copy=False)
         lengths = runs.get_column("len").to_numpy().astype(np.int64)
         labels = (values & np.uint64((1 << label_bits) - 1)).astype(np.int64)
-        keys = values >> np.uint64(label_bits)
-        new = np.ones(len(keys), dtype=bool)
-        new[1:] = keys[1:] != keys[:-1]
-        return _pivot(order, _unpack(keys[new], order, bits), new, labels, lengths, n_labels)
+        grams = values >> np.uint64(label_bits)
+        new = np.ones(len(grams), dtype=bool)
+        new[1:] = grams[1:] != grams[:-1]
+        return _pivot(order, _unpack(grams[new], order, bits), new, labels, lengths, n_labels)
     # Vocabularies too large to pack: group by the id columns themselves (slower, exact).
     columns = {f"g{i}": pl.col("id").shift(-i) for i in range(order)}
     names = list(columns)
