@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from modelcycle.eda._profile import PlotData
-
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+
+    from modelcycle.eda._profile import PlotData
 
 PALETTE = [
     "#0969da",
@@ -44,26 +44,36 @@ class Figure_:
     alt: str
 
 
+STYLE: dict[str, Any] = {
+    "font.size": 9.5,
+    "axes.titlesize": 10.5,
+    "axes.titleweight": "bold",
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.color": "#e6e9ec",
+    "grid.linewidth": 0.8,
+    "axes.axisbelow": True,
+    "axes.edgecolor": "#8c959f",
+    "legend.frameon": False,
+}
+
+
+def prepare() -> None:
+    """Import the plotting libraries (about half a second), e.g. in a thread while counting."""
+    import matplotlib.figure  # noqa: F401
+    import wordcloud  # noqa: F401
+
+
 def draw(plots: PlotData) -> dict[str, Any]:
     """Every figure of the report, by name: ``Figure_`` or, for per-label clouds, a dict."""
     import matplotlib
 
-    matplotlib.use("Agg", force=False)
-    matplotlib.rcParams.update(
-        {
-            "font.size": 9.5,
-            "axes.titlesize": 10.5,
-            "axes.titleweight": "bold",
-            "axes.spines.top": False,
-            "axes.spines.right": False,
-            "axes.grid": True,
-            "grid.color": "#e6e9ec",
-            "grid.linewidth": 0.8,
-            "axes.axisbelow": True,
-            "axes.edgecolor": "#8c959f",
-            "legend.frameon": False,
-        }
-    )
+    with matplotlib.rc_context(STYLE):  # type: ignore[arg-type]
+        return _draw(plots)
+
+
+def _draw(plots: PlotData) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     if plots.label_counts:
         figures["labels"] = _labels(plots)
@@ -76,10 +86,8 @@ def draw(plots: PlotData) -> dict[str, Any]:
         for i, (label, words) in enumerate(list(plots.label_words.items())[:8])
         if words
     }
-    if len(plots.sample_texts) >= 10:
-        scatter = _document_map(plots)
-        if scatter is not None:
-            figures["map"] = scatter
+    if plots.map_points is not None:
+        figures["map"] = _document_map(plots)
     if plots.numeric:
         figures["numeric"] = _numeric(plots)
     if plots.other is not None:
@@ -234,12 +242,9 @@ def _cloud(words: Mapping[str, float], seed: int, colormap: str) -> Figure_:
     return Figure_(uri, f"Word cloud; the largest words: {top}.")
 
 
-def _document_map(plots: PlotData) -> Figure_ | None:
-    from modelcycle.eda._map import document_map
-
-    points = document_map(plots.sample_texts, plots.seed)
-    if points is None:
-        return None
+def _document_map(plots: PlotData) -> Figure_:
+    points = plots.map_points
+    assert points is not None
     figure, (ax,) = _new(6.4, 4.6)
     labels = np.array(plots.sample_labels or ["texts"] * len(points), dtype=object)
     names = [n for n in plots.labels if n in set(labels.tolist())] or ["texts"]
@@ -269,7 +274,7 @@ def _document_map(plots: PlotData) -> Figure_ | None:
 def _numeric(plots: PlotData) -> Figure_:
     names = list(plots.numeric)[:4]
     figure, axes = _new(WIDTH, 3.2, columns=len(names))
-    labels = np.array(plots.numeric_labels or ["texts"] * len(plots.numeric_words), dtype=object)
+    labels = np.array(plots.sample_labels or ["texts"] * len(plots.numeric_words), dtype=object)
     groups = [n for n in plots.labels if n in set(labels.tolist())] or ["texts"]
     for ax, name in zip(axes, names, strict=True):
         values = plots.numeric[name].astype(np.float64)

@@ -6,6 +6,7 @@ import copy
 import itertools
 import re
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,9 @@ import polars as pl
 
 from modelcycle._io import atomic_dir, write_json, write_text
 from modelcycle.data import Dataset
-from modelcycle.eda import _counts
+from modelcycle.eda import _counts, _plots
 from modelcycle.eda._counts import ORDERS, Counter, GramTable
+from modelcycle.eda._map import document_map
 from modelcycle.text import (
     CONTROL,
     EMAIL,
@@ -68,12 +70,11 @@ class PlotData:
     label_words: dict[str, dict[str, float]]
     growth: list[list[int]]
     rank_frequency: np.ndarray  # (m, 2): rank, occurrences, at log-spaced ranks
-    sample_texts: list[str]
-    sample_labels: list[str]
-    numeric: dict[str, np.ndarray]
-    numeric_words: np.ndarray
-    numeric_labels: list[str]
     other: dict[str, Any] | None
+    map_points: np.ndarray | None  # (sample, 2) coordinates of the sampled texts
+    sample_labels: list[str]  # the label of each sampled text
+    numeric: dict[str, np.ndarray]  # each numeric column on the sampled rows
+    numeric_words: np.ndarray  # the length in words of the sampled rows
     seed: int
 
 
@@ -137,8 +138,50 @@ def profile(
     frame, text = dataset.frame, dataset.text
     labels = _label_order(dataset)
     detailed = labels[:max_labels]
-    counter = Counter(n_labels=len(labels))
-    rows = _row_stats(frame, text, dataset.label, labels, counter, batch_bytes)
+    sample_rows = _sample_rows(frame, text, sample, seed)
+    sample_texts = frame[text].gather(sample_rows).to_list()
+    with ThreadPoolExecutor(max_workers=1) as background:
+        # Python-bound work on the sample, alongside the counting (polars works without the GIL)
+        languages = background.submit(_languages, sample_texts[:LANGUAGE_SAMPLE], sample_rows)
+        points = background.submit(document_map, sample_texts, seed)
+        background.submit(_plots.prepare)  # the report is nearly always drawn next
+        counter = Counter(n_labels=len(labels))
+        rows = _row_stats(frame, text, dataset.label, labels, counter, batch_bytes)
+        data, plots = _figures(dataset, compare, rows, counter, labels, detailed, top, seed)
+        data["languages"] = languages.result()
+        map_points = points.result()
+    data["settings"] = {"top": top, "max_labels": max_labels, "sample": sample, "seed": seed}
+    label_names = np.array(labels, dtype=object)
+    sample_labels = (
+        label_names[rows["lab"].gather(sample_rows).to_numpy()].tolist() if dataset.label else []
+    )
+    numeric = list(data["numeric"])
+    return EdaReport(
+        data,
+        PlotData(
+            **plots,
+            map_points=map_points,
+            sample_labels=sample_labels,
+            numeric={name: frame[name].gather(sample_rows).to_numpy() for name in numeric},
+            numeric_words=rows["words"].gather(sample_rows).to_numpy(),
+            seed=seed,
+        ),
+    )
+
+
+def _figures(
+    dataset: Dataset,
+    compare: Dataset | None,
+    rows: pl.DataFrame,
+    counter: Counter,
+    labels: list[str],
+    detailed: list[str],
+    top: int,
+    seed: int,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Every figure of ``eda.json`` from the row statistics and the counts, and what the plots
+    need beyond them."""
+    frame, text = dataset.frame, dataset.text
     tables = {order: counter.table(order) for order in ORDERS}
     vocabulary = counter.vocabulary()
     stop = _counts.stop_words()
@@ -180,43 +223,28 @@ def profile(
     )
     data["distinctive"], data["distinctive_by_n"] = _distinctive(counter, tables, detailed, top)
     data["quality"] = _quality(frame, text, rows)
-    sample_rows = _sample_rows(rows, sample, seed)
-    data["languages"] = _languages(frame, text, sample_rows.head(LANGUAGE_SAMPLE))
     data["tokens"] = _counts.TOKENS
-    data["settings"] = {"top": top, "max_labels": max_labels, "sample": sample, "seed": seed}
     other = None
     if compare is not None:
         data["compare"], other = _compare(dataset, compare, rows, labels, vocabulary)
-
-    label_names = np.array(labels, dtype=object)
-    plots = PlotData(
-        labels=detailed,
-        label_counts=data["labels"],
-        chars=rows["chars"].fill_null(0).to_numpy(),
-        words=rows["words"].to_numpy(),
-        label_codes=rows["lab"].to_numpy(),
-        word_freq=dict(data["cloud_words"]),
-        label_words={
+    plots = {
+        "labels": detailed,
+        "label_counts": data["labels"],
+        "chars": rows["chars"].fill_null(0).to_numpy(),
+        "words": rows["words"].to_numpy(),
+        "label_codes": rows["lab"].to_numpy(),
+        "word_freq": dict(data["cloud_words"]),
+        "label_words": {
             label: {gram: score for gram, score, *_ in data["distinctive_by_n"][label]["1"]}
             for label in detailed
             if label in data["distinctive_by_n"]
         },
-        growth=data["vocabulary"]["growth"],
-        rank_frequency=_rank_frequency(tables[1].totals),
-        sample_texts=frame[text].gather(sample_rows).fill_null("").to_list(),
-        sample_labels=label_names[rows["lab"].gather(sample_rows).to_numpy()].tolist()
-        if dataset.label
-        else [],
-        numeric={name: frame[name].gather(sample_rows).to_numpy() for name in numeric},
-        numeric_words=rows["words"].gather(sample_rows).to_numpy(),
-        numeric_labels=label_names[rows["lab"].gather(sample_rows).to_numpy()].tolist()
-        if dataset.label
-        else [],
-        other=other,
-        seed=seed,
-    )
+        "growth": data["vocabulary"]["growth"],
+        "rank_frequency": _rank_frequency(tables[1].totals),
+        "other": other,
+    }
     del data["cloud_words"]
-    return EdaReport(data, plots)
+    return data, plots
 
 
 # ---------------------------------------------------------------- rows
@@ -583,28 +611,21 @@ def _quality(frame: pl.DataFrame, text: str, rows: pl.DataFrame) -> dict[str, An
     return result
 
 
-def _sample_rows(rows: pl.DataFrame, size: int, seed: int) -> pl.Series:
+def _sample_rows(frame: pl.DataFrame, text: str, size: int, seed: int) -> pl.Series:
     """Up to ``size`` rows of non-blank texts, drawn at random with ``seed``, in row order."""
-    candidates = rows.filter(~pl.col("blank"))["row"]
+    candidates = frame.select(pl.int_range(pl.len()).filter(~is_blank(pl.col(text)))).to_series()
     if candidates.len() <= size:
         return candidates
     return candidates.sample(size, seed=seed).sort()
 
 
-def _languages(frame: pl.DataFrame, text: str, sample_rows: pl.Series) -> dict[str, Any] | None:
+def _languages(texts: list[str], sample_rows: pl.Series) -> dict[str, Any] | None:
     """Languages detected by py3langid on the sampled texts (None where it is not installed)."""
     try:
         import py3langid
     except ImportError:
         return None
-    texts = (
-        frame.select(
-            pl.col(text).gather(sample_rows).str.replace_all(HTML_TAG, " ").str.slice(0, 300)
-        )
-        .to_series()
-        .to_list()
-    )
-    found = [py3langid.classify(t)[0] for t in texts]
+    found = [py3langid.classify(re.sub(HTML_TAG, " ", t[:400])[:300])[0] for t in texts]
     counts: dict[str, int] = {}
     for code in found:
         counts[code] = counts.get(code, 0) + 1
@@ -612,7 +633,7 @@ def _languages(frame: pl.DataFrame, text: str, sample_rows: pl.Series) -> dict[s
     main = next(iter(ranked), None)
     examples = [
         {"row": int(r) + 1, "language": code, "text": _snippet(t)}
-        for r, code, t in zip(sample_rows.to_list(), found, texts, strict=True)
+        for r, code, t in zip(sample_rows.to_list(), found, texts, strict=False)
         if code != main
     ][:EXAMPLES]
     return {"sample": len(texts), "detector": "py3langid", "counts": ranked, "examples": examples}
