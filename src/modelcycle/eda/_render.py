@@ -425,16 +425,17 @@ def _distinctive(data: dict[str, Any], figures: dict[str, Any]) -> str:
         "score near 0 however common they are."
     )
     clouds = figures.get("label_clouds", {})
-    parts = [intro]
+    pictures = "".join(
+        f"<div><h3>{esc(label)}</h3>"
+        + _html.figure(cloud.uri, cloud.alt, caption=f"Words typical of {label}, sized by z.")
+        + "</div>"
+        for label, cloud in clouds.items()
+        if isinstance(cloud, Figure_)
+    )
+    parts = [intro, f'<div class="grid">{pictures}</div>' if pictures else ""]
     for label, orders in data["distinctive_by_n"].items():
-        cloud = clouds.get(label)
-        picture = (
-            _html.figure(cloud.uri, cloud.alt, caption="Words sized by their z-score.", width=480)
-            if isinstance(cloud, Figure_)
-            else ""
-        )
         columns = "".join(
-            f"<div><h3>{name}</h3>"
+            f"<div><h3>{esc(label)}: {name.lower()}</h3>"
             + (
                 _html.table(
                     ["n-gram", "z", "in label", "elsewhere"],
@@ -448,7 +449,7 @@ def _distinctive(data: dict[str, Any], figures: dict[str, Any]) -> str:
             + "</div>"
             for order, name in ORDER_NAMES.items()
         )
-        parts.append(f'<h3>{esc(label)}</h3>{picture}<div class="grid">{columns}</div>')
+        parts.append(f'<div class="grid">{columns}</div>')
     return "".join(parts)
 
 
