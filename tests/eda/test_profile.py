@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pytest
 
 from modelcycle.data import Dataset
@@ -194,3 +195,19 @@ def test_the_same_seed_gives_the_same_report(corpus: Dataset) -> None:
     first, second = profile(corpus, seed=3), profile(corpus, seed=3)
     assert first.to_json() == second.to_json()
     assert isinstance(first, EdaReport)
+
+
+def test_rows_without_a_label_are_counted_apart() -> None:
+    frame = pl.DataFrame(
+        {
+            "text": ["good film", "bad film", "no idea", "great film"],
+            "label": ["p", "n", None, "p"],
+        },
+        schema={"text": pl.String, "label": pl.String},
+    )
+    data = profile(Dataset(frame, "text", "label", "partial.csv")).data
+    assert data["labels"] == {"p": 2, "n": 1}
+    assert data["missing_labels"] == 1
+    assert data["missing"]["label"] == 1
+    assert data["length_by_label"]["(no label)"]["words"]["count"] == 1
+    assert data["ngrams_by_label"]["(no label)"]["2"] == [["no idea", 1]]

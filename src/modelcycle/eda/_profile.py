@@ -35,6 +35,8 @@ from modelcycle.text import (
 
 __all__ = ["EdaReport", "profile"]
 
+NO_LABEL = "(no label)"
+"""Where rows without a label are counted in the per-label figures."""
 SHORT_WORDS = 3
 """Texts with fewer word tokens than this (and not blank) are 'very short'."""
 LONG_IQR = 3.0
@@ -198,9 +200,10 @@ def _figures(
         "blank": _blank(frame, text, rows),
         "short_texts": _short(frame, text, rows),
         "long_texts": _long(frame, text, rows),
-        "labels": dict(zip(labels, _bincount(rows["lab"], len(labels)), strict=True))
-        if dataset.label
-        else {},
+        "labels": _label_counts(rows, labels) if dataset.label else {},
+        "missing_labels": int(rows["lab"].eq(labels.index(NO_LABEL)).sum())
+        if NO_LABEL in labels
+        else 0,
     }
     data.update(_label_summary(data["labels"]))
     data["length"] = {unit: _describe(rows[unit]) for unit in ("chars", "words")}
@@ -259,9 +262,31 @@ def _release_parser_memory() -> None:
 
 
 def _label_order(dataset: Dataset) -> list[str]:
+    """The labels, largest first (ties by name), then NO_LABEL if some rows have none."""
     if dataset.label is None:
         return ["(all)"]
-    return list(dataset.label_counts())
+    names = list(_counts_by_label(dataset))
+    return [*names, NO_LABEL] if dataset.frame.get_column(dataset.label).null_count() else names
+
+
+def _counts_by_label(dataset: Dataset) -> dict[str, int]:
+    """Rows per label, largest first (ties by name); rows without a label are not counted."""
+    if dataset.label is None:
+        return {}
+    counts = (
+        dataset.frame.get_column(dataset.label)
+        .drop_nulls()
+        .value_counts(name="n")
+        .sort(["n", dataset.label], descending=[True, False])
+    )
+    return {str(name): int(n) for name, n in counts.iter_rows()}
+
+
+def _label_counts(rows: pl.DataFrame, labels: list[str]) -> dict[str, int]:
+    """Rows per label (not counting rows without one), largest first."""
+    counts = dict(zip(labels, _bincount(rows["lab"], len(labels)), strict=True))
+    counts.pop(NO_LABEL, None)
+    return counts
 
 
 def _row_stats(
@@ -279,7 +304,10 @@ def _row_stats(
     for start, stop in _batches(frame, text, batch_bytes):
         part = frame.slice(start, stop - start)
         codes = (
-            part.get_column(label).cast(pl.Enum(labels)).to_physical()
+            part.get_column(label)
+            .cast(pl.Enum(labels))
+            .to_physical()
+            .fill_null(len(labels) - 1)  # NO_LABEL, the last, where a row has no label
             if label is not None
             else None
         )
@@ -690,10 +718,8 @@ def _compare(
     overlap_rows = pl.Series(range(other.frame.height)).filter(exact_in)
     tokens = theirs["tokens"].explode().drop_nulls()
     unseen = ~tokens.is_in(pl.Series(vocabulary, dtype=pl.String))
-    other_labels = other.label_counts() if other.label is not None else {}
-    ours = (
-        dict(zip(labels, _bincount(rows["lab"], len(labels)), strict=True)) if dataset.label else {}
-    )
+    other_labels = _counts_by_label(other)
+    ours = _label_counts(rows, labels) if dataset.label else {}
     shares = _shares(ours, other_labels)
     length_shift = {}
     for unit in ("chars", "words"):

@@ -159,6 +159,8 @@ def _findings(data: dict[str, Any]) -> list[tuple[str, str]]:
                 f"({data['conflicting_rows']:,} rows): a model cannot get all of them right.",
             )
         )
+    if data.get("missing_labels"):
+        found.append(("warn", f"{data['missing_labels']:,} rows have no label."))
     if data["blank"]["count"]:
         found.append(("warn", f"{data['blank']['count']:,} texts are missing, empty or blank."))
     ratio = data["imbalance_ratio"]
