@@ -38,6 +38,7 @@ __all__ = [
     "DataConfig",
     "EvalConfig",
     "PipelineConfig",
+    "SelectConfig",
     "SplitConfig",
     "TrainConfig",
     "apply_overrides",
@@ -81,11 +82,37 @@ class SplitConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Which model family to train (by name) and its parameters."""
+    """Which model family to train (by name), its parameters, and where it runs."""
 
     model: str = "logreg"
     params: Mapping[str, Any] = field(default_factory=dict)
     seed: int = DEFAULT_SEED
+    device: str = "auto"  # auto, cpu or cuda (gradient-trained families)
+    threads: int | None = None  # CPU threads for PyTorch; None: its default
+
+
+@dataclass(frozen=True)
+class SelectConfig:
+    """Model selection: the candidate families, how they are scored, and the user's constraints."""
+
+    models: tuple[str, ...] = ("logreg", "svm", "nb", "fasttext", "mlp")
+    val: float = 0.2  # share held out for scoring when no validation data is given
+    cv: int = 0  # k-fold cross-validation when >= 2 (instead of one held-out part)
+    max_latency_ms: float | None = None
+    max_size_mb: float | None = None
+    min_accuracy: float | None = None
+    params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # per family
+    seed: int = DEFAULT_SEED
+
+    def __post_init__(self) -> None:
+        if not self.models:
+            raise ConfigError("select.models is empty; name at least one model family")
+        if self.cv == 1 or self.cv < 0:
+            raise ConfigError(
+                f"select.cv must be 0 (one held-out part) or >= 2 folds, got {self.cv}"
+            )
+        if not 0.0 < self.val < 1.0:
+            raise ConfigError(f"select.val must be between 0 and 1, got {self.val}")
 
 
 @dataclass(frozen=True)

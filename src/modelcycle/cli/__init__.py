@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from modelcycle._version import __version__
-from modelcycle.cli import evaluate, predict, run, train
+from modelcycle.cli import evaluate, predict, run, select, train
 
 app = typer.Typer(
     name="modelcycle",
@@ -27,6 +27,7 @@ app = typer.Typer(
 app.command(name="train")(train.train)
 app.command(name="evaluate")(evaluate.evaluate)
 app.command(name="predict")(predict.predict)
+app.command(name="select")(select.select)
 app.command(name="run")(run.run)
 app.command(name="demo")(run.demo)
 

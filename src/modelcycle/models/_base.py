@@ -37,8 +37,20 @@ class TextClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
     family: ClassVar[str]
     classes_: np.ndarray
 
-    def fit(self, X: Sequence[str], y: Sequence[Any] | np.ndarray) -> Self:
-        """Learn from texts ``X`` and their labels ``y``; returns ``self``."""
+    def fit(
+        self,
+        X: Sequence[str],
+        y: Sequence[Any] | np.ndarray,
+        *,
+        val: tuple[Sequence[str], Sequence[Any] | np.ndarray] | None = None,
+        run: Any = None,
+    ) -> Self:
+        """Learn from texts ``X`` and their labels ``y``; returns ``self``.
+
+        ``val`` (texts, labels) is validation data for the gradient-trained families (early
+        stopping, the best epoch); ``run`` (:class:`modelcycle.training.loop.RunOptions`) sets
+        checkpoints, resume, progress and device. Closed-form families ignore both.
+        """
         try:
             self._validate_params()
         except InvalidParameterError as exc:
@@ -54,7 +66,15 @@ class TextClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
                 f"({', '.join(map(repr, self.classes_.tolist()))})"
             )
         targets = np.searchsorted(self.classes_, labels)
-        self._fit(texts, targets)
+        val_data = None
+        if val is not None:
+            val_texts, val_labels = _as_texts(val[0]), np.asarray(val[1]).astype(str)
+            seen = np.isin(val_labels, self.classes_)
+            val_data = (
+                [t for t, keep in zip(val_texts, seen, strict=True) if keep],
+                np.searchsorted(self.classes_, val_labels[seen]),
+            )
+        self._fit(texts, targets, val_data, run)
         return self
 
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
@@ -74,8 +94,14 @@ class TextClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             )
 
     @abstractmethod
-    def _fit(self, texts: list[str], targets: np.ndarray) -> None:
-        """Learn from texts and integer targets (indices into ``classes_``)."""
+    def _fit(
+        self,
+        texts: list[str],
+        targets: np.ndarray,
+        val: tuple[list[str], np.ndarray] | None,
+        run: Any,
+    ) -> None:
+        """Learn from texts and integer targets (indices into ``classes_``); ``val`` likewise."""
 
     @abstractmethod
     def _predict_proba(self, texts: list[str]) -> np.ndarray:
@@ -101,6 +127,16 @@ def require_tensors(state: ModelState, expected: Sequence[str]) -> Mapping[str, 
             f"unexpected {unexpected or 'none'}; re-create the model"
         )
     return state.tensors
+
+
+def json_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Estimator parameters as JSON-ready values (tuples become lists)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}
+
+
+def tuple_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Parameters read back from JSON (lists become tuples again)."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
 
 
 def _as_texts(X: Sequence[str]) -> list[str]:
