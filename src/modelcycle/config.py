@@ -108,9 +108,7 @@ class CleanConfig:
                     f"got {self.fill!r}"
                 ) from None
         if self.label_issue_folds < 2:
-            raise ConfigError(
-                f"clean.label_issue_folds must be >= 2, got {self.label_issue_folds}"
-            )
+            raise ConfigError(f"clean.label_issue_folds must be >= 2, got {self.label_issue_folds}")
         for key, value in self.label_map.items():
             if not isinstance(value, str) or not str(key).strip() or not value.strip():
                 raise ConfigError(

@@ -11,12 +11,15 @@ from scipy.special import expit, softmax
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from modelcycle.features import TfidfFeaturizer
+from modelcycle.features import EngineeredFeaturizer, TfidfFeaturizer, check_feature_names
 from modelcycle.models._base import ModelState, TextClassifier, require_tensors
 
 
 class TfidfLogisticRegression(TextClassifier):
     """TF-IDF word n-grams (1-2 by default) and an L2-regularised logistic regression.
+
+    ``features`` appends engineered features (``("length", "negations")``, see
+    :data:`modelcycle.features.ENGINEERED_FEATURES`), standardised on the training texts.
 
     Example::
 
@@ -34,6 +37,7 @@ class TfidfLogisticRegression(TextClassifier):
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "class_weight": [StrOptions({"balanced"}), None],
         "random_state": ["random_state"],
+        "features": [tuple, list],
     }
 
     def __init__(
@@ -47,6 +51,7 @@ class TfidfLogisticRegression(TextClassifier):
         max_iter: int = 1000,
         class_weight: str | None = None,
         random_state: int | None = None,
+        features: tuple[str, ...] = (),
     ) -> None:
         self.ngram_range = ngram_range
         self.min_df = min_df
@@ -56,6 +61,7 @@ class TfidfLogisticRegression(TextClassifier):
         self.max_iter = max_iter
         self.class_weight = class_weight
         self.random_state = random_state
+        self.features = features
 
     def _fit(self, texts: list[str], targets: np.ndarray) -> None:
         low, high = (int(n) for n in self.ngram_range)
@@ -66,6 +72,11 @@ class TfidfLogisticRegression(TextClassifier):
             sublinear_tf=self.sublinear_tf,
         )
         self.featurizer_, matrix = featurizer.fit_transform(texts)
+        self.engineered_ = None
+        if self.features:
+            names = tuple(check_feature_names(list(self.features)))
+            self.engineered_, extra = EngineeredFeaturizer(names=names).fit_transform(texts)
+            matrix = sp.hstack([matrix, sp.csr_matrix(extra)], format="csr")
         classifier = LogisticRegression(
             C=self.C,
             max_iter=self.max_iter,
@@ -76,12 +87,26 @@ class TfidfLogisticRegression(TextClassifier):
         self.intercept_ = classifier.intercept_
 
     def _predict_proba(self, texts: list[str]) -> np.ndarray:
-        return linear_proba(self.featurizer_.transform(texts), self.coef_, self.intercept_)
+        return linear_proba(self._matrix(texts), self.coef_, self.intercept_)
+
+    def _matrix(self, texts: list[str]) -> sp.csr_matrix:
+        matrix = self.featurizer_.transform(texts)
+        if self.engineered_ is None:
+            return matrix
+        extra = sp.csr_matrix(self.engineered_.transform(texts))
+        return sp.hstack([matrix, extra], format="csr")
 
     def get_state(self) -> ModelState:
         self._check_fitted()
         settings, vocabulary, tensors = self.featurizer_.to_state()
-        params = {**self.get_params(), "ngram_range": list(self.ngram_range)}
+        params = {
+            **self.get_params(),
+            "ngram_range": list(self.ngram_range),
+            "features": list(self.features),
+        }
+        if self.engineered_ is not None:
+            settings = {**settings, "features": list(self.engineered_.names)}
+            tensors = {**tensors, **self.engineered_.to_tensors()}
         return ModelState(
             params=params,
             classes=self.classes_.tolist(),
@@ -92,12 +117,19 @@ class TfidfLogisticRegression(TextClassifier):
 
     @classmethod
     def from_state(cls, state: ModelState) -> Self:
-        tensors = require_tensors(state, ["idf", "coef", "intercept"])
-        params = {**state.params, "ngram_range": tuple(state.params["ngram_range"])}
+        names = list(state.preprocessing.get("features", []))
+        extra = ["feature_mean", "feature_scale"] if names else []
+        tensors = require_tensors(state, ["idf", "coef", "intercept", *extra])
+        params = {
+            **state.params,
+            "ngram_range": tuple(state.params["ngram_range"]),
+            "features": tuple(state.params.get("features", ())),
+        }
         model = cls(**params)
         model.featurizer_ = TfidfFeaturizer.from_state(
             state.preprocessing, state.documents["vocabulary"], tensors
         )
+        model.engineered_ = EngineeredFeaturizer.from_tensors(names, tensors) if names else None
         model.coef_ = tensors["coef"]
         model.intercept_ = tensors["intercept"]
         model.classes_ = np.asarray(state.classes)
