@@ -12,14 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from modelcycle.exceptions import ConfigError
+from modelcycle.exceptions import ConfigError, SchemaError
+
+if TYPE_CHECKING:
+    from modelcycle.data import Dataset
 
 __all__ = [
     "ENGINEERED_FEATURES",
@@ -27,6 +30,7 @@ __all__ = [
     "EngineeredFeature",
     "EngineeredFeaturizer",
     "TfidfFeaturizer",
+    "add_engineered_features",
     "check_feature_names",
     "engineered_features",
 ]
@@ -211,6 +215,23 @@ def engineered_features(
         .alias(prefix + name)
         for name in chosen
     ]
+
+
+def add_engineered_features(
+    dataset: Dataset, names: Sequence[str] | None = None, *, prefix: str = ""
+) -> tuple[pl.DataFrame, list[str]]:
+    """``dataset``'s table with the features ``names`` (default: all) of its text added as
+    columns ``prefix + name``; returns the table and the new column names. A name that is
+    already a column is an error (choose a ``prefix``)."""
+    exprs = engineered_features(pl.col(dataset.text), names, prefix=prefix)
+    added = [expr.meta.output_name() for expr in exprs]
+    taken = [name for name in added if name in dataset.frame.columns]
+    if taken:
+        raise SchemaError(
+            f"column {taken[0]!r} already exists; choose a prefix (--prefix feat_)",
+            path=dataset.source,
+        )
+    return dataset.frame.with_columns(exprs), added
 
 
 @dataclass(frozen=True)
