@@ -54,7 +54,8 @@ def test_parse_assignments_reads_toml_values_and_bare_words() -> None:
 def test_unknown_key_lists_the_valid_ones(tmp_path: Path) -> None:
     path = write(tmp_path, "[split]\ntset = 0.2\n")
     with pytest.raises(
-        ConfigError, match=r"unknown key split\.'tset'; valid keys are: group, leakage_guard, seed, stratify, test, time, val"
+        ConfigError,
+        match=r"unknown key split\.'tset'; valid keys are: group, leakage_guard, seed, stratify, test, time, val",
     ):
         load_config(path)
 

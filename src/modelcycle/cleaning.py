@@ -156,12 +156,13 @@ def clean_file(
     text: str | None = None,
     label: str | None = None,
     encoding: str = "utf-8",
+    block_size: int = 1 << 24,
 ) -> CleanReport:
     """Clean the data file ``path`` into ``out``, streaming: memory is bounded by the block size
     and a few bytes per row, not by the file's size. ``out``'s directory also receives
     ``removed.csv``, ``changed.csv`` and ``clean_report.json`` (and ``label_issues.csv`` when
     label issues are searched). The input is never modified; every output appears only when all
-    of them are complete.
+    of them are complete. ``block_size`` is the size in bytes of the blocks a CSV is read in.
     """
     config = config or CleanConfig()
     path, out = Path(path), Path(out)
@@ -177,7 +178,9 @@ def clean_file(
         raise DataError(f"-o {out.name} is the name of a report file; choose another name")
     text_column, label_column = resolve_columns(path, text=text, label=label, encoding=encoding)
     assert label_column is not None
-    batches = (_frame(table) for table in iter_batches(path, encoding=encoding, string_columns=()))
+    batches = (
+        _frame(table) for table in iter_batches(path, encoding=encoding, block_size=block_size)
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
         spill_dir = Path(
