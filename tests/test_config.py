@@ -89,3 +89,16 @@ def test_to_dict_round_trips() -> None:
     )
     assert PipelineConfig.from_dict(config.to_dict()) == config
     assert config.data.drop_labels == ("plot",)
+
+
+def test_clean_section_is_read_and_checked(tmp_path: Path) -> None:
+    config = load_config(
+        write(tmp_path, '[clean]\nduplicates = "normalized"\nlabel_map = { pos = "positive" }\n')
+    )
+    assert config.clean.duplicates == "normalized"
+    assert dict(config.clean.label_map) == {"pos": "positive"}
+    assert config.clean.enabled
+    with pytest.raises(ConfigError, match="clean.conflicts must be one of drop, majority, keep"):
+        load_config(write(tmp_path, '[clean]\nconflicts = "vote"\n'))
+    with pytest.raises(ConfigError, match="unknown key clean.'dedupe'"):
+        load_config(write(tmp_path, "[clean]\ndedupe = true\n"))
