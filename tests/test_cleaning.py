@@ -184,9 +184,9 @@ def test_fill_numeric_columns_only() -> None:
 
 
 def test_bad_config_values_are_config_errors() -> None:
-    with pytest.raises(ConfigError, match="clean.duplicates must be one of none, exact"):
+    with pytest.raises(ConfigError, match=r"clean\.duplicates must be one of none, exact"):
         CleanConfig(duplicates="fuzzy")
-    with pytest.raises(ConfigError, match="clean.fill must be one of median, mean, zero or a"):
+    with pytest.raises(ConfigError, match=r"clean\.fill must be one of median, mean, zero or a"):
         CleanConfig(fill="ffill")
 
 

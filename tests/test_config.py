@@ -55,7 +55,8 @@ def test_unknown_key_lists_the_valid_ones(tmp_path: Path) -> None:
     path = write(tmp_path, "[split]\ntset = 0.2\n")
     with pytest.raises(
         ConfigError,
-        match=r"unknown key split\.'tset'; valid keys are: group, leakage_guard, seed, stratify, test, time, val",
+        match=r"unknown key split\.'tset'; valid keys are: group, leakage_guard, seed, stratify, "
+        r"test, time, val",
     ):
         load_config(path)
 
@@ -98,7 +99,7 @@ def test_clean_section_is_read_and_checked(tmp_path: Path) -> None:
     assert config.clean.duplicates == "normalized"
     assert dict(config.clean.label_map) == {"pos": "positive"}
     assert config.clean.enabled
-    with pytest.raises(ConfigError, match="clean.conflicts must be one of drop, majority, keep"):
+    with pytest.raises(ConfigError, match=r"clean\.conflicts must be one of drop, majority, keep"):
         load_config(write(tmp_path, '[clean]\nconflicts = "vote"\n'))
-    with pytest.raises(ConfigError, match="unknown key clean.'dedupe'"):
+    with pytest.raises(ConfigError, match=r"unknown key clean\.'dedupe'"):
         load_config(write(tmp_path, "[clean]\ndedupe = true\n"))

@@ -173,7 +173,7 @@ def test_a_local_archive_is_verified_instead_of_downloaded(tmp_path: Path) -> No
     assert pl.read_csv(tmp_path / "sst2" / "dev.csv").height == 1
     wrong = tmp_path / "other.zip"
     wrong.write_bytes(b"not the archive")
-    with pytest.raises(DataError, match="other.zip: 15 bytes, expected"):
+    with pytest.raises(DataError, match=r"other\.zip: 15 bytes, expected"):
         download(spec, tmp_path / "x", cache_dir=tmp_path / "cache2", local=wrong)
 
 
@@ -239,7 +239,9 @@ def test_the_registry_is_complete() -> None:
         "rotten_tomatoes",
     ]
     for spec in REGISTRY.values():
-        assert spec.licence and spec.citation and spec.checksum_source
+        assert spec.licence
+        assert spec.citation
+        assert spec.checksum_source
         for source in spec.sources:
             algorithm, _, digest = source.checksum.partition(":")
             assert len(digest) == {"sha256": 64, "md5": 32}[algorithm]

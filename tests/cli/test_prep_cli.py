@@ -159,7 +159,8 @@ def test_split(tmp_path: Path, runner: CliRunner, reviews_csv: Path) -> None:
         f"wrote {out / 'split.json'}",
     ]
     split = json.loads((out / "split.json").read_text())
-    assert split["seed"] == 3 and split["test"]["rows"] == 6
+    assert split["seed"] == 3
+    assert split["test"]["rows"] == 6
     first = (out / "test.csv").read_bytes()
     assert runner.invoke(app, args).exit_code == 0  # a directory it wrote is replaced
     assert (out / "test.csv").read_bytes() == first

@@ -24,6 +24,14 @@ def train(
     val: Annotated[
         Path | None, typer.Option("--val", help="Validation data to report metrics on.")
     ] = None,
+    features: Annotated[
+        str | None,
+        typer.Option(
+            "--features",
+            help="Engineered features to add to the model's inputs, e.g. length,negations "
+            "(see `modelcycle features`).",
+        ),
+    ] = None,
     encoding: Encoding = "utf-8",
     seed: Seed = 42,
 ) -> None:
@@ -35,7 +43,10 @@ def train(
     from modelcycle.data import load_dataset
     from modelcycle.training import train as train_model
 
-    config = TrainConfig(model=model, params=parse_assignments(param or []), seed=seed)
+    params = parse_assignments(param or [])
+    if features:
+        params["features"] = [name.strip() for name in features.split(",") if name.strip()]
+    config = TrainConfig(model=model, params=params, seed=seed)
     dataset = load_dataset(data, text=text, label=label, encoding=encoding)
     val_set = None
     if val is not None:
