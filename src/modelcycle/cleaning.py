@@ -42,7 +42,7 @@ import pyarrow.ipc as pa_ipc
 
 from modelcycle._io import write_json
 from modelcycle.config import CleanConfig
-from modelcycle.data import Dataset, TableWriter, iter_batches, resolve_columns
+from modelcycle.data import Dataset, TableWriter, iter_batches, read_columns, resolve_columns
 from modelcycle.exceptions import DataError, SchemaError
 from modelcycle.text import CONTROL, HTML_ENTITY, HTML_TAG, QUALITY_CHECKS, is_blank, normalized
 
@@ -176,11 +176,13 @@ def clean_file(
             )
     if out.name in (REMOVED_FILE, CHANGED_FILE, REPORT_FILE, LABEL_ISSUES_FILE):
         raise DataError(f"-o {out.name} is the name of a report file; choose another name")
-    text_column, label_column = resolve_columns(path, text=text, label=label, encoding=encoding)
-    assert label_column is not None
-    batches = (
-        _frame(table) for table in iter_batches(path, encoding=encoding, block_size=block_size)
+    columns = read_columns(path, encoding=encoding)
+    text_column, label_column = resolve_columns(
+        path, text=text, label=label, encoding=encoding, columns=columns
     )
+    assert label_column is not None
+    tables = iter_batches(path, encoding=encoding, block_size=block_size, columns=columns)
+    batches = (_frame(table) for table in tables)
     out.parent.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
         spill_dir = Path(
@@ -979,7 +981,7 @@ class _SpillStore:
         if self.writer is not None:
             self.writer.close()
             self.writer = None
-        with pa.memory_map(str(self.path)) as source:
+        with pa.OSFile(str(self.path)) as source:  # read, not mapped: memory stays bounded
             reader = pa_ipc.open_file(source)
             for index in range(reader.num_record_batches):
                 yield _frame(pa.Table.from_batches([reader.get_batch(index)]))

@@ -8,7 +8,7 @@ from modelcycle.data._dataset import (
     load_dataset,
     resolve_columns,
 )
-from modelcycle.data._read import file_format, iter_batches
+from modelcycle.data._read import file_format, iter_batches, read_columns
 from modelcycle.data._write import TableWriter, write_table
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "file_format",
     "iter_batches",
     "load_dataset",
+    "read_columns",
     "resolve_columns",
     "write_table",
 ]

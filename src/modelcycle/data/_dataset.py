@@ -139,10 +139,12 @@ def resolve_columns(
     label: str | None = None,
     encoding: str = "utf-8",
     require_label: bool = True,
+    columns: Sequence[str] | None = None,
 ) -> tuple[str, str | None]:
-    """The ``(text, label)`` column names of a data file: checked if given, else detected."""
+    """The ``(text, label)`` column names of a data file: checked if given, else detected
+    (``columns``: the file's column names, when already read)."""
     path = Path(path)
-    columns = read_columns(path, encoding=encoding)
+    columns = list(columns) if columns is not None else read_columns(path, encoding=encoding)
     text_column = _choose_column(path, columns, text, TEXT_CANDIDATES, "text", "--text", True)
     label_column = _choose_column(
         path, columns, label, LABEL_CANDIDATES, "label", "--label", require_label

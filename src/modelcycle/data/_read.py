@@ -12,7 +12,7 @@ import contextlib
 import gzip
 import io
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -91,12 +91,14 @@ def iter_batches(
     encoding: str = "utf-8",
     string_columns: Iterable[str] = (),
     block_size: int = 1 << 24,
+    columns: Sequence[str] | None = None,
 ) -> Iterator[pa.Table]:
     """Read a data file block by block, so that memory stays bounded whatever its size.
 
     CSV and TSV stream in blocks of about ``block_size`` bytes with every column read as text, so
     that values a stage does not touch are written back exactly as they were; JSONL streams in
     blocks too; Parquet streams by batches of rows. ``string_columns`` are text in every format.
+    ``columns``, the file's column names when the caller has read them already, saves a re-read.
     """
     fmt, compression = _check_file(path)
     strings = list(string_columns)
@@ -107,11 +109,13 @@ def iter_batches(
     elif fmt == "jsonl":
         yield from _iter_json(path, compression, encoding, strings, block_size)
     else:
-        yield from _iter_csv(path, fmt, encoding, block_size)
+        names = list(columns) if columns is not None else read_columns(path, encoding=encoding)
+        yield from _iter_csv(path, fmt, encoding, block_size, names)
 
 
-def _iter_csv(path: Path, fmt: str, encoding: str, block_size: int) -> Iterator[pa.Table]:
-    columns = read_columns(path, encoding=encoding)
+def _iter_csv(
+    path: Path, fmt: str, encoding: str, block_size: int, columns: list[str]
+) -> Iterator[pa.Table]:
     convert = pa_csv.ConvertOptions(
         column_types=dict.fromkeys(columns, pa.string()), strings_can_be_null=False
     )
