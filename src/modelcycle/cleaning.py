@@ -379,7 +379,7 @@ def _run(
         decisions, issues = _label_issues(store, decisions, label, config)
         sink.label_issues = issues
     fills = _fill_values(key_frame, decisions, config, numeric)
-    after = _Counts()
+    after = _Counts(quality_checks=False)
     changes: dict[str, int] = {}
     rows_out = rows_changed = 0
     for batch in store.batches():
@@ -779,30 +779,40 @@ def _changed(
 
 @dataclass
 class _Counts:
-    """Text-quality and HTML counts, added up block by block."""
+    """HTML counts and (with ``quality``) the text-quality checks, added up block by block."""
 
-    rows: int = 0
+    quality_checks: bool = True
     quality: dict[str, int] = field(default_factory=dict)
+    html_rows: int = 0
     html_tags: int = 0
     html_entities: int = 0
 
     def add(self, texts: pl.Series) -> None:
-        frame = texts.rename("t").to_frame()
-        column = pl.col("t")
+        frame = (
+            texts.rename("t")
+            .to_frame()
+            .select(
+                pl.col("t"),
+                pl.col("t").str.count_matches(HTML_TAG).fill_null(0).alias("__tags"),
+                pl.col("t").str.count_matches(HTML_ENTITY).fill_null(0).alias("__entities"),
+            )
+        )
+        checks = QUALITY_CHECKS if self.quality_checks else {}
         row = frame.select(
-            *(check.expr(column).sum().alias(name) for name, check in QUALITY_CHECKS.items()),
-            column.str.count_matches(HTML_TAG).sum().alias("__tags"),
-            column.str.count_matches(HTML_ENTITY).sum().alias("__entities"),
+            *(check.expr(pl.col("t")).sum().alias(name) for name, check in checks.items()),
+            ((pl.col("__tags") > 0) | (pl.col("__entities") > 0)).sum().alias("__rows"),
+            pl.col("__tags").sum(),
+            pl.col("__entities").sum(),
         ).row(0, named=True)
-        self.rows += texts.len()
-        for name in QUALITY_CHECKS:
+        for name in checks:
             self.quality[name] = self.quality.get(name, 0) + int(row[name] or 0)
+        self.html_rows += int(row["__rows"] or 0)
         self.html_tags += int(row["__tags"] or 0)
         self.html_entities += int(row["__entities"] or 0)
 
     def html(self) -> dict[str, int]:
         return {
-            "rows_with_html": self.quality.get("html", 0),
+            "rows_with_html": self.html_rows,
             "tags": self.html_tags,
             "entities": self.html_entities,
         }
@@ -888,7 +898,6 @@ def _summary(
         "removed": removed,
         "changed": dict(sorted(changes.items())),
         "html": {"before": before.html(), "after": after.html()},
-        "quality_after": after.quality,
         "labels": {
             "before": _counts_dict(labels_before, _LABEL),
             "after": _counts_dict(labels_after, _FINAL),
