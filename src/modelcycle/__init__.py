@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING, Any
 from modelcycle._version import __version__
 
 if TYPE_CHECKING:
+    from modelcycle.cleaning import CleanReport, clean
     from modelcycle.config import (
+        CleanConfig,
         DataConfig,
         EvalConfig,
         PipelineConfig,
@@ -46,6 +48,8 @@ if TYPE_CHECKING:
 
 _EXPORTS = {
     "ArtifactError": "modelcycle.exceptions",
+    "CleanConfig": "modelcycle.config",
+    "CleanReport": "modelcycle.cleaning",
     "ConfigError": "modelcycle.exceptions",
     "DataConfig": "modelcycle.config",
     "DataError": "modelcycle.exceptions",
@@ -62,6 +66,7 @@ _EXPORTS = {
     "Splits": "modelcycle.split",
     "TrainConfig": "modelcycle.config",
     "TrainResult": "modelcycle.training",
+    "clean": "modelcycle.cleaning",
     "evaluate": "modelcycle.evaluation",
     "load_config": "modelcycle.config",
     "load_dataset": "modelcycle.data",
@@ -76,6 +81,8 @@ _EXPORTS = {
 
 __all__ = [
     "ArtifactError",
+    "CleanConfig",
+    "CleanReport",
     "ConfigError",
     "DataConfig",
     "DataError",
@@ -93,6 +100,7 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "__version__",
+    "clean",
     "evaluate",
     "load_config",
     "load_dataset",

@@ -49,7 +49,7 @@ def test_nbsvm_scale_is_the_absolute_log_count_ratio() -> None:
     # Binary features; class 0 rows use feature 0, class 1 rows feature 1; feature 2 in both.
     matrix = sp.csr_matrix(np.array([[1, 0, 1], [1, 0, 1], [0, 1, 1]], dtype=float))
     targets = np.array([0, 0, 1])
-    scale = NBSVM()._feature_scale(matrix, targets)
+    scale = NBSVM()._nb_scale(matrix, targets)
     p = np.array([2, 0, 2]) + 1.0  # class 0 counts, add-one smoothed
     q = np.array([0, 1, 1]) + 1.0
     expected = np.abs(np.log((p / p.sum()) / (q / q.sum())))

@@ -80,6 +80,13 @@ def train(
         Path | None,
         typer.Option(help="Validation data: metrics, early stopping, the best epoch."),
     ] = None,
+    features: Annotated[
+        str | None,
+        typer.Option(
+            help="Engineered features to add to the model's inputs, e.g. length,negations "
+            "(see `modelcycle features`)."
+        ),
+    ] = None,
     resume: Annotated[
         bool,
         typer.Option(
@@ -141,6 +148,8 @@ def train(
         "class_weight": class_weight,
     }
     params = {k: v for k, v in flags.items() if v is not None} | parse_assignments(param or [])
+    if features:
+        params["features"] = [name.strip() for name in features.split(",") if name.strip()]
     config = TrainConfig(model=model, params=params, seed=seed, device=device, threads=threads)
     dataset = load_dataset(data, text=text, label=label, encoding=encoding)
     val_set = None

@@ -13,6 +13,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils._param_validation import InvalidParameterError
 
 from modelcycle.exceptions import ArtifactError, ConfigError, DataError, NotFittedError
+from modelcycle.features import EngineeredFeaturizer, check_feature_names
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,45 @@ def require_tensors(state: ModelState, expected: Sequence[str]) -> Mapping[str, 
             f"unexpected {unexpected or 'none'}; re-create the model"
         )
     return state.tensors
+
+
+@dataclass(frozen=True)
+class ExtraInputs:
+    """Engineered features (``features=("length", ...)``) appended to a family's inputs,
+    standardised on the training texts; ``featurizer`` is None when none were asked for."""
+
+    featurizer: EngineeredFeaturizer | None
+
+    @classmethod
+    def fit(cls, names: Sequence[str], texts: list[str]) -> tuple[ExtraInputs, np.ndarray | None]:
+        if not names:
+            return cls(None), None
+        chosen = tuple(check_feature_names(list(names)))
+        featurizer, values = EngineeredFeaturizer(names=chosen).fit_transform(texts)
+        return cls(featurizer), values
+
+    def transform(self, texts: list[str]) -> np.ndarray | None:
+        return None if self.featurizer is None else self.featurizer.transform(texts)
+
+    @property
+    def width(self) -> int:
+        return 0 if self.featurizer is None else len(self.featurizer.names)
+
+    def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """``(preprocessing entries, tensors)`` to save."""
+        if self.featurizer is None:
+            return {}, {}
+        return {"features": list(self.featurizer.names)}, self.featurizer.to_tensors()
+
+    @classmethod
+    def from_state(cls, preprocessing: Mapping[str, Any], tensors: Mapping[str, np.ndarray]) -> ExtraInputs:
+        names = list(preprocessing.get("features", []))
+        if not names:
+            return cls(None)
+        return cls(EngineeredFeaturizer.from_tensors(names, tensors))
+
+    def tensor_names(self) -> list[str]:
+        return [] if self.featurizer is None else ["feature_mean", "feature_scale"]
 
 
 def json_params(params: Mapping[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,13 @@ from sklearn.utils._param_validation import Interval
 from torch import nn
 
 from modelcycle.features import HashedBagFeaturizer
-from modelcycle.models._base import ModelState, TextClassifier, json_params, tuple_params
+from modelcycle.models._base import (
+    ExtraInputs,
+    ModelState,
+    TextClassifier,
+    json_params,
+    tuple_params,
+)
 from modelcycle.models._torch import (
     TRAINING_CONSTRAINTS,
     FeedForward,
@@ -41,31 +47,42 @@ PER_EXAMPLE_LR = {
 
 
 class FastTextModule(nn.Module):
-    """Mean of the bag's embeddings → (hidden layers) → class scores."""
+    """Mean of the bag's embeddings (and any engineered features) → (hidden layers) → scores."""
 
     def __init__(
-        self, n_ids: int, dim: int, hidden: tuple[int, ...], n_classes: int, dropout: float
+        self,
+        n_ids: int,
+        dim: int,
+        hidden: tuple[int, ...],
+        n_classes: int,
+        dropout: float,
+        n_extra: int = 0,
     ) -> None:
         super().__init__()
         self.embedding = nn.EmbeddingBag(n_ids, dim, mode="mean", sparse=True)
         nn.init.uniform_(self.embedding.weight, -1.0 / dim, 1.0 / dim)
-        self.head = FeedForward(dim, hidden, n_classes, dropout, sparse=False)
+        self.head = FeedForward(dim + n_extra, hidden, n_classes, dropout, sparse=False)
         if not hidden:  # fastText starts its output layer at zero
             assert isinstance(self.head.first, nn.Linear)
             nn.init.zeros_(self.head.first.weight)
 
-    def forward(self, ids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
-        return self.head(self.embedding(ids, offsets))
+    def forward(self, ids: torch.Tensor, offsets: torch.Tensor, *extra: torch.Tensor) -> torch.Tensor:
+        bag = self.embedding(ids, offsets)  # (texts, dim)
+        return self.head(torch.cat([bag, *extra], dim=1) if extra else bag)
 
 
 class BagData:
-    """Bags of ids (``ids[offsets[i]:offsets[i] + lengths[i]]`` is text i), batched."""
+    """Bags of ids (``ids[offsets[i]:offsets[i] + lengths[i]]`` is text i) and any engineered
+    features (a row per text), batched."""
 
-    def __init__(self, ids: np.ndarray, offsets: np.ndarray, targets: np.ndarray) -> None:
+    def __init__(
+        self, ids: np.ndarray, offsets: np.ndarray, targets: np.ndarray, extra: np.ndarray | None
+    ) -> None:
         self.ids = torch.from_numpy(ids)
         self.offsets = offsets
         self.lengths = np.diff(np.append(offsets, len(ids)))
         self.targets = targets
+        self.extra = None if extra is None else torch.from_numpy(extra.astype(np.float32))
 
     def __len__(self) -> int:
         return len(self.offsets)
@@ -76,10 +93,10 @@ class BagData:
         np.cumsum(lengths[:-1], out=starts[1:])
         # position k of the batch's bag i reads ids[offsets[rows[i]] + k]
         gather = np.arange(int(lengths.sum())) + np.repeat(self.offsets[rows] - starts, lengths)
-        return (
-            self.ids[torch.from_numpy(gather)].to(device),
-            torch.from_numpy(starts).to(device),
-        )
+        bags = (self.ids[torch.from_numpy(gather)].to(device), torch.from_numpy(starts).to(device))
+        if self.extra is None:
+            return bags
+        return (*bags, self.extra[torch.from_numpy(rows)].to(device))
 
 
 class FastTextClassifier(TextClassifier):
@@ -99,6 +116,7 @@ class FastTextClassifier(TextClassifier):
         "hidden": [tuple, list],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         **TRAINING_CONSTRAINTS,
+        "features": [tuple, list],
     }
 
     def __init__(
@@ -122,6 +140,7 @@ class FastTextClassifier(TextClassifier):
         clip_grad: float | None = None,
         class_weight: str | None = None,
         random_state: int | None = None,
+        features: tuple[str, ...] = (),
     ) -> None:
         self.ngrams = ngrams
         self.buckets = buckets
@@ -141,26 +160,30 @@ class FastTextClassifier(TextClassifier):
         self.clip_grad = clip_grad
         self.class_weight = class_weight
         self.random_state = random_state
+        self.features = features
 
-    def _module(self, n_ids: int, n_classes: int) -> FastTextModule:
-        return FastTextModule(n_ids, self.dim, tuple(self.hidden), n_classes, self.dropout)
+    def _module(self, n_ids: int, n_classes: int, n_extra: int) -> FastTextModule:
+        hidden = tuple(self.hidden)
+        return FastTextModule(n_ids, self.dim, hidden, n_classes, self.dropout, n_extra)
 
     def _fit(self, texts: list[str], targets: np.ndarray, val: Any, run: Any) -> None:
         self.featurizer_ = HashedBagFeaturizer(self.ngrams, self.buckets, self.min_count).fit(texts)
         ids, offsets = self.featurizer_.encode(texts)
+        self.extra_, extra = ExtraInputs.fit(self.features, texts)
         default_lr = {name: rate * self.batch_size for name, rate in PER_EXAMPLE_LR.items()}
         settings = loop_settings(self, default_lr)
         torch.manual_seed(settings.seed)
-        self.module_ = self._module(self.featurizer_.size, len(self.classes_))
+        self.module_ = self._module(self.featurizer_.size, len(self.classes_), self.extra_.width)
         validate = None
         if val is not None:
-            val_ids, val_offsets = self.featurizer_.encode(val[0])
+            val_bags = self.featurizer_.encode(val[0])
+            val_extra = self.extra_.transform(val[0])
             validate = accuracy_validator(
-                lambda module: _bag_proba(module, val_ids, val_offsets), val[1]
+                lambda module: _bag_proba(module, *val_bags, val_extra), val[1]
             )
         self.history_ = run_loop(
             self.module_,
-            BagData(ids, offsets, targets),
+            BagData(ids, offsets, targets, extra),
             settings,
             run_options(run),
             n_classes=len(self.classes_),
@@ -171,16 +194,18 @@ class FastTextClassifier(TextClassifier):
 
     def _predict_proba(self, texts: list[str]) -> np.ndarray:
         ids, offsets = self.featurizer_.encode(texts)
-        return _bag_proba(self.module_, ids, offsets).reshape(len(texts), len(self.classes_))
+        proba = _bag_proba(self.module_, ids, offsets, self.extra_.transform(texts))
+        return proba.reshape(len(texts), len(self.classes_))
 
     def get_state(self) -> ModelState:
         self._check_fitted()
         settings, words = self.featurizer_.to_state()
+        extra_settings, extra_tensors = self.extra_.state()
         return ModelState(
             params=json_params(self.get_params()),
             classes=self.classes_.tolist(),
-            preprocessing=settings,
-            tensors=module_arrays(self.module_),
+            preprocessing={**settings, **extra_settings},
+            tensors={**module_arrays(self.module_), **extra_tensors},
             documents={"vocabulary": words, "history": self.history_},
         )
 
@@ -190,14 +215,19 @@ class FastTextClassifier(TextClassifier):
         model.featurizer_ = HashedBagFeaturizer.from_state(
             state.preprocessing, state.documents["vocabulary"]
         )
-        module = model._module(model.featurizer_.size, len(state.classes))
-        model.module_ = load_module_arrays(module, state.tensors)
+        model.extra_ = ExtraInputs.from_state(state.preprocessing, state.tensors)
+        module = model._module(model.featurizer_.size, len(state.classes), model.extra_.width)
+        extra_names = model.extra_.tensor_names()
+        weights = {k: v for k, v in state.tensors.items() if k not in extra_names}
+        model.module_ = load_module_arrays(module, weights)
         model.classes_ = np.asarray(state.classes)
         model.history_ = state.documents.get("history", [])
         return model
 
 
-def _bag_proba(module: nn.Module, ids: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+def _bag_proba(
+    module: nn.Module, ids: np.ndarray, offsets: np.ndarray, extra: np.ndarray | None
+) -> np.ndarray:
     """Probabilities for whole bags, computed in blocks of texts."""
     device = next(module.parameters()).device
     ends = np.append(offsets[1:], len(ids))
@@ -205,9 +235,12 @@ def _bag_proba(module: nn.Module, ids: np.ndarray, offsets: np.ndarray) -> np.nd
     def inputs(rows: slice) -> tuple[torch.Tensor, ...]:
         block = offsets[rows]
         first, last = int(block[0]), int(ends[rows][-1])
-        return (
+        bags = (
             torch.from_numpy(ids[first:last]).to(device),
             torch.from_numpy(block - first).to(device),
         )
+        if extra is None:
+            return bags
+        return (*bags, torch.from_numpy(extra[rows].astype(np.float32)).to(device))
 
     return predict_in_batches(module, len(offsets), inputs)

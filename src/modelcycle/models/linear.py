@@ -1,6 +1,9 @@
 """Linear models over word n-grams: logistic regression (the seed's choice), a linear SVM and
 NB-SVM. Strong, fast baselines.
 
+``features=("length", ...)`` appends engineered features (see
+:data:`modelcycle.features.ENGINEERED_FEATURES`), standardised on the training texts.
+
 Each is fitted by its closed-form / liblinear solver, or, with ``optimizer=`` one of sgd, adam,
 rmsprop, adagrad (or adamw), by modelcycle's training loop on the same features. Either way the
 result is a weight matrix over the n-gram columns, so prediction, saving and export are the same.
@@ -20,6 +23,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from modelcycle.features import NgramFeaturizer
 from modelcycle.models._base import (
+    ExtraInputs,
     ModelState,
     TextClassifier,
     json_params,
@@ -64,6 +68,7 @@ class LinearTextClassifier(TextClassifier):
         "patience": [Interval(Integral, 1, None, closed="left"), None],
         "clip_grad": [Interval(Real, 0, None, closed="neither"), None],
         "random_state": ["random_state"],
+        "features": [tuple, list],
     }
 
     def __init__(
@@ -86,6 +91,7 @@ class LinearTextClassifier(TextClassifier):
         patience: int | None = 3,
         clip_grad: float | None = None,
         random_state: int | None = None,
+        features: tuple[str, ...] = (),
     ) -> None:
         self.ngram_range = ngram_range
         self.min_df = min_df
@@ -104,6 +110,7 @@ class LinearTextClassifier(TextClassifier):
         self.patience = patience
         self.clip_grad = clip_grad
         self.random_state = random_state
+        self.features = features
 
     def _fit(self, texts: list[str], targets: np.ndarray, val: Any, run: Any) -> None:
         low, high = (int(n) for n in self.ngram_range)
@@ -114,8 +121,9 @@ class LinearTextClassifier(TextClassifier):
             weighting=self.weighting,
         )
         self.featurizer_, matrix = featurizer.fit_transform(texts)
-        self.feature_scale_ = self._feature_scale(matrix, targets)
-        matrix = self._scaled(matrix)
+        self.nb_scale_ = self._nb_scale(matrix, targets)
+        self.extra_, extra = ExtraInputs.fit(self.features, texts)
+        matrix = self._inputs(matrix, extra)
         if self.optimizer is None:
             self.coef_, self.intercept_ = self._solve(matrix, targets)
             self.history_: list[dict[str, Any]] = []
@@ -131,21 +139,27 @@ class LinearTextClassifier(TextClassifier):
         )
         X_val = y_val = None
         if val is not None:
-            X_val, y_val = self._scaled(self.featurizer_.transform(val[0])), val[1]
+            X_val, y_val = self._matrix(val[0]), val[1]
         head.fit(matrix, targets, X_val=X_val, y_val=y_val, run=run)
         weights = head.to_arrays()
         self.coef_ = np.ascontiguousarray(weights["first.weight"].T, dtype=np.float64)
         self.intercept_ = weights["bias"].astype(np.float64)
         self.history_ = head.history_
 
-    def _feature_scale(self, matrix: sp.csr_matrix, targets: np.ndarray) -> np.ndarray | None:
-        """A per-column scale applied before the linear model (NB-SVM's ratios); None: none."""
+    def _nb_scale(self, matrix: sp.csr_matrix, targets: np.ndarray) -> np.ndarray | None:
+        """A per-column scale of the n-grams (NB-SVM's log-count ratios); None: none."""
         return None
 
-    def _scaled(self, matrix: sp.csr_matrix) -> sp.csr_matrix:
-        if self.feature_scale_ is None:
-            return matrix
-        return sp.csr_matrix(matrix.multiply(self.feature_scale_))
+    def _inputs(self, ngrams: sp.csr_matrix, extra: np.ndarray | None) -> sp.csr_matrix:
+        """The model's input matrix: n-gram columns (scaled), then any engineered features."""
+        if self.nb_scale_ is not None:
+            ngrams = sp.csr_matrix(ngrams.multiply(self.nb_scale_))
+        if extra is None:
+            return ngrams
+        return sp.hstack([ngrams, sp.csr_matrix(extra)], format="csr")
+
+    def _matrix(self, texts: list[str]) -> sp.csr_matrix:
+        return self._inputs(self.featurizer_.transform(texts), self.extra_.transform(texts))
 
     def _solve(self, matrix: sp.csr_matrix, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The closed-form fit: ``(coef, intercept)``."""
@@ -161,16 +175,16 @@ class LinearTextClassifier(TextClassifier):
         return self.default_C if self.C is None else float(self.C)
 
     def _predict_proba(self, texts: list[str]) -> np.ndarray:
-        return linear_proba(
-            self._scaled(self.featurizer_.transform(texts)), self.coef_, self.intercept_
-        )
+        return linear_proba(self._matrix(texts), self.coef_, self.intercept_)
 
     def get_state(self) -> ModelState:
         self._check_fitted()
         settings, words, tensors = self.featurizer_.to_state()
-        tensors = {**tensors, "coef": self.coef_, "intercept": self.intercept_}
-        if self.feature_scale_ is not None:
-            tensors["feature_scale"] = self.feature_scale_
+        extra_settings, extra_tensors = self.extra_.state()
+        tensors = {**tensors, **extra_tensors, "coef": self.coef_, "intercept": self.intercept_}
+        if self.nb_scale_ is not None:
+            tensors["nb_scale"] = self.nb_scale_
+        settings = {**settings, **extra_settings}
         return ModelState(
             params=json_params(self.get_params()),
             classes=self.classes_.tolist(),
@@ -181,17 +195,18 @@ class LinearTextClassifier(TextClassifier):
 
     @classmethod
     def from_state(cls, state: ModelState) -> Self:
-        names = ["ngram_keys", "idf", "coef", "intercept"]
-        if "feature_scale" in state.tensors:
-            names.append("feature_scale")
-        tensors = require_tensors(state, names)
         model = cls(**tuple_params(state.params))
+        model.extra_ = ExtraInputs.from_state(state.preprocessing, state.tensors)
+        names = ["ngram_keys", "idf", "coef", "intercept", *model.extra_.tensor_names()]
+        if cls.weighting == "binary":
+            names.append("nb_scale")
+        tensors = require_tensors(state, names)
         model.featurizer_ = NgramFeaturizer.from_state(
             state.preprocessing, state.documents["vocabulary"], tensors
         )
         model.coef_ = tensors["coef"]
         model.intercept_ = tensors["intercept"]
-        model.feature_scale_ = tensors.get("feature_scale")
+        model.nb_scale_ = tensors.get("nb_scale")
         model.classes_ = np.asarray(state.classes)
         model.history_ = state.documents.get("history", [])
         return model
@@ -244,7 +259,7 @@ class NBSVM(LinearTextClassifier):
     weighting = "binary"
     default_C = 1.0
 
-    def _feature_scale(self, matrix: sp.csr_matrix, targets: np.ndarray) -> np.ndarray:
+    def _nb_scale(self, matrix: sp.csr_matrix, targets: np.ndarray) -> np.ndarray:
         n_classes = int(targets.max()) + 1
         indicator = sp.csr_matrix(
             (np.ones(len(targets)), (targets, np.arange(len(targets)))),

@@ -22,6 +22,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from modelcycle.features import NgramFeaturizer
 from modelcycle.models._base import (
+    ExtraInputs,
     ModelState,
     TextClassifier,
     json_params,
@@ -182,7 +183,9 @@ class NeuralClassifier(ClassifierMixin, BaseEstimator):
 
 
 class MLPTextClassifier(TextClassifier):
-    """The ``mlp`` family: TF-IDF word n-grams into a feed-forward network with dropout."""
+    """The ``mlp`` family: TF-IDF word n-grams (and any engineered ``features``) into a
+    feed-forward network with dropout. (For a network over bag-of-n-gram embeddings, use
+    ``fasttext`` with ``hidden=(...)``.)"""
 
     family = "mlp"
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
@@ -192,6 +195,7 @@ class MLPTextClassifier(TextClassifier):
         "hidden": [tuple, list],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         **TRAINING_CONSTRAINTS,
+        "features": [tuple, list],
     }
 
     def __init__(
@@ -214,6 +218,7 @@ class MLPTextClassifier(TextClassifier):
         clip_grad: float | None = None,
         class_weight: str | None = None,
         random_state: int | None = None,
+        features: tuple[str, ...] = (),
     ) -> None:
         self.ngram_range = ngram_range
         self.min_df = min_df
@@ -232,6 +237,7 @@ class MLPTextClassifier(TextClassifier):
         self.clip_grad = clip_grad
         self.class_weight = class_weight
         self.random_state = random_state
+        self.features = features
 
     def _head(self) -> NeuralClassifier:
         training = {name: getattr(self, name) for name in TRAINING_CONSTRAINTS}
@@ -243,25 +249,36 @@ class MLPTextClassifier(TextClassifier):
             ngram_range=(low, high), min_df=self.min_df, max_features=self.max_features
         )
         self.featurizer_, matrix = featurizer.fit_transform(texts)
+        self.extra_, extra = ExtraInputs.fit(self.features, texts)
+        if extra is not None:
+            matrix = sp.hstack([matrix, sp.csr_matrix(extra)], format="csr")
         X_val = y_val = None
         if val is not None:
-            X_val, y_val = self.featurizer_.transform(val[0]), val[1]
+            X_val, y_val = self._matrix(val[0]), val[1]
         self.head_ = self._head().fit(matrix, targets, X_val=X_val, y_val=y_val, run=run)
         self.history_ = self.head_.history_
 
+    def _matrix(self, texts: list[str]) -> sp.csr_matrix:
+        matrix = self.featurizer_.transform(texts)
+        extra = self.extra_.transform(texts)
+        if extra is None:
+            return matrix
+        return sp.hstack([matrix, sp.csr_matrix(extra)], format="csr")
+
     def _predict_proba(self, texts: list[str]) -> np.ndarray:
-        proba: np.ndarray = self.head_.predict_proba(self.featurizer_.transform(texts))
+        proba: np.ndarray = self.head_.predict_proba(self._matrix(texts))
         return proba
 
     def get_state(self) -> ModelState:
         self._check_fitted()
         settings, words, tensors = self.featurizer_.to_state()
+        extra_settings, extra_tensors = self.extra_.state()
         head = {f"head.{k}": v for k, v in self.head_.to_arrays().items()}
         return ModelState(
             params=json_params(self.get_params()),
             classes=self.classes_.tolist(),
-            preprocessing=settings,
-            tensors={**tensors, **head},
+            preprocessing={**settings, **extra_settings},
+            tensors={**tensors, **extra_tensors, **head},
             documents={"vocabulary": words, "history": self.history_},
         )
 
@@ -271,13 +288,16 @@ class MLPTextClassifier(TextClassifier):
         model.featurizer_ = NgramFeaturizer.from_state(
             state.preprocessing, state.documents["vocabulary"], state.tensors
         )
+        model.extra_ = ExtraInputs.from_state(state.preprocessing, state.tensors)
         head = {
             k.removeprefix("head."): v for k, v in state.tensors.items() if k.startswith("head.")
         }
+        width = model.featurizer_.n_features + model.extra_.width
         model.head_ = model._head().load_arrays(
-            head, list(range(len(state.classes))), model.featurizer_.n_features, sparse=True
+            head, list(range(len(state.classes))), width, sparse=True
         )
-        require_tensors(state, ["ngram_keys", "idf", *(f"head.{k}" for k in head)])
+        names = ["ngram_keys", "idf", *model.extra_.tensor_names(), *(f"head.{k}" for k in head)]
+        require_tensors(state, names)
         model.classes_ = np.asarray(state.classes)
         model.history_ = state.documents.get("history", [])
         return model
