@@ -159,7 +159,9 @@ class ExtraInputs:
         return {"features": list(self.featurizer.names)}, self.featurizer.to_tensors()
 
     @classmethod
-    def from_state(cls, preprocessing: Mapping[str, Any], tensors: Mapping[str, np.ndarray]) -> ExtraInputs:
+    def from_state(
+        cls, preprocessing: Mapping[str, Any], tensors: Mapping[str, np.ndarray]
+    ) -> ExtraInputs:
         names = list(preprocessing.get("features", []))
         if not names:
             return cls(None)

@@ -66,7 +66,9 @@ class FastTextModule(nn.Module):
             assert isinstance(self.head.first, nn.Linear)
             nn.init.zeros_(self.head.first.weight)
 
-    def forward(self, ids: torch.Tensor, offsets: torch.Tensor, *extra: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, ids: torch.Tensor, offsets: torch.Tensor, *extra: torch.Tensor
+    ) -> torch.Tensor:
         bag = self.embedding(ids, offsets)  # (texts, dim)
         return self.head(torch.cat([bag, *extra], dim=1) if extra else bag)
 
