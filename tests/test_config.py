@@ -54,7 +54,9 @@ def test_parse_assignments_reads_toml_values_and_bare_words() -> None:
 def test_unknown_key_lists_the_valid_ones(tmp_path: Path) -> None:
     path = write(tmp_path, "[split]\ntset = 0.2\n")
     with pytest.raises(
-        ConfigError, match=r"unknown key split\.'tset'; valid keys are: seed, stratify, test, val"
+        ConfigError,
+        match=r"unknown key split\.'tset'; valid keys are: group, leakage_guard, seed, stratify, "
+        r"test, time, val",
     ):
         load_config(path)
 
@@ -88,3 +90,16 @@ def test_to_dict_round_trips() -> None:
     )
     assert PipelineConfig.from_dict(config.to_dict()) == config
     assert config.data.drop_labels == ("plot",)
+
+
+def test_clean_section_is_read_and_checked(tmp_path: Path) -> None:
+    config = load_config(
+        write(tmp_path, '[clean]\nduplicates = "normalized"\nlabel_map = { pos = "positive" }\n')
+    )
+    assert config.clean.duplicates == "normalized"
+    assert dict(config.clean.label_map) == {"pos": "positive"}
+    assert config.clean.enabled
+    with pytest.raises(ConfigError, match=r"clean\.conflicts must be one of drop, majority, keep"):
+        load_config(write(tmp_path, '[clean]\nconflicts = "vote"\n'))
+    with pytest.raises(ConfigError, match=r"unknown key clean\.'dedupe'"):
+        load_config(write(tmp_path, "[clean]\ndedupe = true\n"))

@@ -13,7 +13,7 @@ from sklearn.metrics import (
 
 from modelcycle.data import load_dataset
 from modelcycle.evaluation import compute_metrics, evaluate, expected_calibration_error
-from modelcycle.models import TfidfLogisticRegression
+from modelcycle.models.linear import TfidfLogisticRegression
 
 TRUTH = np.array(["a", "a", "b", "b", "b", "c"])
 PROBA = np.array(

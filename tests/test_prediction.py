@@ -4,7 +4,7 @@ import polars as pl
 import pytest
 
 from modelcycle.data import Dataset, load_dataset
-from modelcycle.models import TfidfLogisticRegression
+from modelcycle.models.linear import TfidfLogisticRegression
 from modelcycle.prediction import predict, predict_dataset
 
 

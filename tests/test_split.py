@@ -1,14 +1,16 @@
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from modelcycle._io import sha256_file
 from modelcycle.config import SplitConfig
 from modelcycle.data import Dataset, load_dataset
-from modelcycle.exceptions import DataError
-from modelcycle.split import split_dataset
+from modelcycle.exceptions import DataError, SchemaError
+from modelcycle.split import split_dataset, write_splits
 
 
 def test_shares_and_stratification(reviews_csv: Path) -> None:
@@ -31,14 +33,19 @@ def test_summary_counts_rows_per_label(reviews_csv: Path) -> None:
     assert summary["test"] == {"rows": 6, "labels": {"negative": 3, "positive": 3}}
 
 
-def test_a_class_too_small_to_stratify_is_a_clear_error() -> None:
-    data = Dataset.from_records(
-        ["a", "b", "c", "d", "e"], ["x", "x", "x", "x", "y"], source="d.csv"
-    )
+def test_an_empty_part_is_a_clear_error() -> None:
+    data = Dataset.from_records(["a", "b"], ["x", "y"], source="d.csv")
     with pytest.raises(
-        DataError, match=r"d\.csv: cannot split 5 rows.*--set split\.stratify=false"
+        DataError, match=r"d\.csv: cannot split 2 rows.*the test part would be empty"
     ):
-        split_dataset(data, SplitConfig(test=0.4, val=0.0))
+        split_dataset(data, SplitConfig(test=0.2, val=0.0))
+
+
+def test_a_class_too_small_for_a_part_stays_in_train() -> None:
+    data = Dataset.from_records(["a", "b", "c", "d", "e"], ["x", "x", "x", "x", "y"])
+    parts = split_dataset(data, SplitConfig(test=0.4, val=0.0))
+    assert parts.test.label_counts() == {"x": 2}
+    assert parts.train.label_counts() == {"x": 2, "y": 1}
 
 
 @settings(max_examples=30, deadline=None)
@@ -61,3 +68,131 @@ def test_split_partitions_rows_and_is_deterministic(
         assert part.texts == second.parts()[name].texts
         counts = np.array([part.label_counts().get(f"c{i}", 0) for i in range(n_classes)])
         assert counts.max() - counts.min() <= 2  # stratified: equal classes stay equal, ±1 a cut
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    counts=st.lists(st.integers(min_value=10, max_value=60), min_size=2, max_size=4),
+    test=st.sampled_from([0.1, 0.2, 0.3]),
+    val=st.sampled_from([0.0, 0.1, 0.2]),
+    seed=st.integers(min_value=0, max_value=10_000),
+)
+def test_every_label_keeps_its_share_in_every_part(
+    counts: list[int], test: float, val: float, seed: int
+) -> None:
+    labels = [f"c{i}" for i, n in enumerate(counts) for _ in range(n)]
+    data = Dataset.from_records([f"text {i}" for i in range(len(labels))], labels)
+    parts = split_dataset(data, SplitConfig(test=test, val=val, seed=seed))
+    for i, n in enumerate(counts):
+        label = f"c{i}"
+        assert parts.test.label_counts().get(label, 0) == int(np.floor(n * test + 0.5))
+        got_val = parts.val.label_counts().get(label, 0) if parts.val is not None else 0
+        assert got_val == int(np.floor(n * val + 0.5))
+
+
+def test_write_splits_is_byte_identical_for_a_seed(tmp_path: Path, reviews_csv: Path) -> None:
+    data = load_dataset(reviews_csv)
+    config = SplitConfig(test=0.25, val=0.25, seed=3)
+    first = write_splits(split_dataset(data, config), tmp_path / "a", config)
+    second = write_splits(split_dataset(data, config), tmp_path / "b", config)
+    for name in ("train.csv", "val.csv", "test.csv", "split.json"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert first == second
+    assert first["test"]["sha256"] == sha256_file(tmp_path / "a" / "test.csv")
+    assert first["test"]["labels"] == {"negative": 3, "positive": 3}
+    assert first["seed"] == 3
+    other = write_splits(
+        split_dataset(data, SplitConfig(test=0.25, val=0.25, seed=4)), tmp_path / "c", config
+    )
+    assert other["test"]["sha256"] != first["test"]["sha256"]
+
+
+def test_leakage_guard_keeps_normalized_duplicates_on_one_side() -> None:
+    texts = [f"text {i}" for i in range(40)] + ["Same film!", "same FILM", "same<br/>film"] * 4
+    labels = ["a", "b"] * 20 + ["a"] * 12
+    data = Dataset.from_records(texts, labels)
+    for seed in range(10):
+        guarded = split_dataset(data, SplitConfig(test=0.3, val=0.2, seed=seed))
+        sides = [name for name, part in guarded.parts().items() if "same FILM" in part.texts]
+        assert len(sides) == 1
+        assert guarded.checks["straddling_texts"] == 0
+        assert guarded.checks["duplicate_texts"] == 1
+        assert guarded.checks["duplicate_rows"] == 12
+    unguarded = split_dataset(data, SplitConfig(test=0.3, val=0.2, seed=0, leakage_guard=False))
+    assert unguarded.checks["straddling_texts"] == 1  # what the guard prevents
+
+
+def test_group_split_keeps_each_group_on_one_side() -> None:
+    movies = [f"m{i // 4}" for i in range(80)]
+    frame = pl.DataFrame(
+        {
+            "text": [f"review {i}" for i in range(80)],
+            "label": ["pos", "neg"] * 40,
+            "movie": movies,
+        }
+    )
+    data = Dataset(frame, "text", "label")
+    parts = split_dataset(data, SplitConfig(test=0.2, val=0.2, group="movie", seed=1))
+    seen: dict[str, str] = {}
+    for name, part in parts.parts().items():
+        for movie in part.frame.get_column("movie").to_list():
+            assert seen.setdefault(movie, name) == name
+    assert (len(parts.train), len(parts.val or []), len(parts.test)) == (48, 16, 16)
+    assert parts.checks["groups"] == 20
+    assert parts.checks["straddling_groups"] == 0
+
+
+def test_a_shared_text_joins_two_groups() -> None:
+    frame = pl.DataFrame(
+        {
+            "text": ["shared text", "only a", "shared text!", "only b"]
+            + [f"t{i}" for i in range(20)],
+            "label": ["x", "y"] * 12,
+            "group": ["A", "A", "B", "B"] + [f"g{i}" for i in range(20)],
+        }
+    )
+    data = Dataset(frame, "text", "label")
+    for seed in range(5):
+        parts = split_dataset(data, SplitConfig(test=0.25, val=0.0, group="group", seed=seed))
+        homes = {
+            name
+            for name, part in parts.parts().items()
+            for g in part.frame.get_column("group").to_list()
+            if g in ("A", "B")
+        }
+        assert len(homes) == 1
+
+
+def test_time_split_trains_on_the_past() -> None:
+    frame = pl.DataFrame(
+        {
+            "text": [f"t{i}" for i in range(10)],
+            "label": ["a", "b"] * 5,
+            "date": [f"2024-01-{10 - i:02d}" for i in range(10)],
+        }
+    )
+    data = Dataset(frame, "text", "label")
+    parts = split_dataset(data, SplitConfig(test=0.2, val=0.2, time="date"))
+    assert sorted(parts.test.frame.get_column("date").to_list()) == ["2024-01-09", "2024-01-10"]
+    assert sorted(parts.val.frame.get_column("date").to_list()) == ["2024-01-07", "2024-01-08"]  # type: ignore[union-attr]
+    assert max(parts.train.frame.get_column("date").to_list()) == "2024-01-06"
+
+
+def test_bad_time_values_name_the_row() -> None:
+    frame = pl.DataFrame(
+        {
+            "text": ["a", "b", "c"],
+            "label": ["x", "y", "x"],
+            "when": ["2024-01-01", "soon", "2024-01-03"],
+        }
+    )
+    with pytest.raises(DataError, match=r"d\.csv, row 2, column 'when': 'soon' is not a date"):
+        split_dataset(Dataset(frame, "text", "label", "d.csv"), SplitConfig(time="when"))
+
+
+def test_unknown_group_column_lists_the_columns() -> None:
+    data = Dataset.from_records(["a", "b"], ["x", "y"], source="d.csv")
+    with pytest.raises(
+        SchemaError, match="--group column 'user' not found; columns are: text, label"
+    ):
+        split_dataset(data, SplitConfig(group="user"))

@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING, Any
 from modelcycle._version import __version__
 
 if TYPE_CHECKING:
+    from modelcycle.cleaning import CleanReport, clean
     from modelcycle.config import (
+        CleanConfig,
         DataConfig,
         EvalConfig,
         PipelineConfig,
@@ -48,6 +50,8 @@ if TYPE_CHECKING:
 
 _EXPORTS = {
     "ArtifactError": "modelcycle.exceptions",
+    "CleanConfig": "modelcycle.config",
+    "CleanReport": "modelcycle.cleaning",
     "ConfigError": "modelcycle.exceptions",
     "DataConfig": "modelcycle.config",
     "DataError": "modelcycle.exceptions",
@@ -65,6 +69,7 @@ _EXPORTS = {
     "Splits": "modelcycle.split",
     "TrainConfig": "modelcycle.config",
     "TrainResult": "modelcycle.training",
+    "clean": "modelcycle.cleaning",
     "evaluate": "modelcycle.evaluation",
     "load_config": "modelcycle.config",
     "load_dataset": "modelcycle.data",
@@ -80,6 +85,8 @@ _EXPORTS = {
 
 __all__ = [
     "ArtifactError",
+    "CleanConfig",
+    "CleanReport",
     "ConfigError",
     "DataConfig",
     "DataError",
@@ -98,6 +105,7 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "__version__",
+    "clean",
     "evaluate",
     "load_config",
     "load_dataset",

@@ -6,6 +6,7 @@ template engine would add a dependency for a few string joins.
 
 from __future__ import annotations
 
+import base64
 import html
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -125,6 +126,12 @@ def cards(items: Iterable[tuple[str, object]]) -> str:
         )
         + "</div>"
     )
+
+
+def image(png: bytes, alt: str) -> str:
+    """An embedded PNG (a data URI), so that the page stays one self-contained file."""
+    data = base64.b64encode(png).decode("ascii")
+    return f'<img src="data:image/png;base64,{data}" alt="{esc(alt)}">'
 
 
 def fmt(value: float | None, digits: int = 4) -> str:

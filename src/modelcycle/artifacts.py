@@ -66,8 +66,11 @@ def write_model_dir(
     meta: Mapping[str, Any],
     tensors: Mapping[str, np.ndarray],
     documents: Mapping[str, Any] | None = None,
+    files: Mapping[str, bytes] | None = None,
 ) -> Path:
     """Write a model directory atomically: ``path`` appears complete or not at all.
+
+    ``files`` are other files to include by name, such as a training-curve PNG.
 
     An existing model directory at ``path`` is replaced; any other non-empty directory is refused.
     """
@@ -88,6 +91,10 @@ def write_model_dir(
         write_bytes(tmp / WEIGHTS_FILE, save_safetensors(arrays))
         for name, document in documents.items():
             write_json(tmp / f"{name}.json", document)
+        for name, data in (files or {}).items():
+            if "/" in name or name.endswith(".json") or name in (WEIGHTS_FILE,):
+                raise ValueError(f"invalid extra file name {name!r}")
+            write_bytes(tmp / name, data)
         write_json(tmp / MODEL_FILE, model_json)
         write_manifest(tmp)
     return path

@@ -11,9 +11,13 @@ that name the key and list the valid ones. Example ``pipeline.toml``::
     text = "review_text"
     label = "sentiment"
 
+    [clean]                  # on by default; `enabled = false` turns it off
+    duplicates = "exact"
+
     [split]
     test = 0.2
     val = 0.1
+    group = "movie"          # optional: every row of a movie on one side
 
     [train]
     model = "logreg"
@@ -35,9 +39,11 @@ from typing import Any, TypeVar
 from modelcycle.exceptions import ConfigError
 
 __all__ = [
+    "CleanConfig",
     "DataConfig",
     "EvalConfig",
     "PipelineConfig",
+    "SelectConfig",
     "SplitConfig",
     "TrainConfig",
     "apply_overrides",
@@ -59,14 +65,74 @@ class DataConfig:
     drop_labels: tuple[str, ...] = ()
 
 
+DUPLICATE_MODES = ("none", "exact", "normalized")
+CONFLICT_MODES = ("drop", "majority", "keep")
+FILL_MODES = ("median", "mean", "zero")
+
+
+@dataclass(frozen=True)
+class CleanConfig:
+    """What ``clean`` removes and fixes. Every removal and change is recorded, never silent.
+
+    ``duplicates``: ``exact`` drops rows whose (fixed) text repeats an earlier row's, ``normalized``
+    also those equal up to case, spacing, punctuation and HTML, ``none`` keeps them.
+    ``conflicts``: the same text with different labels: ``drop`` every such row, keep the
+    ``majority`` label (a tie drops them all), or ``keep`` them. ``fill``: missing values of numeric
+    columns become the column's ``median``, ``mean``, ``zero`` or a number; labels are never filled.
+    """
+
+    enabled: bool = True
+    duplicates: str = "exact"
+    conflicts: str = "drop"
+    fill: str | None = None
+    html: bool = True
+    mojibake: bool = True
+    unicode: bool = True
+    control: bool = True
+    whitespace: bool = True
+    labels: bool = True
+    label_map: Mapping[str, str] = field(default_factory=dict)
+    find_label_issues: bool = False
+    drop_label_issues: bool = False
+    label_issue_folds: int = 5
+    seed: int = DEFAULT_SEED
+
+    def __post_init__(self) -> None:
+        _check_choice("clean.duplicates", self.duplicates, DUPLICATE_MODES)
+        _check_choice("clean.conflicts", self.conflicts, CONFLICT_MODES)
+        if self.fill is not None and self.fill not in FILL_MODES:
+            try:
+                float(self.fill)
+            except ValueError:
+                raise ConfigError(
+                    f"clean.fill must be one of {', '.join(FILL_MODES)} or a number, "
+                    f"got {self.fill!r}"
+                ) from None
+        if self.label_issue_folds < 2:
+            raise ConfigError(f"clean.label_issue_folds must be >= 2, got {self.label_issue_folds}")
+        for key, value in self.label_map.items():
+            if not isinstance(value, str) or not str(key).strip() or not value.strip():
+                raise ConfigError(
+                    f"clean.label_map must map labels to labels, got {key!r} = {value!r}"
+                )
+
+
 @dataclass(frozen=True)
 class SplitConfig:
-    """Shares of the test and validation sets; stratified by label and seeded."""
+    """Shares of the test and validation sets; stratified by label and seeded.
+
+    ``group`` names a column whose rows stay on one side (a product, a user, a movie); ``time``
+    names a column to order by (train on the earliest rows, test on the latest). The leakage guard
+    keeps rows whose normalized texts are equal on one side.
+    """
 
     test: float = 0.2
     val: float = 0.1
     seed: int = DEFAULT_SEED
     stratify: bool = True
+    group: str | None = None
+    time: str | None = None
+    leakage_guard: bool = True
 
     def __post_init__(self) -> None:
         if not 0.0 < self.test < 1.0:
@@ -81,11 +147,37 @@ class SplitConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Which model family to train (by name) and its parameters."""
+    """Which model family to train (by name), its parameters, and where it runs."""
 
     model: str = "logreg"
     params: Mapping[str, Any] = field(default_factory=dict)
     seed: int = DEFAULT_SEED
+    device: str = "auto"  # auto, cpu or cuda (gradient-trained families)
+    threads: int | None = None  # CPU threads for PyTorch; None: its default
+
+
+@dataclass(frozen=True)
+class SelectConfig:
+    """Model selection: the candidate families, how they are scored, and the user's constraints."""
+
+    models: tuple[str, ...] = ("logreg", "svm", "nb", "fasttext", "mlp")
+    val: float = 0.2  # share held out for scoring when no validation data is given
+    cv: int = 0  # k-fold cross-validation when >= 2 (instead of one held-out part)
+    max_latency_ms: float | None = None
+    max_size_mb: float | None = None
+    min_accuracy: float | None = None
+    params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # per family
+    seed: int = DEFAULT_SEED
+
+    def __post_init__(self) -> None:
+        if not self.models:
+            raise ConfigError("select.models is empty; name at least one model family")
+        if self.cv == 1 or self.cv < 0:
+            raise ConfigError(
+                f"select.cv must be 0 (one held-out part) or >= 2 folds, got {self.cv}"
+            )
+        if not 0.0 < self.val < 1.0:
+            raise ConfigError(f"select.val must be between 0 and 1, got {self.val}")
 
 
 @dataclass(frozen=True)
@@ -109,6 +201,7 @@ class PipelineConfig:
     """Every stage of ``modelcycle run``. A top-level ``seed`` seeds every stage."""
 
     data: DataConfig = field(default_factory=DataConfig)
+    clean: CleanConfig = field(default_factory=CleanConfig)
     split: SplitConfig = field(default_factory=SplitConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     evaluate: EvalConfig = field(default_factory=EvalConfig)
@@ -123,7 +216,7 @@ class PipelineConfig:
         """Build and validate a config; relative ``data.path`` is resolved against ``base_dir``."""
         raw = dict(raw)
         seed = raw.get("seed", DEFAULT_SEED)
-        for stage in ("split", "train"):
+        for stage in ("clean", "split", "train"):
             section = raw.get(stage, {})
             if isinstance(section, Mapping) and "seed" not in section:
                 raw[stage] = {**section, "seed": seed}
@@ -132,6 +225,11 @@ class PipelineConfig:
             data = dataclasses.replace(config.data, path=str(base_dir / config.data.path))
             config = dataclasses.replace(config, data=data)
         return config
+
+
+def _check_choice(key: str, value: str, valid: Sequence[str]) -> None:
+    if value not in valid:
+        raise ConfigError(f"{key} must be one of {', '.join(valid)}, got {value!r}")
 
 
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> PipelineConfig:

@@ -1,11 +1,12 @@
-"""The whole lifecycle in one call: load → eda → split → train → evaluate → predict, in one run
-directory.
+"""The whole lifecycle in one call: load → eda → clean → split → train → evaluate → predict, in
+one run directory.
 
 A run directory holds::
 
     run.json               what ran: rows, timings per stage, headline metrics
     config.json            the resolved config (re-run it with `modelcycle run config.json`)
     eda/                   eda.json and eda.html: the data report of the loaded data
+    clean/                 clean_report.json, removed.csv and changed.csv (unless clean is off)
     data/                  train.csv, val.csv, test.csv and split.json (rows per label per part)
     model/                 the trained model directory
     evaluation/            metrics.json and evaluation.html on the test part
@@ -26,13 +27,14 @@ from typing import Any
 from modelcycle import _html
 from modelcycle._io import atomic_dir, write_json, write_text
 from modelcycle.artifacts import write_manifest
+from modelcycle.cleaning import clean
 from modelcycle.config import PipelineConfig
-from modelcycle.data import ROTTEN_TOMATOES, load_dataset, write_table
+from modelcycle.data import ROTTEN_TOMATOES, load_dataset
 from modelcycle.eda import profile
 from modelcycle.evaluation import evaluate
 from modelcycle.exceptions import ConfigError
 from modelcycle.prediction import predict_dataset
-from modelcycle.split import split_dataset
+from modelcycle.split import split_dataset, write_splits
 from modelcycle.training import train
 
 __all__ = ["RunResult", "demo_config", "run"]
@@ -82,15 +84,20 @@ def run(
                 label=config.data.label,
                 encoding=config.data.encoding,
                 drop_labels=config.data.drop_labels,
+                allow_missing_labels=config.clean.enabled,
             )
-            dataset.require_classes(2)
         with stage("eda"):
             profile(dataset, seed=config.seed).write(tmp / "eda")
+        cleaning: dict[str, Any] | None = None
+        if config.clean.enabled:
+            with stage("clean"):
+                dataset, clean_report = clean(dataset, config.clean)
+                clean_report.write(tmp / "clean")
+                cleaning = clean_report.summary
+        dataset.require_classes(2)
         with stage("split"):
             splits = split_dataset(dataset, config.split)
-            for name, part in splits.parts().items():
-                write_table(part.frame, tmp / "data" / f"{name}.csv")
-            write_json(tmp / "data" / "split.json", {"seed": config.split.seed, **splits.summary()})
+            write_splits(splits, tmp / "data", config.split)
         with stage("train"):
             trained = train(splits.train, config.train, val=splits.val)
             trained.save(tmp / "model", source=dataset.source)
@@ -110,6 +117,7 @@ def run(
             "data": dataset.source,
             "rows": len(dataset),
             "labels": dataset.label_counts(),
+            "clean": _clean_summary(cleaning),
             "split": splits.summary(),
             "model": config.train.model,
             "train_seconds": round(trained.seconds, 3),
@@ -147,6 +155,27 @@ def _index_html(summary: dict[str, Any]) -> str:
         ],
         numeric=tuple(range(1, len(labels) + 2)),
     )
+    clean_section = ""
+    if summary.get("clean"):
+        cleaned = summary["clean"]
+        clean_table = _html.table(
+            ["rows in", "rows out", "removed", "changed"],
+            [
+                [
+                    cleaned["rows_in"],
+                    cleaned["rows_out"],
+                    cleaned["rows_removed"],
+                    cleaned["rows_changed"],
+                ]
+            ],
+            numeric=(0, 1, 2, 3),
+        )
+        reasons = ", ".join(f"{n:,} {why}" for why, n in cleaned["removed"].items() if n) or "none"
+        clean_section = (
+            f"<h2>Cleaning</h2>{clean_table}<p>Removed: {_html.esc(reasons)}. Every removed "
+            'and changed row is listed in <a href="clean/removed.csv">clean/removed.csv</a> and '
+            '<a href="clean/changed.csv">clean/changed.csv</a>.</p>'
+        )
     stage_table = _html.table(
         ["stage", "seconds"],
         [[name, f"{seconds:.2f}"] for name, seconds in summary["timings"].items()],
@@ -158,10 +187,13 @@ def _index_html(summary: dict[str, Any]) -> str:
         ("evaluation/metrics.json", "the same metrics as JSON"),
         ("predictions.csv", "test texts with predicted label and per-class scores"),
         ("model/model.json", "the model: family, labels, parameters, metrics"),
-        ("data/split.json", "rows per label in each part"),
+        ("clean/clean_report.json", "what cleaning removed and changed, and why"),
+        ("data/split.json", "rows per label in each part, leakage checks, file hashes"),
         ("config.json", "the resolved config; re-run with modelcycle run config.json"),
         ("manifest.json", "every file with its SHA-256"),
     ]
+    if not summary.get("clean"):
+        files = [f for f in files if not f[0].startswith("clean/")]
     links = "".join(
         f'<li><a href="{_html.esc(href)}"><code>{_html.esc(href)}</code></a> — '
         f"{_html.esc(what)}</li>"
@@ -169,12 +201,20 @@ def _index_html(summary: dict[str, Any]) -> str:
     )
     body = (
         f"<h2>Headline</h2>{headline}"
-        f"<h2>Data</h2><p>{_html.esc(summary['data'])}</p>{split_table}"
+        f"<h2>Data</h2><p>{_html.esc(summary['data'])}</p>{split_table}{clean_section}"
         f"<h2>Stages</h2>{stage_table}"
         f"<h2>Files</h2><ul>{links}</ul>"
     )
     nav = [("Data report", "eda/eda.html"), ("Evaluation", "evaluation/evaluation.html")]
     return _html.page("modelcycle run", body, nav=nav)
+
+
+def _clean_summary(report: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The clean report's headline for run.json (the full one is clean/clean_report.json)."""
+    if report is None:
+        return None
+    keys = ("rows_in", "rows_out", "rows_removed", "rows_changed", "removed", "changed")
+    return {key: report[key] for key in keys}
 
 
 def demo_config(seed: int = 42) -> PipelineConfig:

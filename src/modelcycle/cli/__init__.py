@@ -12,12 +12,23 @@ from typing import Annotated
 import typer
 
 from modelcycle._version import __version__
-from modelcycle.cli import eda, evaluate, predict, run, train
+from modelcycle.cli import (
+    clean,
+    datasets,
+    eda,
+    evaluate,
+    features,
+    predict,
+    run,
+    select,
+    split,
+    train,
+)
 
 app = typer.Typer(
     name="modelcycle",
-    help="Labeled text through every stage of a model's life: data, EDA, training, evaluation, "
-    "prediction.\n\nQuick start: modelcycle demo",
+    help="Labeled text through every stage of a model's life: data preparation, EDA, training, "
+    "evaluation, prediction.\n\nQuick start: modelcycle demo",
     context_settings={"help_option_names": ["-h", "--help"]},
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -25,9 +36,14 @@ app = typer.Typer(
 )
 
 app.command(name="eda")(eda.eda)
+app.command(name="clean")(clean.clean)
+app.command(name="features")(features.features)
+app.command(name="split")(split.split)
+app.add_typer(datasets.app, name="datasets")
 app.command(name="train")(train.train)
 app.command(name="evaluate")(evaluate.evaluate)
 app.command(name="predict")(predict.predict)
+app.command(name="select")(select.select)
 app.command(name="run")(run.run)
 app.command(name="demo")(run.demo)
 

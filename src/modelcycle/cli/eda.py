@@ -33,7 +33,14 @@ def eda(
     from modelcycle.data import load_dataset
     from modelcycle.eda import profile
 
-    dataset = load_dataset(data, text=text, label=label, encoding=encoding, require_label=False)
+    dataset = load_dataset(
+        data,
+        text=text,
+        label=label,
+        encoding=encoding,
+        require_label=False,
+        allow_missing_labels=True,  # the report counts them
+    )
     other = None
     if compare is not None:
         other = load_dataset(
@@ -42,6 +49,7 @@ def eda(
             label=dataset.label,
             encoding=encoding,
             require_label=False,
+            allow_missing_labels=True,
         )
     report = profile(dataset, compare=other, seed=seed)
     report.write(out)

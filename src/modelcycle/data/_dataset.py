@@ -104,20 +104,20 @@ def load_dataset(
     encoding: str = "utf-8",
     require_label: bool = True,
     drop_labels: Sequence[str] = (),
+    allow_missing_labels: bool = False,
 ) -> Dataset:
     """Load labeled text from CSV, TSV, Parquet or JSONL (each optionally gzipped).
 
     ``text`` and ``label`` name the columns; left out, they are detected from the usual names
     (text/review/review_text/sentence/content and label/sentiment/category/class/target).
     With ``require_label=False`` a file without a label column loads for prediction.
-    Rows whose label is in ``drop_labels`` are left out. Every problem is a :class:`DataError`
-    naming the file, the row and the column.
+    Rows whose label is in ``drop_labels`` are left out. Rows without a label are an error unless
+    ``allow_missing_labels`` (for :func:`modelcycle.cleaning.clean`, which drops and counts them).
+    Every problem is a :class:`DataError` naming the file, the row and the column.
     """
     path = Path(path)
-    columns = read_columns(path, encoding=encoding)
-    text_column = _choose_column(path, columns, text, TEXT_CANDIDATES, "text", "--text", True)
-    label_column = _choose_column(
-        path, columns, label, LABEL_CANDIDATES, "label", "--label", require_label
+    text_column, label_column = resolve_columns(
+        path, text=text, label=label, encoding=encoding, require_label=require_label
     )
     wanted = [c for c in (text_column, label_column) if c is not None]
     table = read_table(path, encoding=encoding, string_columns=wanted)
@@ -127,9 +127,30 @@ def load_dataset(
     assert isinstance(frame, pl.DataFrame)
     assert text_column is not None
     if label_column is not None:
-        frame = _clean_labels(path, frame, label_column, drop_labels)
+        frame = _clean_labels(path, frame, label_column, drop_labels, allow_missing_labels)
     _check_texts(path, frame, text_column)
     return Dataset(frame, text_column, label_column, str(path))
+
+
+def resolve_columns(
+    path: str | Path,
+    *,
+    text: str | None = None,
+    label: str | None = None,
+    encoding: str = "utf-8",
+    require_label: bool = True,
+    columns: Sequence[str] | None = None,
+) -> tuple[str, str | None]:
+    """The ``(text, label)`` column names of a data file: checked if given, else detected
+    (``columns``: the file's column names, when already read)."""
+    path = Path(path)
+    columns = list(columns) if columns is not None else read_columns(path, encoding=encoding)
+    text_column = _choose_column(path, columns, text, TEXT_CANDIDATES, "text", "--text", True)
+    label_column = _choose_column(
+        path, columns, label, LABEL_CANDIDATES, "label", "--label", require_label
+    )
+    assert text_column is not None
+    return text_column, label_column
 
 
 def _choose_column(
@@ -165,13 +186,17 @@ def _choose_column(
 
 
 def _clean_labels(
-    path: Path, frame: pl.DataFrame, column: str, drop_labels: Sequence[str]
+    path: Path,
+    frame: pl.DataFrame,
+    column: str,
+    drop_labels: Sequence[str],
+    allow_missing: bool = False,
 ) -> pl.DataFrame:
     """Strip surrounding space from labels; refuse rows without one; drop unwanted labels."""
     labels = pl.col(column).str.strip_chars()
     frame = frame.with_columns(labels.replace("", None).alias(column))
     missing = frame.get_column(column).is_null()
-    if missing.any():
+    if missing.any() and not allow_missing:
         first = int(missing.arg_true()[0]) + 1
         count = int(missing.sum())
         raise DataError(

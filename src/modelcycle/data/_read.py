@@ -12,7 +12,7 @@ import contextlib
 import gzip
 import io
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +83,73 @@ def read_table(
     else:
         table = _read_csv_table(path, fmt, encoding, strings)
     return _cast_to_string(path, table, strings)
+
+
+def iter_batches(
+    path: Path,
+    *,
+    encoding: str = "utf-8",
+    string_columns: Iterable[str] = (),
+    block_size: int = 1 << 24,
+    columns: Sequence[str] | None = None,
+) -> Iterator[pa.Table]:
+    """Read a data file block by block, so that memory stays bounded whatever its size.
+
+    CSV and TSV stream in blocks of about ``block_size`` bytes with every column read as text, so
+    that values a stage does not touch are written back exactly as they were; JSONL streams in
+    blocks too; Parquet streams by batches of rows. ``string_columns`` are text in every format.
+    ``columns``, the file's column names when the caller has read them already, saves a re-read.
+    """
+    fmt, compression = _check_file(path)
+    strings = list(string_columns)
+    if fmt == "parquet":
+        parquet = pa_parquet.ParquetFile(_parquet_source(path, compression))
+        for batch in parquet.iter_batches(batch_size=1 << 16):
+            yield _cast_to_string(path, pa.Table.from_batches([batch]), strings)
+    elif fmt == "jsonl":
+        yield from _iter_json(path, compression, encoding, strings, block_size)
+    else:
+        names = list(columns) if columns is not None else read_columns(path, encoding=encoding)
+        yield from _iter_csv(path, fmt, encoding, block_size, names)
+
+
+def _iter_csv(
+    path: Path, fmt: str, encoding: str, block_size: int, columns: list[str]
+) -> Iterator[pa.Table]:
+    convert = pa_csv.ConvertOptions(
+        column_types=dict.fromkeys(columns, pa.string()), strings_can_be_null=False
+    )
+    try:
+        reader = pa_csv.open_csv(
+            str(path),
+            read_options=pa_csv.ReadOptions(encoding=encoding, block_size=block_size),
+            parse_options=_csv_parse_options(fmt),
+            convert_options=convert,
+        )
+        for batch in reader:
+            yield pa.Table.from_batches([batch])
+    except pa.ArrowInvalid as exc:
+        if "invalid UTF8" in str(exc):
+            _read_csv_table(path, fmt, encoding, columns)  # raises naming the row and column
+        raise _csv_error(path, fmt, encoding, exc) from exc
+    except UnicodeDecodeError as exc:
+        raise _decode_error(path, encoding, exc) from exc
+
+
+def _iter_json(
+    path: Path, compression: str | None, encoding: str, strings: list[str], block_size: int
+) -> Iterator[pa.Table]:
+    stream = _open_text_stream(path, compression, encoding)
+    try:
+        reader = pa_json.open_json(stream, read_options=pa_json.ReadOptions(block_size=block_size))
+        for batch in reader:
+            table = pa.Table.from_batches([batch])
+            _check_utf8(path, table)
+            yield _cast_to_string(path, table, strings)
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        raise _json_error(path, compression, encoding, exc) from exc
+    finally:
+        stream.close()
 
 
 def _check_file(path: Path) -> tuple[str, str | None]:

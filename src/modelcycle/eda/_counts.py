@@ -21,11 +21,11 @@ from modelcycle.text import HTML_ENTITY, HTML_TAG
 
 ORDERS = (1, 2, 3)
 TOKEN_PATTERN = r"(?u)\b\w\w+\b"
-"""``modelcycle.features.TOKEN_PATTERN`` (a test keeps them equal): the tokens the models see.
-Repeated rather than imported, since features imports scikit-learn, which takes over a second."""
+"""scikit-learn's default token pattern (a test keeps them equal), so that every count here is
+what ``CountVectorizer``, the blog post's tool, would give."""
 TOKENS = (
-    "lower-cased runs of two or more letters or digits (scikit-learn's default token pattern, "
-    "the tokens the models see), with HTML tags and entities removed first"
+    "lower-cased runs of two or more letters or digits (scikit-learn's default token pattern, as "
+    "CountVectorizer counts them), with HTML tags and entities removed first"
 )
 
 

@@ -11,6 +11,7 @@ Example::
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,31 +19,50 @@ from typing import Any
 from modelcycle.artifacts import ModelFiles, read_model_dir, write_model_dir
 from modelcycle.exceptions import ArtifactError, ConfigError
 from modelcycle.models._base import ModelState, TextClassifier
-from modelcycle.models.linear import TfidfLogisticRegression
 
 __all__ = [
     "MODELS",
     "ModelState",
     "TextClassifier",
-    "TfidfLogisticRegression",
     "load_model",
     "load_model_files",
     "make_model",
+    "model_class",
     "save_model",
 ]
 
-MODELS: dict[str, type[TextClassifier]] = {
-    TfidfLogisticRegression.family: TfidfLogisticRegression,
+MODELS: dict[str, str] = {
+    "logreg": "modelcycle.models.linear:TfidfLogisticRegression",
+    "svm": "modelcycle.models.linear:TfidfLinearSVM",
+    "nb": "modelcycle.models.linear:NBSVM",
+    "fasttext": "modelcycle.models.fasttext:FastTextClassifier",
+    "mlp": "modelcycle.models.neural:MLPTextClassifier",
 }
+"""Model families by name. Classes are imported on first use, so that the linear families work
+without PyTorch installed (or imported)."""
+
+
+def model_class(name: str) -> type[TextClassifier]:
+    """The class of family ``name``; a ConfigError lists the valid names."""
+    if name not in MODELS:
+        raise ConfigError(f"unknown model {name!r}; valid models are: {', '.join(MODELS)}")
+    module_name, class_name = MODELS[name].split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise ConfigError(
+            f"model {name!r} needs {exc.name}, which is not installed; "
+            "install it with `pip install 'modelcycle[torch]'` (make install does)"
+        ) from exc
+    cls: type[TextClassifier] = getattr(module, class_name)
+    return cls
 
 
 def make_model(
     name: str, params: Mapping[str, Any] | None = None, *, seed: int | None = None
 ) -> TextClassifier:
     """A new, unfitted model of family ``name`` with ``params``; ``seed`` sets ``random_state``."""
-    if name not in MODELS:
-        raise ConfigError(f"unknown model {name!r}; valid models are: {', '.join(sorted(MODELS))}")
-    cls = MODELS[name]
+    cls = model_class(name)
     valid = cls().get_params()
     params = dict(params or {})
     unknown = sorted(set(params) - set(valid))
@@ -62,6 +82,7 @@ def save_model(
     *,
     metrics: Mapping[str, Any] | None = None,
     training: Mapping[str, Any] | None = None,
+    files: Mapping[str, bytes] | None = None,
 ) -> Path:
     """Write ``model`` as a model directory (safetensors + JSON + manifest), atomically."""
     state = model.get_state()
@@ -74,7 +95,9 @@ def save_model(
         "metrics": dict(metrics or {}),
         "training": dict(training or {}),
     }
-    return write_model_dir(path, meta=meta, tensors=state.tensors, documents=state.documents)
+    return write_model_dir(
+        path, meta=meta, tensors=state.tensors, documents=state.documents, files=files
+    )
 
 
 def load_model_files(path: str | Path) -> tuple[TextClassifier, ModelFiles]:
@@ -84,7 +107,7 @@ def load_model_files(path: str | Path) -> tuple[TextClassifier, ModelFiles]:
     if family not in MODELS:
         raise ArtifactError(
             f"{files.path}: unknown model family {family!r}; "
-            f"this modelcycle knows: {', '.join(sorted(MODELS))}"
+            f"this modelcycle knows: {', '.join(MODELS)}"
         )
     state = ModelState(
         params=files.meta.get("params", {}),
@@ -94,8 +117,8 @@ def load_model_files(path: str | Path) -> tuple[TextClassifier, ModelFiles]:
         documents=files.documents,
     )
     try:
-        model = MODELS[family].from_state(state)
-    except (KeyError, TypeError, ValueError) as exc:
+        model = model_class(family).from_state(state)
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise ArtifactError(f"{files.path}: not a valid {family!r} model ({exc!r})") from exc
     return model, files
 

@@ -13,6 +13,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils._param_validation import InvalidParameterError
 
 from modelcycle.exceptions import ArtifactError, ConfigError, DataError, NotFittedError
+from modelcycle.features import EngineeredFeaturizer, check_feature_names
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,20 @@ class TextClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
     family: ClassVar[str]
     classes_: np.ndarray
 
-    def fit(self, X: Sequence[str], y: Sequence[Any] | np.ndarray) -> Self:
-        """Learn from texts ``X`` and their labels ``y``; returns ``self``."""
+    def fit(
+        self,
+        X: Sequence[str],
+        y: Sequence[Any] | np.ndarray,
+        *,
+        val: tuple[Sequence[str], Sequence[Any] | np.ndarray] | None = None,
+        run: Any = None,
+    ) -> Self:
+        """Learn from texts ``X`` and their labels ``y``; returns ``self``.
+
+        ``val`` (texts, labels) is validation data for the gradient-trained families (early
+        stopping, the best epoch); ``run`` (:class:`modelcycle.training.loop.RunOptions`) sets
+        checkpoints, resume, progress and device. Closed-form families ignore both.
+        """
         try:
             self._validate_params()
         except InvalidParameterError as exc:
@@ -54,7 +67,15 @@ class TextClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
                 f"({', '.join(map(repr, self.classes_.tolist()))})"
             )
         targets = np.searchsorted(self.classes_, labels)
-        self._fit(texts, targets)
+        val_data = None
+        if val is not None:
+            val_texts, val_labels = _as_texts(val[0]), np.asarray(val[1]).astype(str)
+            seen = np.isin(val_labels, self.classes_)
+            val_data = (
+                [t for t, keep in zip(val_texts, seen, strict=True) if keep],
+                np.searchsorted(self.classes_, val_labels[seen]),
+            )
+        self._fit(texts, targets, val_data, run)
         return self
 
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
@@ -74,8 +95,14 @@ class TextClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             )
 
     @abstractmethod
-    def _fit(self, texts: list[str], targets: np.ndarray) -> None:
-        """Learn from texts and integer targets (indices into ``classes_``)."""
+    def _fit(
+        self,
+        texts: list[str],
+        targets: np.ndarray,
+        val: tuple[list[str], np.ndarray] | None,
+        run: Any,
+    ) -> None:
+        """Learn from texts and integer targets (indices into ``classes_``); ``val`` likewise."""
 
     @abstractmethod
     def _predict_proba(self, texts: list[str]) -> np.ndarray:
@@ -101,6 +128,57 @@ def require_tensors(state: ModelState, expected: Sequence[str]) -> Mapping[str, 
             f"unexpected {unexpected or 'none'}; re-create the model"
         )
     return state.tensors
+
+
+@dataclass(frozen=True)
+class ExtraInputs:
+    """Engineered features (``features=("length", ...)``) appended to a family's inputs,
+    standardised on the training texts; ``featurizer`` is None when none were asked for."""
+
+    featurizer: EngineeredFeaturizer | None
+
+    @classmethod
+    def fit(cls, names: Sequence[str], texts: list[str]) -> tuple[ExtraInputs, np.ndarray | None]:
+        if not names:
+            return cls(None), None
+        chosen = tuple(check_feature_names(list(names)))
+        featurizer, values = EngineeredFeaturizer(names=chosen).fit_transform(texts)
+        return cls(featurizer), values
+
+    def transform(self, texts: list[str]) -> np.ndarray | None:
+        return None if self.featurizer is None else self.featurizer.transform(texts)
+
+    @property
+    def width(self) -> int:
+        return 0 if self.featurizer is None else len(self.featurizer.names)
+
+    def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """``(preprocessing entries, tensors)`` to save."""
+        if self.featurizer is None:
+            return {}, {}
+        return {"features": list(self.featurizer.names)}, self.featurizer.to_tensors()
+
+    @classmethod
+    def from_state(
+        cls, preprocessing: Mapping[str, Any], tensors: Mapping[str, np.ndarray]
+    ) -> ExtraInputs:
+        names = list(preprocessing.get("features", []))
+        if not names:
+            return cls(None)
+        return cls(EngineeredFeaturizer.from_tensors(names, tensors))
+
+    def tensor_names(self) -> list[str]:
+        return [] if self.featurizer is None else ["feature_mean", "feature_scale"]
+
+
+def json_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Estimator parameters as JSON-ready values (tuples become lists)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}
+
+
+def tuple_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Parameters read back from JSON (lists become tuples again)."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
 
 
 def _as_texts(X: Sequence[str]) -> list[str]:

@@ -1,39 +1,74 @@
-"""Linear models over TF-IDF n-grams: the seed's logistic regression, a strong fast baseline."""
+"""Linear models over word n-grams: logistic regression (the seed's choice), a linear SVM and
+NB-SVM. Strong, fast baselines.
+
+``features=("length", ...)`` appends engineered features (see
+:data:`modelcycle.features.ENGINEERED_FEATURES`), standardised on the training texts.
+
+Each is fitted by its closed-form / liblinear solver, or, with ``optimizer=`` one of sgd, adam,
+rmsprop, adagrad (or adamw), by modelcycle's training loop on the same features. Either way the
+result is a weight matrix over the n-gram columns, so prediction, saving and export are the same.
+"""
 
 from __future__ import annotations
 
 from numbers import Integral, Real
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit, softmax
 from sklearn.linear_model import LogisticRegression
+from sklearn.svm import LinearSVC
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from modelcycle.features import TfidfFeaturizer
-from modelcycle.models._base import ModelState, TextClassifier, require_tensors
+from modelcycle.features import NgramFeaturizer
+from modelcycle.models._base import (
+    ExtraInputs,
+    ModelState,
+    TextClassifier,
+    json_params,
+    require_tensors,
+    tuple_params,
+)
+
+_TRAINING_PARAMS = (
+    "lr",
+    "weight_decay",
+    "momentum",
+    "schedule",
+    "warmup",
+    "epochs",
+    "batch_size",
+    "patience",
+    "clip_grad",
+)
 
 
-class TfidfLogisticRegression(TextClassifier):
-    """TF-IDF word n-grams (1-2 by default) and an L2-regularised logistic regression.
+class LinearTextClassifier(TextClassifier):
+    """The shared machinery of the linear families: n-gram features, a weight matrix, scores."""
 
-    Example::
-
-        model = TfidfLogisticRegression(C=4.0).fit(["great film", "dull film"], ["pos", "neg"])
-        model.predict(["a great story"])   # array(['pos'], dtype='<U3')
-    """
-
-    family = "logreg"
-    _parameter_constraints: dict[str, list[Any]] = {  # noqa: RUF012 - scikit-learn's convention
+    weighting: ClassVar[str] = "tfidf"
+    loss: ClassVar[str] = "log"
+    default_C: ClassVar[float] = 4.0  # the regularisation used when ``C`` is None
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "ngram_range": [tuple, list],
         "min_df": [Interval(Integral, 1, None, closed="left")],
         "max_features": [Interval(Integral, 1, None, closed="left"), None],
-        "sublinear_tf": ["boolean"],
-        "C": [Interval(Real, 0, None, closed="neither")],
+        "C": [Interval(Real, 0, None, closed="neither"), None],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "class_weight": [StrOptions({"balanced"}), None],
+        "optimizer": [StrOptions({"sgd", "adam", "rmsprop", "adagrad", "adamw"}), None],
+        "lr": [Interval(Real, 0, None, closed="neither"), None],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "momentum": [Interval(Real, 0, 1, closed="left")],
+        "schedule": [StrOptions({"constant", "linear", "cosine"})],
+        "warmup": [Interval(Real, 0, 1, closed="left")],
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "patience": [Interval(Integral, 1, None, closed="left"), None],
+        "clip_grad": [Interval(Real, 0, None, closed="neither"), None],
         "random_state": ["random_state"],
+        "features": [tuple, list],
     }
 
     def __init__(
@@ -42,66 +77,197 @@ class TfidfLogisticRegression(TextClassifier):
         ngram_range: tuple[int, int] = (1, 2),
         min_df: int = 2,
         max_features: int | None = None,
-        sublinear_tf: bool = True,
-        C: float = 4.0,
+        C: float | None = None,
         max_iter: int = 1000,
         class_weight: str | None = None,
+        optimizer: str | None = None,
+        lr: float | None = None,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        schedule: str = "constant",
+        warmup: float = 0.0,
+        epochs: int = 10,
+        batch_size: int = 64,
+        patience: int | None = 3,
+        clip_grad: float | None = None,
         random_state: int | None = None,
+        features: tuple[str, ...] = (),
     ) -> None:
         self.ngram_range = ngram_range
         self.min_df = min_df
         self.max_features = max_features
-        self.sublinear_tf = sublinear_tf
         self.C = C
         self.max_iter = max_iter
         self.class_weight = class_weight
+        self.optimizer = optimizer
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.momentum = momentum
+        self.schedule = schedule
+        self.warmup = warmup
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.patience = patience
+        self.clip_grad = clip_grad
         self.random_state = random_state
+        self.features = features
 
-    def _fit(self, texts: list[str], targets: np.ndarray) -> None:
+    def _fit(self, texts: list[str], targets: np.ndarray, val: Any, run: Any) -> None:
         low, high = (int(n) for n in self.ngram_range)
-        featurizer = TfidfFeaturizer(
+        featurizer = NgramFeaturizer(
             ngram_range=(low, high),
             min_df=self.min_df,
             max_features=self.max_features,
-            sublinear_tf=self.sublinear_tf,
+            weighting=self.weighting,
         )
         self.featurizer_, matrix = featurizer.fit_transform(texts)
+        self.nb_scale_ = self._nb_scale(matrix, targets)
+        self.extra_, extra = ExtraInputs.fit(self.features, texts)
+        matrix = self._inputs(matrix, extra)
+        if self.optimizer is None:
+            self.coef_, self.intercept_ = self._solve(matrix, targets)
+            self.history_: list[dict[str, Any]] = []
+            return
+        from modelcycle.models.neural import NeuralClassifier
+
+        head = NeuralClassifier(
+            loss=self.loss,
+            optimizer=self.optimizer,
+            class_weight=self.class_weight,
+            random_state=self.random_state,
+            **{name: getattr(self, name) for name in _TRAINING_PARAMS},
+        )
+        X_val = y_val = None
+        if val is not None:
+            X_val, y_val = self._matrix(val[0]), val[1]
+        head.fit(matrix, targets, X_val=X_val, y_val=y_val, run=run)
+        weights = head.to_arrays()
+        self.coef_ = np.ascontiguousarray(weights["first.weight"].T, dtype=np.float64)
+        self.intercept_ = weights["bias"].astype(np.float64)
+        self.history_ = head.history_
+
+    def _nb_scale(self, matrix: sp.csr_matrix, targets: np.ndarray) -> np.ndarray | None:
+        """A per-column scale of the n-grams (NB-SVM's log-count ratios); None: none."""
+        return None
+
+    def _inputs(self, ngrams: sp.csr_matrix, extra: np.ndarray | None) -> sp.csr_matrix:
+        """The model's input matrix: n-gram columns (scaled), then any engineered features."""
+        if self.nb_scale_ is not None:
+            ngrams = sp.csr_matrix(ngrams.multiply(self.nb_scale_))
+        if extra is None:
+            return ngrams
+        return sp.hstack([ngrams, sp.csr_matrix(extra)], format="csr")
+
+    def _matrix(self, texts: list[str]) -> sp.csr_matrix:
+        return self._inputs(self.featurizer_.transform(texts), self.extra_.transform(texts))
+
+    def _solve(self, matrix: sp.csr_matrix, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The closed-form fit: ``(coef, intercept)``."""
         classifier = LogisticRegression(
-            C=self.C,
+            C=self._C(),
             max_iter=self.max_iter,
             class_weight=self.class_weight,
             random_state=self.random_state,
         ).fit(matrix, targets)
-        self.coef_ = classifier.coef_  # (1, n_features) for two classes, else (n_classes, ...)
-        self.intercept_ = classifier.intercept_
+        return classifier.coef_, classifier.intercept_
+
+    def _C(self) -> float:
+        return self.default_C if self.C is None else float(self.C)
 
     def _predict_proba(self, texts: list[str]) -> np.ndarray:
-        return linear_proba(self.featurizer_.transform(texts), self.coef_, self.intercept_)
+        return linear_proba(self._matrix(texts), self.coef_, self.intercept_)
 
     def get_state(self) -> ModelState:
         self._check_fitted()
-        settings, vocabulary, tensors = self.featurizer_.to_state()
-        params = {**self.get_params(), "ngram_range": list(self.ngram_range)}
+        settings, words, tensors = self.featurizer_.to_state()
+        extra_settings, extra_tensors = self.extra_.state()
+        tensors = {**tensors, **extra_tensors, "coef": self.coef_, "intercept": self.intercept_}
+        if self.nb_scale_ is not None:
+            tensors["nb_scale"] = self.nb_scale_
+        settings = {**settings, **extra_settings}
         return ModelState(
-            params=params,
+            params=json_params(self.get_params()),
             classes=self.classes_.tolist(),
             preprocessing=settings,
-            tensors={**tensors, "coef": self.coef_, "intercept": self.intercept_},
-            documents={"vocabulary": vocabulary},
+            tensors=tensors,
+            documents={"vocabulary": words, "history": self.history_},
         )
 
     @classmethod
     def from_state(cls, state: ModelState) -> Self:
-        tensors = require_tensors(state, ["idf", "coef", "intercept"])
-        params = {**state.params, "ngram_range": tuple(state.params["ngram_range"])}
-        model = cls(**params)
-        model.featurizer_ = TfidfFeaturizer.from_state(
+        model = cls(**tuple_params(state.params))
+        model.extra_ = ExtraInputs.from_state(state.preprocessing, state.tensors)
+        names = ["ngram_keys", "idf", "coef", "intercept", *model.extra_.tensor_names()]
+        if cls.weighting == "binary":
+            names.append("nb_scale")
+        tensors = require_tensors(state, names)
+        model.featurizer_ = NgramFeaturizer.from_state(
             state.preprocessing, state.documents["vocabulary"], tensors
         )
         model.coef_ = tensors["coef"]
         model.intercept_ = tensors["intercept"]
+        model.nb_scale_ = tensors.get("nb_scale")
         model.classes_ = np.asarray(state.classes)
+        model.history_ = state.documents.get("history", [])
         return model
+
+
+class TfidfLogisticRegression(LinearTextClassifier):
+    """``logreg``: TF-IDF word n-grams (1-2 by default) and L2-regularised logistic regression.
+
+    Example::
+
+        model = TfidfLogisticRegression(C=4.0).fit(["great film", "dull film"], ["pos", "neg"])
+        model.predict(["a great story"])   # array(['pos'], dtype='<U3')
+    """
+
+    family = "logreg"
+
+
+class TfidfLinearSVM(LinearTextClassifier):
+    """``svm``: TF-IDF word n-grams and a linear SVM (liblinear, or hinge loss by gradient).
+
+    Its scores are the margins through a sigmoid (two classes) or softmax: they rank well but are
+    not calibrated probabilities.
+    """
+
+    family = "svm"
+    loss = "hinge"
+    default_C = 0.5
+
+    def _solve(self, matrix: sp.csr_matrix, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        classifier = LinearSVC(
+            C=self._C(),
+            max_iter=self.max_iter,
+            class_weight=self.class_weight,
+            random_state=self.random_state,
+        ).fit(matrix, targets)
+        return classifier.coef_, classifier.intercept_
+
+
+class NBSVM(LinearTextClassifier):
+    """``nb``: NB-SVM (Wang & Manning 2012) in its logistic-regression form: binary n-gram
+    features scaled by naive-Bayes log-count ratios, then a linear model.
+
+    For two classes the scale of column j is |r_j|, r_j = log((p_j/|p|) / (q_j/|q|)) with
+    add-one smoothed feature counts p, q of the two classes (the sign is the linear model's to
+    learn); for more classes it is the spread max_c - min_c of the log ratios, which is |r_j|
+    again for two.
+    """
+
+    family = "nb"
+    weighting = "binary"
+    default_C = 1.0
+
+    def _nb_scale(self, matrix: sp.csr_matrix, targets: np.ndarray) -> np.ndarray:
+        n_classes = int(targets.max()) + 1
+        indicator = sp.csr_matrix(
+            (np.ones(len(targets)), (targets, np.arange(len(targets)))),
+            shape=(n_classes, len(targets)),
+        )
+        counts = np.asarray((indicator @ matrix).todense()) + 1.0  # (n_classes, n_features)
+        log_share = np.log(counts / counts.sum(axis=1, keepdims=True))
+        return log_share.max(axis=0) - log_share.min(axis=0)
 
 
 def linear_proba(matrix: sp.csr_matrix, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:

@@ -1,5 +1,19 @@
-"""Training: fit a model family, chosen by name, on a dataset."""
+"""Training: fit a model family, chosen by name, on a dataset; compare optimisers."""
 
-from modelcycle.training._train import TrainResult, train
+from modelcycle.training._train import (
+    COMPARED_OPTIMIZERS,
+    OptimizerComparison,
+    TrainResult,
+    compare_optimizers,
+    train,
+    train_and_save,
+)
 
-__all__ = ["TrainResult", "train"]
+__all__ = [
+    "COMPARED_OPTIMIZERS",
+    "OptimizerComparison",
+    "TrainResult",
+    "compare_optimizers",
+    "train",
+    "train_and_save",
+]

@@ -1,17 +1,26 @@
-"""Fit a model by name on a training set and measure it on a validation set."""
+"""Fit a model by name on a training set, measure it on a validation set, save it."""
 
 from __future__ import annotations
 
+import shutil
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from sklearn.metrics import accuracy_score, f1_score
 
-from modelcycle.config import TrainConfig
+from modelcycle._io import atomic_dir, write_json, write_text
+from modelcycle.config import SplitConfig, TrainConfig
 from modelcycle.data import Dataset
+from modelcycle.exceptions import ConfigError
 from modelcycle.models import TextClassifier, make_model, save_model
+from modelcycle.split import split_dataset
+from modelcycle.training import _plots
+from modelcycle.training.distributed import DistributedContext
+
+COMPARED_OPTIMIZERS = ("sgd", "adam", "rmsprop", "adagrad")
 
 
 @dataclass(frozen=True)
@@ -24,8 +33,14 @@ class TrainResult:
     rows: int
     val_metrics: dict[str, float] = field(default_factory=dict)
 
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        """One record per epoch for gradient-trained models (loss, validation metric, speed)."""
+        history: list[dict[str, Any]] = getattr(self.model, "history_", [])
+        return history
+
     def save(self, path: str | Path, *, source: str | None = None) -> Path:
-        """Write the model directory, with the training config and validation metrics."""
+        """Write the model directory, with the training config, metrics and training curve."""
         training: dict[str, Any] = {
             "model": self.config.model,
             "params": dict(self.config.params),
@@ -35,24 +50,42 @@ class TrainResult:
         }
         if source is not None:
             training["data"] = source
-        return save_model(self.model, path, metrics=self.val_metrics, training=training)
+        curve = _plots.training_curve_png({self.config.model: self.history})
+        files = {"training_curve.png": curve} if curve is not None else {}
+        return save_model(
+            self.model, path, metrics=self.val_metrics, training=training, files=files
+        )
 
 
 def train(
-    dataset: Dataset, config: TrainConfig | None = None, *, val: Dataset | None = None
+    dataset: Dataset,
+    config: TrainConfig | None = None,
+    *,
+    val: Dataset | None = None,
+    checkpoint_dir: str | Path | None = None,
+    resume: bool = False,
+    progress: bool | None = None,
+    on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
+    distributed: DistributedContext | None = None,
 ) -> TrainResult:
-    """Fit ``config.model`` on ``dataset``; score accuracy and macro-F1 on ``val`` if given.
+    """Fit ``config.model`` on ``dataset``; ``val`` drives early stopping and is scored.
+
+    Gradient-trained families write a checkpoint every epoch into ``checkpoint_dir`` (when
+    given) and ``resume=True`` continues from the newest one. ``progress`` shows a bar (None:
+    only on a terminal). ``distributed`` (from torchrun's environment) trains data-parallel.
 
     Example::
 
-        result = train(load_dataset("train.csv"), TrainConfig(model="logreg"))
+        result = train(load_dataset("train.csv"), TrainConfig(model="fasttext"))
         result.save("model/")
     """
     config = config or TrainConfig()
     dataset.require_classes(2)
     model = make_model(config.model, config.params, seed=config.seed)
+    run = _run_options(config, checkpoint_dir, resume, progress, on_epoch_end, distributed)
     start = time.perf_counter()
-    model.fit(dataset.texts, dataset.labels)
+    val_pair = (val.texts, val.labels) if val is not None else None
+    model.fit(dataset.texts, dataset.labels, val=val_pair, run=run)
     seconds = time.perf_counter() - start
     val_metrics: dict[str, float] = {}
     if val is not None:
@@ -62,3 +95,151 @@ def train(
             "val_macro_f1": float(f1_score(val.labels, predicted, average="macro")),
         }
     return TrainResult(model, config, seconds, len(dataset), val_metrics)
+
+
+def train_and_save(
+    dataset: Dataset,
+    config: TrainConfig,
+    out: str | Path,
+    *,
+    val: Dataset | None = None,
+    resume: bool = False,
+    checkpoint_dir: str | Path | None = None,
+    keep_checkpoints: bool = False,
+    progress: bool | None = None,
+    distributed: DistributedContext | None = None,
+) -> TrainResult:
+    """Train and write the model directory ``out``; checkpoints go to ``out``'s sibling
+    ``<name>.checkpoints/`` (or ``checkpoint_dir``) and are removed once the model is saved,
+    unless ``keep_checkpoints``. ``resume`` continues a killed run from its newest checkpoint.
+    Under torchrun (``distributed``), only rank 0 writes."""
+    out = Path(out)
+    checkpoints = (
+        Path(checkpoint_dir) if checkpoint_dir else out.with_name(out.name + ".checkpoints")
+    )
+    if resume and make_model(config.model, config.params).get_params().get("optimizer") is None:
+        raise ConfigError(
+            f"--resume continues gradient training; model {config.model!r} without --optimizer "
+            "is fitted in one step and has nothing to resume"
+        )
+    result = train(
+        dataset,
+        config,
+        val=val,
+        checkpoint_dir=checkpoints,
+        resume=resume,
+        progress=progress,
+        distributed=distributed,
+    )
+    if distributed is not None and not distributed.is_main:
+        return result
+    result.save(out, source=dataset.source)
+    if not keep_checkpoints:
+        shutil.rmtree(checkpoints, ignore_errors=True)
+    return result
+
+
+def _run_options(
+    config: TrainConfig,
+    checkpoint_dir: str | Path | None,
+    resume: bool,
+    progress: bool | None,
+    on_epoch_end: Callable[[dict[str, Any]], None] | None,
+    distributed: DistributedContext | None,
+) -> Any:
+    """RunOptions for the training loop (imported here: it needs PyTorch)."""
+    if make_model(config.model, config.params).get_params().get("optimizer") is None:
+        return None  # fitted in closed form: no loop, no PyTorch
+    from modelcycle.training.loop import RunOptions
+
+    return RunOptions(
+        checkpoint_dir=None if checkpoint_dir is None else Path(checkpoint_dir),
+        resume=resume,
+        progress=progress,
+        device=config.device,
+        threads=config.threads,
+        on_epoch_end=on_epoch_end,
+        distributed=distributed,
+    )
+
+
+@dataclass(frozen=True)
+class OptimizerComparison:
+    """The same model trained with each optimiser: one row per optimiser."""
+
+    model: str
+    rows: list[dict[str, Any]]
+    histories: dict[str, list[dict[str, Any]]]
+
+    def best(self) -> str:
+        """The optimiser with the best validation accuracy (ties: the faster)."""
+        return max(self.rows, key=lambda r: (r["val_accuracy"], -r["seconds"]))["optimizer"]
+
+    def to_markdown(self) -> str:
+        lines = [
+            f"# Optimisers compared: {self.model}",
+            "",
+            "| optimizer | lr | val accuracy | val macro-F1 | best epoch | epochs run | seconds |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for r in self.rows:
+            lines.append(
+                f"| {r['optimizer']} | {r['lr']:.4g} | {r['val_accuracy']:.4f} | "
+                f"{r['val_macro_f1']:.4f} | {r['best_epoch']} | {r['epochs_run']} | "
+                f"{r['seconds']:.2f} |"
+            )
+        lines += ["", f"Best: **{self.best()}** (validation accuracy, then time)."]
+        return "\n".join(lines) + "\n"
+
+    def write(self, out_dir: str | Path, models: dict[str, TrainResult], source: str) -> Path:
+        """``comparison.json``, ``comparison.md``, ``comparison.png`` and a model per optimiser."""
+        out_dir = Path(out_dir)
+        with atomic_dir(out_dir, replace_if="comparison.json") as tmp:
+            for name, result in models.items():
+                result.save(tmp / name, source=source)
+            write_json(
+                tmp / "comparison.json",
+                {"model": self.model, "best": self.best(), "rows": self.rows},
+            )
+            write_text(tmp / "comparison.md", self.to_markdown())
+            curve = _plots.training_curve_png(self.histories)
+            if curve is not None:
+                (tmp / "comparison.png").write_bytes(curve)
+        return out_dir
+
+
+def compare_optimizers(
+    dataset: Dataset,
+    config: TrainConfig,
+    val: Dataset | None = None,
+    *,
+    progress: bool | None = None,
+) -> tuple[OptimizerComparison, dict[str, TrainResult]]:
+    """Train ``config.model`` once per optimiser (sgd, adam, rmsprop, adagrad) and compare them on
+    ``val`` (default: a stratified 10% of ``dataset`` held out): accuracy, epochs to the best,
+    time."""
+    if val is None:
+        parts = split_dataset(dataset, SplitConfig(test=0.1, val=0.0, seed=config.seed))
+        dataset, val = parts.train, parts.test
+    rows, histories, results = [], {}, {}
+    for name in COMPARED_OPTIMIZERS:
+        params = {**config.params, "optimizer": name}
+        result = train(dataset, replace(config, params=params), val=val, progress=progress)
+        history = result.history
+        best_epoch = (
+            max(history, key=lambda h: h.get("val_accuracy", 0.0))["epoch"] if history else None
+        )
+        rows.append(
+            {
+                "optimizer": name,
+                "lr": history[0]["base_lr"] if history else float("nan"),
+                "val_accuracy": result.val_metrics["val_accuracy"],
+                "val_macro_f1": result.val_metrics["val_macro_f1"],
+                "best_epoch": best_epoch,
+                "epochs_run": len(history),
+                "seconds": round(result.seconds, 3),
+            }
+        )
+        histories[name] = history
+        results[name] = result
+    return OptimizerComparison(config.model, rows, histories), results

@@ -1,0 +1,77 @@
+"""``modelcycle select``: compare model families on the user's data and recommend one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from modelcycle.cli._common import (
+    DataPath,
+    Encoding,
+    LabelColumn,
+    Seed,
+    TextColumn,
+    handle_errors,
+    say,
+)
+
+
+@handle_errors
+def select(
+    data: DataPath,
+    out: Annotated[Path, typer.Option("-o", "--out", help="Directory for leaderboard.json/.html.")],
+    text: TextColumn = None,
+    label: LabelColumn = None,
+    models: Annotated[
+        str,
+        typer.Option(help="Comma-separated families to compare."),
+    ] = "logreg,svm,nb,fasttext,mlp",
+    val: Annotated[
+        Path | None, typer.Option(help="Validation data (default: hold out --val-share).")
+    ] = None,
+    val_share: Annotated[float, typer.Option(help="Share held out when there is no --val.")] = 0.2,
+    cv: Annotated[int, typer.Option(help="k-fold cross-validation instead (k >= 2).")] = 0,
+    max_latency_ms: Annotated[
+        float | None, typer.Option(help="Constraint: p50 latency for one text.")
+    ] = None,
+    max_size_mb: Annotated[
+        float | None, typer.Option(help="Constraint: model size on disk.")
+    ] = None,
+    min_accuracy: Annotated[
+        float | None, typer.Option(help="Constraint: validation accuracy.")
+    ] = None,
+    encoding: Encoding = "utf-8",
+    seed: Seed = 42,
+) -> None:
+    """Train the candidate families, measure them, and recommend one under your constraints.
+
+    Example: modelcycle select reviews.csv -o selection/ --max-latency-ms 1
+    """
+    from modelcycle.config import SelectConfig
+    from modelcycle.data import load_dataset
+    from modelcycle.selection import select as select_model
+
+    config = SelectConfig(
+        models=tuple(m.strip() for m in models.split(",") if m.strip()),
+        val=val_share,
+        cv=cv,
+        max_latency_ms=max_latency_ms,
+        max_size_mb=max_size_mb,
+        min_accuracy=min_accuracy,
+        seed=seed,
+    )
+    dataset = load_dataset(data, text=text, label=label, encoding=encoding)
+    val_set = None
+    if val is not None:
+        val_set = load_dataset(val, text=dataset.text, label=dataset.label, encoding=encoding)
+    board = select_model(dataset, config, val=val_set, progress=lambda name: say(f"· {name}"))
+    board.write(out)
+    for row in board.rows:
+        typer.echo(
+            f"{row['model']:9} accuracy {row['accuracy']:.4f}  "
+            f"p50 {row['latency_ms_p50']:7.3f} ms  "
+            f"{row['size_mb']:8.2f} MB  train {row['train_seconds']:6.2f} s"
+        )
+    typer.echo(f"recommendation: {board.recommendation or 'none'}. {board.reason}\nwrote {out}")

@@ -1,0 +1,173 @@
+"""What the gradient-trained families share: their training parameters, the feed-forward module,
+batches of a feature matrix, and moving weights between PyTorch and plain arrays."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Mapping
+from numbers import Integral, Real
+from typing import Any, TypeVar
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from sklearn.metrics import accuracy_score
+from sklearn.utils._param_validation import Interval, StrOptions
+from torch import nn
+
+from modelcycle.training.loop import LoopSettings, RunOptions
+from modelcycle.training.optim import OPTIMIZERS, SCHEDULES, OptimizerSettings
+
+TRAINING_CONSTRAINTS: dict[str, list[Any]] = {
+    "optimizer": [StrOptions(set(OPTIMIZERS))],
+    "lr": [Interval(Real, 0, None, closed="neither"), None],
+    "weight_decay": [Interval(Real, 0, None, closed="left")],
+    "momentum": [Interval(Real, 0, 1, closed="left")],
+    "schedule": [StrOptions(set(SCHEDULES))],
+    "warmup": [Interval(Real, 0, 1, closed="left")],
+    "epochs": [Interval(Integral, 1, None, closed="left")],
+    "batch_size": [Interval(Integral, 1, None, closed="left")],
+    "patience": [Interval(Integral, 1, None, closed="left"), None],
+    "clip_grad": [Interval(Real, 0, None, closed="neither"), None],
+    "class_weight": [StrOptions({"balanced"}), None],
+    "random_state": ["random_state"],
+}
+"""Constraints of the training parameters every gradient-trained estimator takes."""
+
+
+def loop_settings(
+    estimator: Any, default_lr: Mapping[str, float], loss: str = "cross_entropy"
+) -> LoopSettings:
+    """The loop settings from an estimator's parameters; ``lr=None`` takes the family's default."""
+    name = estimator.optimizer
+    lr = estimator.lr if estimator.lr is not None else default_lr[name]
+    seed = estimator.random_state if isinstance(estimator.random_state, int) else 0
+    return LoopSettings(
+        optimizer=OptimizerSettings(
+            name=name,
+            lr=lr,
+            weight_decay=estimator.weight_decay,
+            momentum=estimator.momentum,
+            schedule=estimator.schedule,
+            warmup=estimator.warmup,
+        ),
+        epochs=estimator.epochs,
+        batch_size=estimator.batch_size,
+        patience=estimator.patience,
+        clip_grad=estimator.clip_grad,
+        class_weight=estimator.class_weight,
+        loss=loss,
+        seed=seed,
+    )
+
+
+class FeedForward(nn.Module):
+    """Input → (hidden layers: ReLU, dropout) → class scores.
+
+    A sparse input (a CSR matrix's rows as indices, offsets and values) goes through an
+    ``EmbeddingBag`` in sum mode, which *is* a sparse matrix product with a sparse gradient, so a
+    batch only updates the weights of the features it holds.
+    """
+
+    def __init__(
+        self, n_features: int, hidden: tuple[int, ...], n_classes: int, dropout: float, sparse: bool
+    ) -> None:
+        super().__init__()
+        widths = [*hidden, n_classes]
+        self.sparse_input = sparse
+        if sparse:
+            self.first: nn.Module = nn.EmbeddingBag(n_features, widths[0], mode="sum", sparse=True)
+            nn.init.normal_(self.first.weight, std=0.1 if hidden else 0.0)
+        else:
+            self.first = nn.Linear(n_features, widths[0], bias=False)
+        self.bias = nn.Parameter(torch.zeros(widths[0]))
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(widths))
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        if self.sparse_input:
+            indices, offsets, weights = inputs
+            hidden = self.first(indices, offsets, per_sample_weights=weights) + self.bias
+        else:
+            hidden = self.first(inputs[0]) + self.bias
+        for layer in self.layers:
+            hidden = layer(self.dropout(torch.relu(hidden)))
+        return hidden
+
+
+class MatrixData:
+    """Rows of a dense array or a CSR matrix, batched for :class:`FeedForward`."""
+
+    def __init__(self, X: np.ndarray | sp.csr_matrix, targets: np.ndarray) -> None:
+        self.X = X
+        self.targets = targets
+
+    def __len__(self) -> int:
+        return self.X.shape[0]
+
+    def batch(self, rows: np.ndarray, device: torch.device) -> tuple[torch.Tensor, ...]:
+        return matrix_inputs(self.X[rows], device)
+
+
+def matrix_inputs(X: np.ndarray | sp.csr_matrix, device: torch.device) -> tuple[torch.Tensor, ...]:
+    """The module inputs for a block of rows."""
+    if sp.issparse(X):
+        X = sp.csr_matrix(X)
+        return (
+            torch.as_tensor(X.indices, dtype=torch.long, device=device),
+            torch.as_tensor(X.indptr[:-1], dtype=torch.long, device=device),
+            torch.as_tensor(X.data, dtype=torch.float32, device=device),
+        )
+    return (torch.as_tensor(np.asarray(X, dtype=np.float32), device=device),)
+
+
+def predict_in_batches(
+    module: nn.Module,
+    n_rows: int,
+    inputs_of: Callable[[slice], tuple[torch.Tensor, ...]],
+    batch_size: int = 8192,
+) -> np.ndarray:
+    """Softmax probabilities of ``module`` over ``n_rows``, computed block by block."""
+    module.eval()
+    blocks = []
+    with torch.no_grad():
+        for start in range(0, n_rows, batch_size):
+            logits = module(*inputs_of(slice(start, min(n_rows, start + batch_size))))
+            blocks.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
+    if not blocks:
+        return np.zeros((0, 0))
+    proba = np.concatenate(blocks).astype(np.float64)
+    return proba / proba.sum(axis=1, keepdims=True)  # exact sums after float32 softmax
+
+
+def accuracy_validator(
+    val_inputs: Callable[[nn.Module], np.ndarray], val_targets: np.ndarray
+) -> Callable[[nn.Module], dict[str, float]]:
+    """A ``validate`` callback for the loop: the validation accuracy of the module."""
+
+    def validate(module: nn.Module) -> dict[str, float]:
+        predicted = np.argmax(val_inputs(module), axis=1)
+        return {"val_accuracy": float(accuracy_score(val_targets, predicted))}
+
+    return validate
+
+
+def module_arrays(module: nn.Module) -> dict[str, np.ndarray]:
+    """A module's weights as float32 arrays, for safetensors."""
+    return {k: v.detach().cpu().float().numpy() for k, v in module.state_dict().items()}
+
+
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
+
+
+def load_module_arrays(module: ModuleT, arrays: Mapping[str, np.ndarray]) -> ModuleT:
+    """Load arrays saved by :func:`module_arrays` into ``module`` (strict: names must match)."""
+    module.load_state_dict(
+        {k: torch.from_numpy(np.asarray(v)) for k, v in arrays.items()}, strict=True
+    )
+    return module.eval()
+
+
+def run_options(run: RunOptions | None) -> RunOptions:
+    """The run options to use (defaults when None)."""
+    return run if run is not None else RunOptions()

@@ -1,0 +1,260 @@
+"""The ``fasttext`` family: fastText's model class (Joulin et al. 2016) trained by our loop.
+
+A text is the bag of its word ids and hashed word n-grams; their embeddings are averaged
+(``EmbeddingBag``, sparse gradients) and a linear softmax layer (optionally hidden layers first)
+scores the classes. Featurisation is vectorised (:class:`~modelcycle.features.HashedBagFeaturizer`)
+and the embedding table is updated lazily by whichever of the four optimisers is chosen.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import torch
+from sklearn.utils._param_validation import Interval
+from torch import nn
+from torch.nn import functional as F
+
+from modelcycle.features import HashedBagFeaturizer
+from modelcycle.models._base import (
+    ExtraInputs,
+    ModelState,
+    TextClassifier,
+    json_params,
+    tuple_params,
+)
+from modelcycle.models._torch import (
+    TRAINING_CONSTRAINTS,
+    FeedForward,
+    accuracy_validator,
+    load_module_arrays,
+    loop_settings,
+    module_arrays,
+    predict_in_batches,
+    run_options,
+)
+from modelcycle.training.loop import run_loop
+
+SGD_LR_PER_EXAMPLE = 0.08
+"""SGD's default rate is this times the batch size: the mean loss of a batch then moves the
+weights as fastText's per-example updates at rate 0.08 would."""
+ADAPTIVE_LR = {"adagrad": 0.2, "rmsprop": 0.01, "adam": 0.01, "adamw": 0.01}
+"""The adaptive optimisers' defaults, which do not scale with the batch size."""
+
+
+class FastTextModule(nn.Module):
+    """Mean of the bag's embeddings (and any engineered features) → (hidden layers) → scores."""
+
+    def __init__(
+        self,
+        n_ids: int,
+        dim: int,
+        hidden: tuple[int, ...],
+        n_classes: int,
+        dropout: float,
+        n_extra: int = 0,
+    ) -> None:
+        super().__init__()
+        weight = torch.empty(n_ids, dim).uniform_(-1.0 / dim, 1.0 / dim)
+        self.embedding = nn.EmbeddingBag(n_ids, dim, mode="mean", sparse=True, _weight=weight)
+        self.head = FeedForward(dim + n_extra, hidden, n_classes, dropout, sparse=False)
+        if not hidden:  # fastText starts its output layer at zero
+            assert isinstance(self.head.first, nn.Linear)
+            nn.init.zeros_(self.head.first.weight)
+
+    def forward(
+        self, ids: torch.Tensor, offsets: torch.Tensor, *extra: torch.Tensor
+    ) -> torch.Tensor:
+        if self.training:
+            bag = _bag_mean(ids, offsets, self.embedding.weight)
+        else:
+            bag = self.embedding(ids, offsets)  # (texts, dim)
+        return self.head(torch.cat([bag, *extra], dim=1) if extra else bag)
+
+
+def _bag_mean(ids: torch.Tensor, offsets: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """The mean embedding of each bag, as ``EmbeddingBag(mode="mean")`` computes it, but with a
+    backward pass twice as fast on the CPU (a gather and a segment sum; measured 0.36 ms against
+    0.77 ms for a batch of 256 SST-2 sentences)."""
+    lengths = torch.diff(offsets, append=torch.tensor([len(ids)], device=ids.device))
+    segment = torch.repeat_interleave(torch.arange(len(offsets), device=ids.device), lengths)
+    rows = F.embedding(ids, weight, sparse=True)  # (ids, dim)
+    sums = torch.zeros(len(offsets), weight.shape[1], dtype=rows.dtype, device=rows.device)
+    return sums.index_add_(0, segment, rows) / lengths.clamp(min=1).unsqueeze(1)
+
+
+class BagData:
+    """Bags of ids (``ids[offsets[i]:offsets[i] + lengths[i]]`` is text i) and any engineered
+    features (a row per text), batched."""
+
+    def __init__(
+        self, ids: np.ndarray, offsets: np.ndarray, targets: np.ndarray, extra: np.ndarray | None
+    ) -> None:
+        self.ids = torch.from_numpy(ids)
+        self.offsets = offsets
+        self.lengths = np.diff(np.append(offsets, len(ids)))
+        self.targets = targets
+        self.extra = None if extra is None else torch.from_numpy(extra.astype(np.float32))
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def batch(self, rows: np.ndarray, device: torch.device) -> tuple[torch.Tensor, ...]:
+        lengths = self.lengths[rows]
+        starts = np.zeros(len(rows), dtype=np.int64)
+        np.cumsum(lengths[:-1], out=starts[1:])
+        # position k of the batch's bag i reads ids[offsets[rows[i]] + k]
+        gather = np.arange(int(lengths.sum())) + np.repeat(self.offsets[rows] - starts, lengths)
+        bags = (self.ids[torch.from_numpy(gather)].to(device), torch.from_numpy(starts).to(device))
+        if self.extra is None:
+            return bags
+        return (*bags, self.extra[torch.from_numpy(rows)].to(device))
+
+
+class FastTextClassifier(TextClassifier):
+    """``fasttext``: averaged embeddings of words and hashed word n-grams, softmax on top.
+
+    Example::
+
+        model = FastTextClassifier(dim=10, ngrams=2, epochs=5).fit(texts, labels)
+    """
+
+    family = "fasttext"
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "ngrams": [Interval(Integral, 1, 5, closed="both")],
+        "buckets": [Interval(Integral, 1, None, closed="left")],
+        "min_count": [Interval(Integral, 1, None, closed="left")],
+        "dim": [Interval(Integral, 1, None, closed="left")],
+        "hidden": [tuple, list],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        **TRAINING_CONSTRAINTS,
+        "features": [tuple, list],
+    }
+
+    def __init__(
+        self,
+        *,
+        ngrams: int = 2,
+        buckets: int = 2_000_000,
+        min_count: int = 1,
+        dim: int = 10,
+        hidden: tuple[int, ...] = (),
+        dropout: float = 0.0,
+        optimizer: str = "sgd",
+        lr: float | None = None,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        schedule: str = "linear",
+        warmup: float = 0.0,
+        epochs: int = 5,
+        batch_size: int = 256,
+        patience: int | None = None,
+        clip_grad: float | None = None,
+        class_weight: str | None = None,
+        random_state: int | None = None,
+        features: tuple[str, ...] = (),
+    ) -> None:
+        self.ngrams = ngrams
+        self.buckets = buckets
+        self.min_count = min_count
+        self.dim = dim
+        self.hidden = hidden
+        self.dropout = dropout
+        self.optimizer = optimizer
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.momentum = momentum
+        self.schedule = schedule
+        self.warmup = warmup
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.patience = patience
+        self.clip_grad = clip_grad
+        self.class_weight = class_weight
+        self.random_state = random_state
+        self.features = features
+
+    def _module(self, n_ids: int, n_classes: int, n_extra: int) -> FastTextModule:
+        hidden = tuple(self.hidden)
+        return FastTextModule(n_ids, self.dim, hidden, n_classes, self.dropout, n_extra)
+
+    def _fit(self, texts: list[str], targets: np.ndarray, val: Any, run: Any) -> None:
+        self.featurizer_ = HashedBagFeaturizer(self.ngrams, self.buckets, self.min_count).fit(texts)
+        ids, offsets = self.featurizer_.encode(texts)
+        self.extra_, extra = ExtraInputs.fit(self.features, texts)
+        default_lr = {"sgd": SGD_LR_PER_EXAMPLE * self.batch_size, **ADAPTIVE_LR}
+        settings = loop_settings(self, default_lr)
+        torch.manual_seed(settings.seed)
+        self.module_ = self._module(self.featurizer_.size, len(self.classes_), self.extra_.width)
+        validate = None
+        if val is not None:
+            val_bags = self.featurizer_.encode(val[0])
+            val_extra = self.extra_.transform(val[0])
+            validate = accuracy_validator(
+                lambda module: _bag_proba(module, *val_bags, val_extra), val[1]
+            )
+        self.history_ = run_loop(
+            self.module_,
+            BagData(ids, offsets, targets, extra),
+            settings,
+            run_options(run),
+            n_classes=len(self.classes_),
+            validate=validate,
+            fingerprint={"rows": len(texts), "ids": len(ids), "classes": self.classes_.tolist()},
+        )
+        self.module_.cpu()
+
+    def _predict_proba(self, texts: list[str]) -> np.ndarray:
+        ids, offsets = self.featurizer_.encode(texts)
+        proba = _bag_proba(self.module_, ids, offsets, self.extra_.transform(texts))
+        return proba.reshape(len(texts), len(self.classes_))
+
+    def get_state(self) -> ModelState:
+        self._check_fitted()
+        settings, words = self.featurizer_.to_state()
+        extra_settings, extra_tensors = self.extra_.state()
+        return ModelState(
+            params=json_params(self.get_params()),
+            classes=self.classes_.tolist(),
+            preprocessing={**settings, **extra_settings},
+            tensors={**module_arrays(self.module_), **extra_tensors},
+            documents={"vocabulary": words, "history": self.history_},
+        )
+
+    @classmethod
+    def from_state(cls, state: ModelState) -> Self:
+        model = cls(**tuple_params(state.params))
+        model.featurizer_ = HashedBagFeaturizer.from_state(
+            state.preprocessing, state.documents["vocabulary"]
+        )
+        model.extra_ = ExtraInputs.from_state(state.preprocessing, state.tensors)
+        module = model._module(model.featurizer_.size, len(state.classes), model.extra_.width)
+        extra_names = model.extra_.tensor_names()
+        weights = {k: v for k, v in state.tensors.items() if k not in extra_names}
+        model.module_ = load_module_arrays(module, weights)
+        model.classes_ = np.asarray(state.classes)
+        model.history_ = state.documents.get("history", [])
+        return model
+
+
+def _bag_proba(
+    module: nn.Module, ids: np.ndarray, offsets: np.ndarray, extra: np.ndarray | None
+) -> np.ndarray:
+    """Probabilities for whole bags, computed in blocks of texts."""
+    device = next(module.parameters()).device
+    ends = np.append(offsets[1:], len(ids))
+
+    def inputs(rows: slice) -> tuple[torch.Tensor, ...]:
+        block = offsets[rows]
+        first, last = int(block[0]), int(ends[rows][-1])
+        bags = (
+            torch.from_numpy(ids[first:last]).to(device),
+            torch.from_numpy(block - first).to(device),
+        )
+        if extra is None:
+            return bags
+        return (*bags, torch.from_numpy(extra[rows].astype(np.float32)).to(device))
+
+    return predict_in_batches(module, len(offsets), inputs)

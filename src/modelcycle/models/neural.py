@@ -1,0 +1,303 @@
+"""Feed-forward networks trained by modelcycle's loop with the optimiser the user picks.
+
+:class:`NeuralClassifier` takes a numeric feature matrix (dense or sparse) and follows the
+scikit-learn contract (it passes ``sklearn.utils.estimator_checks``); without hidden layers it is
+softmax regression (or a linear SVM with ``loss="hinge"``), the gradient-trained variant of the
+linear families. :class:`MLPTextClassifier` is the ``mlp`` family: TF-IDF n-grams into it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from numbers import Integral, Real
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from modelcycle.features import NgramFeaturizer
+from modelcycle.models._base import (
+    ExtraInputs,
+    ModelState,
+    TextClassifier,
+    json_params,
+    require_tensors,
+    tuple_params,
+)
+from modelcycle.models._torch import (
+    TRAINING_CONSTRAINTS,
+    FeedForward,
+    MatrixData,
+    accuracy_validator,
+    load_module_arrays,
+    loop_settings,
+    matrix_inputs,
+    module_arrays,
+    predict_in_batches,
+    run_options,
+)
+from modelcycle.training.loop import run_loop
+
+DEFAULT_LR = {"sgd": 0.5, "adam": 0.01, "adamw": 0.01, "rmsprop": 0.01, "adagrad": 0.5}
+"""Learning rates that train well without tuning on TF-IDF and standardised features."""
+
+
+class NeuralClassifier(ClassifierMixin, BaseEstimator):
+    """A feed-forward classifier on a numeric matrix: ``hidden`` layer widths (empty: linear),
+    ReLU and dropout, softmax or hinge loss, trained with ``optimizer`` (sgd, adam, rmsprop,
+    adagrad, adamw).
+
+    Example::
+
+        clf = NeuralClassifier(hidden=(64,), optimizer="adam", epochs=20).fit(X, y)
+        clf.predict_proba(X[:2])
+    """
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "hidden": [tuple, list],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "loss": [StrOptions({"log", "hinge"})],
+        **TRAINING_CONSTRAINTS,
+        "class_weight": [StrOptions({"balanced"}), dict, None],
+    }
+    default_lr: ClassVar[dict[str, float]] = DEFAULT_LR
+
+    def __init__(
+        self,
+        *,
+        hidden: tuple[int, ...] = (),
+        dropout: float = 0.0,
+        loss: str = "log",
+        optimizer: str = "adam",
+        lr: float | None = None,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        schedule: str = "constant",
+        warmup: float = 0.0,
+        epochs: int = 20,
+        batch_size: int = 64,
+        patience: int | None = None,
+        clip_grad: float | None = None,
+        class_weight: str | None = None,
+        random_state: int | None = None,
+    ) -> None:
+        self.hidden = hidden
+        self.dropout = dropout
+        self.loss = loss
+        self.optimizer = optimizer
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.momentum = momentum
+        self.schedule = schedule
+        self.warmup = warmup
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.patience = patience
+        self.clip_grad = clip_grad
+        self.class_weight = class_weight
+        self.random_state = random_state
+
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        *,
+        X_val: Any = None,
+        y_val: Any = None,
+        run: Any = None,
+    ) -> Self:
+        """Train on ``X, y``; ``X_val, y_val`` (targets as labels) drive early stopping."""
+        self._validate_params()
+        X, y = validate_data(self, X, y, accept_sparse="csr", dtype=np.float32)
+        check_classification_targets(y)
+        self.classes_, targets = np.unique(y, return_inverse=True)
+        validate = None
+        if X_val is not None and y_val is not None:
+            X_val = validate_data(self, X_val, accept_sparse="csr", dtype=np.float32, reset=False)
+            known = np.isin(y_val, self.classes_)
+            X_val = X_val[known]
+            val_targets = np.searchsorted(self.classes_, np.asarray(y_val)[known])
+            validate = accuracy_validator(lambda m: self._proba(m, X_val), val_targets)
+        torch.manual_seed(loop_settings(self, self.default_lr).seed)
+        self.module_ = FeedForward(
+            X.shape[1], tuple(self.hidden), len(self.classes_), self.dropout, sp.issparse(X)
+        )
+        settings = loop_settings(
+            self, self.default_lr, "hinge" if self.loss == "hinge" else "cross_entropy"
+        )
+        if isinstance(self.class_weight, dict):
+            weights = tuple(float(self.class_weight.get(c, 1.0)) for c in self.classes_)
+            settings = replace(settings, class_weight=weights)
+        self.history_ = run_loop(
+            self.module_,
+            MatrixData(X, targets),
+            settings,
+            run_options(run),
+            n_classes=len(self.classes_),
+            validate=validate,
+            fingerprint={"rows": X.shape[0], "features": X.shape[1]},
+        )
+        self.module_.cpu()
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities (softmax of the scores), columns in ``classes_`` order."""
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse="csr", dtype=np.float32, reset=False)
+        return self._proba(self.module_, X)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The most probable class of each row."""
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def _proba(self, module: torch.nn.Module, X: Any) -> np.ndarray:
+        device = next(module.parameters()).device
+        proba = predict_in_batches(module, X.shape[0], lambda rows: matrix_inputs(X[rows], device))
+        return proba.reshape(X.shape[0], len(self.classes_))
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.non_deterministic = False
+        return tags
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The learned weights as arrays (for saving)."""
+        return module_arrays(self.module_)
+
+    def load_arrays(
+        self, arrays: dict[str, np.ndarray], classes: list[Any], n_features: int, *, sparse: bool
+    ) -> Self:
+        """Restore a fitted classifier from :meth:`to_arrays` output."""
+        self.classes_ = np.asarray(classes)
+        self.n_features_in_ = n_features
+        module = FeedForward(n_features, tuple(self.hidden), len(classes), self.dropout, sparse)
+        self.module_ = load_module_arrays(module, arrays)
+        return self
+
+
+class MLPTextClassifier(TextClassifier):
+    """The ``mlp`` family: TF-IDF word n-grams (and any engineered ``features``) into a
+    feed-forward network with dropout. (For a network over bag-of-n-gram embeddings, use
+    ``fasttext`` with ``hidden=(...)``.)"""
+
+    family = "mlp"
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "ngram_range": [tuple, list],
+        "min_df": [Interval(Integral, 1, None, closed="left")],
+        "max_features": [Interval(Integral, 1, None, closed="left"), None],
+        "hidden": [tuple, list],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        **TRAINING_CONSTRAINTS,
+        "features": [tuple, list],
+    }
+
+    def __init__(
+        self,
+        *,
+        ngram_range: tuple[int, int] = (1, 2),
+        min_df: int = 2,
+        max_features: int | None = None,
+        hidden: tuple[int, ...] = (128,),
+        dropout: float = 0.3,
+        optimizer: str = "adam",
+        lr: float | None = None,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        schedule: str = "constant",
+        warmup: float = 0.0,
+        epochs: int = 5,
+        batch_size: int = 64,
+        patience: int | None = 2,
+        clip_grad: float | None = None,
+        class_weight: str | None = None,
+        random_state: int | None = None,
+        features: tuple[str, ...] = (),
+    ) -> None:
+        self.ngram_range = ngram_range
+        self.min_df = min_df
+        self.max_features = max_features
+        self.hidden = hidden
+        self.dropout = dropout
+        self.optimizer = optimizer
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.momentum = momentum
+        self.schedule = schedule
+        self.warmup = warmup
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.patience = patience
+        self.clip_grad = clip_grad
+        self.class_weight = class_weight
+        self.random_state = random_state
+        self.features = features
+
+    def _head(self) -> NeuralClassifier:
+        training = {name: getattr(self, name) for name in TRAINING_CONSTRAINTS}
+        return NeuralClassifier(hidden=tuple(self.hidden), dropout=self.dropout, **training)
+
+    def _fit(self, texts: list[str], targets: np.ndarray, val: Any, run: Any) -> None:
+        low, high = (int(n) for n in self.ngram_range)
+        featurizer = NgramFeaturizer(
+            ngram_range=(low, high), min_df=self.min_df, max_features=self.max_features
+        )
+        self.featurizer_, matrix = featurizer.fit_transform(texts)
+        self.extra_, extra = ExtraInputs.fit(self.features, texts)
+        if extra is not None:
+            matrix = sp.hstack([matrix, sp.csr_matrix(extra)], format="csr")
+        X_val = y_val = None
+        if val is not None:
+            X_val, y_val = self._matrix(val[0]), val[1]
+        self.head_ = self._head().fit(matrix, targets, X_val=X_val, y_val=y_val, run=run)
+        self.history_ = self.head_.history_
+
+    def _matrix(self, texts: list[str]) -> sp.csr_matrix:
+        matrix = self.featurizer_.transform(texts)
+        extra = self.extra_.transform(texts)
+        if extra is None:
+            return matrix
+        return sp.hstack([matrix, sp.csr_matrix(extra)], format="csr")
+
+    def _predict_proba(self, texts: list[str]) -> np.ndarray:
+        proba: np.ndarray = self.head_.predict_proba(self._matrix(texts))
+        return proba
+
+    def get_state(self) -> ModelState:
+        self._check_fitted()
+        settings, words, tensors = self.featurizer_.to_state()
+        extra_settings, extra_tensors = self.extra_.state()
+        head = {f"head.{k}": v for k, v in self.head_.to_arrays().items()}
+        return ModelState(
+            params=json_params(self.get_params()),
+            classes=self.classes_.tolist(),
+            preprocessing={**settings, **extra_settings},
+            tensors={**tensors, **extra_tensors, **head},
+            documents={"vocabulary": words, "history": self.history_},
+        )
+
+    @classmethod
+    def from_state(cls, state: ModelState) -> Self:
+        model = cls(**tuple_params(state.params))
+        model.featurizer_ = NgramFeaturizer.from_state(
+            state.preprocessing, state.documents["vocabulary"], state.tensors
+        )
+        model.extra_ = ExtraInputs.from_state(state.preprocessing, state.tensors)
+        head = {
+            k.removeprefix("head."): v for k, v in state.tensors.items() if k.startswith("head.")
+        }
+        width = model.featurizer_.n_features + model.extra_.width
+        model.head_ = model._head().load_arrays(
+            head, list(range(len(state.classes))), width, sparse=True
+        )
+        names = ["ngram_keys", "idf", *model.extra_.tensor_names(), *(f"head.{k}" for k in head)]
+        require_tensors(state, names)
+        model.classes_ = np.asarray(state.classes)
+        model.history_ = state.documents.get("history", [])
+        return model

@@ -1,0 +1,344 @@
+"""The training loop: one readable function for every gradient-trained family.
+
+Per epoch: shuffle (seeded by epoch, so a resumed run shuffles the same way), mini-batches,
+forward, loss, backward, gradient clipping, optimiser step with the LR schedule; then the
+validation metric, early stopping with patience (the best epoch's weights are restored at the
+end), and a checkpoint (safetensors + JSON) from which ``resume`` continues a killed run exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from torch.nn import functional as F
+
+from modelcycle._io import atomic_dir
+from modelcycle.exceptions import ArtifactError, ConfigError
+from modelcycle.training.distributed import DistributedContext, process_group, replicate
+from modelcycle.training.optim import OptimizerSettings, TrainingOptimizer
+from modelcycle.training.progress import EpochProgress
+
+__all__ = ["LoopSettings", "RunOptions", "TrainingData", "resolve_device", "run_loop"]
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    """The hyper-parameters of a training run (they are part of the model's parameters)."""
+
+    optimizer: OptimizerSettings
+    epochs: int = 5
+    batch_size: int = 64
+    patience: int | None = None  # epochs without improvement before stopping; None: never
+    clip_grad: float | None = None
+    class_weight: str | tuple[float, ...] | None = None  # "balanced", or a weight per class
+    loss: str = "cross_entropy"  # or "hinge" (multi-class margin loss, a linear SVM's)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ConfigError(
+                f"epochs and batch_size must be >= 1, got {self.epochs}, {self.batch_size}"
+            )
+        if self.loss not in ("cross_entropy", "hinge"):
+            raise ConfigError(f"loss must be 'cross_entropy' or 'hinge', got {self.loss!r}")
+        if isinstance(self.class_weight, str) and self.class_weight != "balanced":
+            raise ConfigError(f"class_weight must be 'balanced' or None, got {self.class_weight!r}")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a run is carried out, not what is learned: checkpoints, progress, device, threads."""
+
+    checkpoint_dir: Path | None = None
+    resume: bool = False
+    progress: bool | None = None  # None: a bar only on a terminal
+    device: str = "auto"
+    threads: int | None = None
+    on_epoch_end: Callable[[dict[str, Any]], None] | None = field(default=None, compare=False)
+    distributed: DistributedContext | None = None  # set under torchrun
+
+
+class TrainingData(Protocol):
+    """Training examples that can be cut into batches of tensors."""
+
+    targets: np.ndarray  # class index per example
+
+    def __len__(self) -> int: ...
+
+    def batch(self, rows: np.ndarray, device: torch.device) -> tuple[torch.Tensor, ...]:
+        """The module's inputs for ``rows``."""
+        ...
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` is CUDA when available, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name not in ("cpu", "cuda"):
+        raise ConfigError(f"unknown device {name!r}; valid devices are: auto, cpu, cuda")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device 'cuda' asked for, but PyTorch sees no CUDA GPU; use --device cpu")
+    return torch.device(name)
+
+
+def run_loop(
+    module: nn.Module,
+    data: TrainingData,
+    settings: LoopSettings,
+    options: RunOptions,
+    *,
+    n_classes: int,
+    validate: Callable[[nn.Module], dict[str, float]] | None = None,
+    fingerprint: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Train ``module`` in place; returns the history, one record per epoch.
+
+    ``validate`` returns ``{"val_accuracy": ..., ...}``; its first value drives early stopping.
+    ``fingerprint`` identifies the run (data and settings) so that ``resume`` refuses a
+    checkpoint of another run.
+    """
+    device = resolve_device(options.device)
+    cluster = options.distributed
+    if cluster is not None and device.type == "cuda":
+        device = torch.device("cuda", cluster.local_rank)
+    if options.threads:
+        torch.set_num_threads(options.threads)
+    torch.manual_seed(settings.seed)
+    module.to(device)
+    if cluster is None:
+        return _epochs(
+            module, module, data, settings, options, device, n_classes, validate, fingerprint
+        )
+    with process_group(cluster, device):
+        replica = replicate(module, cluster, device)
+        return _epochs(
+            module, replica, data, settings, options, device, n_classes, validate, fingerprint
+        )
+
+
+def _epochs(
+    module: nn.Module,
+    replica: nn.Module,
+    data: TrainingData,
+    settings: LoopSettings,
+    options: RunOptions,
+    device: torch.device,
+    n_classes: int,
+    validate: Callable[[nn.Module], dict[str, float]] | None,
+    fingerprint: Mapping[str, Any] | None,
+) -> list[dict[str, Any]]:
+    """The epochs of :func:`run_loop`; ``replica`` is ``module`` itself, or its data-parallel
+    wrapper under torchrun (then each process trains on its share of every batch)."""
+    cluster = options.distributed
+    main = cluster is None or cluster.is_main
+    steps_per_epoch = -(-len(data) // settings.batch_size)
+    optimizer = TrainingOptimizer(replica, settings.optimizer, steps_per_epoch * settings.epochs)
+    weight = _class_weight(data.targets, n_classes, settings.class_weight, device)
+    targets = torch.as_tensor(data.targets, dtype=torch.long)
+    state = _LoopState()
+    identity = json.loads(json.dumps({**asdict(settings), **(fingerprint or {})}, default=str))
+    if options.resume:
+        _resume(options.checkpoint_dir, module, optimizer, state, identity)
+
+    with EpochProgress(
+        settings.epochs, len(data), enabled=options.progress if main else False
+    ) as bar:
+        for epoch in range(state.epoch, settings.epochs):
+            if state.stopped:
+                break
+            bar.start(epoch)
+            replica.train()
+            start, seen, loss_sum = time.perf_counter(), 0, 0.0
+            order = np.random.default_rng([settings.seed, epoch]).permutation(len(data))
+            for first in range(0, len(order), settings.batch_size):
+                rows = order[first : first + settings.batch_size]
+                if cluster is not None:
+                    if len(rows) < cluster.world_size:
+                        continue  # every process needs a share of the batch
+                    rows = cluster.shard(rows)
+                optimizer.zero_grad()
+                with _autocast(device):
+                    logits = replica(*data.batch(rows, device))
+                loss = _loss(settings.loss, logits.float(), targets[rows].to(device), weight)
+                loss.backward()
+                if settings.clip_grad:
+                    _clip_gradients(replica, settings.clip_grad)
+                lr = optimizer.step()
+                seen += len(rows)
+                loss_sum += float(loss.detach()) * len(rows)
+                bar.advance(
+                    len(rows), loss=loss_sum / seen, speed=seen / (time.perf_counter() - start)
+                )
+            record: dict[str, Any] = {
+                "epoch": epoch + 1,
+                "loss": loss_sum / seen,
+                "lr": lr,
+                "base_lr": settings.optimizer.lr,
+                "seconds": time.perf_counter() - start,
+            }
+            record["examples_per_s"] = seen / record["seconds"]
+            if validate is not None:
+                module.eval()
+                with torch.no_grad():
+                    record.update(validate(module))
+            state.record(module, record, settings.patience)
+            bar.finish(record)
+            if options.checkpoint_dir is not None and main:
+                _save_checkpoint(options.checkpoint_dir, module, optimizer, state, identity)
+            if options.on_epoch_end is not None and main:
+                options.on_epoch_end(record)
+    if state.best_weights is not None:
+        module.load_state_dict(state.best_weights)
+    module.eval()
+    return state.history
+
+
+@dataclass
+class _LoopState:
+    """What the loop knows between epochs (and what a checkpoint must hold to resume)."""
+
+    epoch: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_score: float | None = None
+    best_epoch: int | None = None
+    best_weights: dict[str, torch.Tensor] | None = None
+    bad_epochs: int = 0
+    stopped: bool = False
+
+    def record(self, module: nn.Module, record: dict[str, Any], patience: int | None) -> None:
+        self.history.append(record)
+        self.epoch = record["epoch"]
+        score = next((v for k, v in record.items() if k.startswith("val_")), None)
+        if score is None:
+            return
+        if self.best_score is None or score > self.best_score:
+            self.best_score, self.best_epoch, self.bad_epochs = score, record["epoch"], 0
+            self.best_weights = {k: v.detach().clone() for k, v in module.state_dict().items()}
+        else:
+            self.bad_epochs += 1
+            self.stopped = patience is not None and self.bad_epochs >= patience
+        record["best_epoch"] = self.best_epoch
+
+
+def _autocast(device: torch.device) -> Any:
+    """bf16 autocast on a CUDA GPU that supports it; nothing on the CPU."""
+    enabled = device.type == "cuda" and torch.cuda.is_bf16_supported()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
+
+
+def _loss(
+    kind: str, logits: torch.Tensor, targets: torch.Tensor, weight: torch.Tensor | None
+) -> torch.Tensor:
+    if kind == "hinge":
+        return F.multi_margin_loss(logits, targets, weight=weight)
+    return F.cross_entropy(logits, targets, weight=weight)
+
+
+def _class_weight(
+    targets: np.ndarray, n_classes: int, mode: str | tuple[float, ...] | None, device: torch.device
+) -> torch.Tensor | None:
+    if mode is None:
+        return None
+    if mode == "balanced":
+        counts = np.bincount(targets, minlength=n_classes).astype(np.float64)
+        weights = len(targets) / (n_classes * np.maximum(counts, 1.0))
+    else:
+        weights = np.asarray(mode, dtype=np.float64)
+    return torch.tensor(weights, dtype=torch.float32, device=device)
+
+
+def _clip_gradients(module: nn.Module, max_norm: float) -> None:
+    """Clip the global gradient norm; sparse gradients count by their (summed) rows."""
+    grads = [p.grad for p in module.parameters() if p.grad is not None]
+    if not grads:
+        return
+    squares = [(g.coalesce()._values() if g.is_sparse else g).float().pow(2).sum() for g in grads]
+    total = torch.stack(squares).sum().sqrt()
+    scale = max_norm / (float(total) + 1e-6)
+    if scale < 1.0:
+        for grad in grads:
+            grad.mul_(scale)
+
+
+_CHECKPOINT = "checkpoint.safetensors"
+_CHECKPOINT_JSON = "checkpoint.json"
+
+
+def _save_checkpoint(
+    directory: Path,
+    module: nn.Module,
+    optimizer: TrainingOptimizer,
+    state: _LoopState,
+    identity: Mapping[str, Any],
+) -> None:
+    """Write ``directory/epoch-NNNN`` atomically, then drop older epochs."""
+    tensors = {f"model.{k}": v.detach().contiguous() for k, v in module.state_dict().items()}
+    optim_tensors, optim_meta = optimizer.state_tensors()
+    tensors.update({f"optim.{k}": v.contiguous() for k, v in optim_tensors.items()})
+    if state.best_weights is not None:
+        tensors.update({f"best.{k}": v.contiguous() for k, v in state.best_weights.items()})
+    tensors["rng.torch"] = torch.get_rng_state()
+    meta = {
+        "identity": identity,
+        "epoch": state.epoch,
+        "history": state.history,
+        "best_score": state.best_score,
+        "best_epoch": state.best_epoch,
+        "bad_epochs": state.bad_epochs,
+        "stopped": state.stopped,
+        "optimizer": optim_meta,
+    }
+    target = directory / f"epoch-{state.epoch:04d}"
+    with atomic_dir(target, replace_if=_CHECKPOINT_JSON) as tmp:
+        save_file({k: v.cpu() for k, v in tensors.items()}, str(tmp / _CHECKPOINT))
+        (tmp / _CHECKPOINT_JSON).write_text(json.dumps(meta, default=str), encoding="utf-8")
+    for older in directory.glob("epoch-*"):
+        if older != target and older.is_dir():
+            shutil.rmtree(older, ignore_errors=True)
+
+
+def _resume(
+    directory: Path | None,
+    module: nn.Module,
+    optimizer: TrainingOptimizer,
+    state: _LoopState,
+    identity: Mapping[str, Any],
+) -> None:
+    """Load the newest checkpoint in ``directory`` into the module, optimiser and loop state."""
+    epochs = sorted(directory.glob("epoch-*")) if directory is not None else []
+    if not epochs:
+        raise ArtifactError(f"no checkpoint to resume from in {directory}; train without --resume")
+    latest = epochs[-1]
+    meta = json.loads((latest / _CHECKPOINT_JSON).read_text(encoding="utf-8"))
+    if meta["identity"] != identity:
+        raise ArtifactError(
+            f"{latest}: this checkpoint belongs to a run with other data or settings; "
+            "train without --resume, or resume with the same command"
+        )
+    tensors = load_file(str(latest / _CHECKPOINT))
+    device = next(module.parameters()).device
+
+    def part(prefix: str) -> dict[str, torch.Tensor]:
+        return {
+            k.removeprefix(prefix): v.to(device) for k, v in tensors.items() if k.startswith(prefix)
+        }
+
+    module.load_state_dict(part("model."))
+    optimizer.load_state_tensors(part("optim."), meta["optimizer"])
+    torch.set_rng_state(tensors["rng.torch"])
+    best = part("best.")
+    state.epoch = meta["epoch"]
+    state.history = meta["history"]
+    state.best_score, state.best_epoch = meta["best_score"], meta["best_epoch"]
+    state.bad_epochs, state.stopped = meta["bad_epochs"], meta["stopped"]
+    state.best_weights = best or None

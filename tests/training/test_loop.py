@@ -1,0 +1,114 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from modelcycle.data import load_dataset
+from modelcycle.exceptions import ArtifactError, ConfigError
+from modelcycle.models import make_model
+from modelcycle.training.loop import LoopSettings, RunOptions, resolve_device
+from modelcycle.training.optim import OptimizerSettings
+
+PARAMS = {"epochs": 4, "batch_size": 4, "buckets": 500, "dropout": 0.2, "hidden": (8,)}
+
+
+def weights(model: object) -> dict[str, np.ndarray]:
+    return {k: v.detach().numpy().copy() for k, v in model.module_.state_dict().items()}  # type: ignore[attr-defined]
+
+
+def fit(reviews_csv: Path, run: RunOptions | None = None, **extra: object) -> object:
+    data = load_dataset(reviews_csv)
+    model = make_model("fasttext", {**PARAMS, **extra}, seed=1)
+    return model.fit(data.texts, data.labels, val=(data.texts[:8], data.labels[:8]), run=run)
+
+
+def test_the_same_seed_gives_the_same_weights(reviews_csv: Path) -> None:
+    first, second = weights(fit(reviews_csv)), weights(fit(reviews_csv))
+    for name in first:
+        np.testing.assert_array_equal(first[name], second[name])
+
+
+def without_timing(history: list[dict[str, object]]) -> list[dict[str, object]]:
+    return [{k: v for k, v in h.items() if k not in ("seconds", "examples_per_s")} for h in history]
+
+
+class Killed(Exception):
+    """Stands in for the process being killed right after a checkpoint is written."""
+
+
+def test_a_killed_run_resumes_to_the_same_weights_and_metrics(
+    tmp_path: Path, reviews_csv: Path
+) -> None:
+    uninterrupted = fit(reviews_csv, optimizer="adam")
+
+    def kill_after_first_epoch(record: dict[str, object]) -> None:
+        if record["epoch"] == 1:
+            raise Killed
+
+    checkpoints = tmp_path / "ckpt"
+    with pytest.raises(Killed):
+        fit(
+            reviews_csv,
+            RunOptions(checkpoint_dir=checkpoints, on_epoch_end=kill_after_first_epoch),
+            optimizer="adam",
+        )
+    assert [p.name for p in checkpoints.iterdir()] == ["epoch-0001"]
+    resumed = fit(
+        reviews_csv, RunOptions(checkpoint_dir=checkpoints, resume=True), optimizer="adam"
+    )
+    for name, value in weights(uninterrupted).items():
+        np.testing.assert_array_equal(weights(resumed)[name], value)
+    assert without_timing(resumed.history_) == without_timing(uninterrupted.history_)  # type: ignore[attr-defined]
+    assert [p.name for p in checkpoints.iterdir()] == ["epoch-0004"]
+
+
+def test_resume_refuses_a_checkpoint_of_another_run(tmp_path: Path, reviews_csv: Path) -> None:
+    fit(reviews_csv, RunOptions(checkpoint_dir=tmp_path / "ckpt"))
+    with pytest.raises(ArtifactError, match="belongs to a run with other data or settings"):
+        fit(reviews_csv, RunOptions(checkpoint_dir=tmp_path / "ckpt", resume=True), lr=0.5)
+    with pytest.raises(ArtifactError, match="no checkpoint to resume from"):
+        fit(reviews_csv, RunOptions(checkpoint_dir=tmp_path / "empty", resume=True))
+
+
+def test_early_stopping_restores_the_best_epoch(reviews_csv: Path) -> None:
+    # A huge learning rate makes validation accuracy fall after it peaks.
+    model = fit(reviews_csv, epochs=12, patience=2, lr=5.0, optimizer="adam", hidden=())
+    history = model.history_  # type: ignore[attr-defined]
+    scores = [h["val_accuracy"] for h in history]
+    best = int(np.argmax(scores))
+    assert history[-1]["best_epoch"] == best + 1
+    assert len(history) <= best + 1 + 2  # stopped within patience of the best
+    data = load_dataset(reviews_csv)
+    restored = (model.predict(data.texts[:8]) == data.labels[:8]).mean()  # type: ignore[attr-defined]
+    assert restored == pytest.approx(scores[best])
+
+
+def test_history_records_what_the_progress_bar_shows(reviews_csv: Path) -> None:
+    history = fit(reviews_csv).history_  # type: ignore[attr-defined]
+    assert [h["epoch"] for h in history] == [1, 2, 3, 4]
+    assert {"loss", "val_accuracy", "lr", "seconds", "examples_per_s", "best_epoch"} <= set(
+        history[0]
+    )
+    assert history[-1]["lr"] < history[0]["lr"]  # the linear schedule decays
+
+
+def test_class_weight_and_clipping_change_the_result(reviews_csv: Path) -> None:
+    plain = weights(fit(reviews_csv))
+    clipped = weights(fit(reviews_csv, clip_grad=0.01))
+    balanced = weights(fit(reviews_csv, class_weight="balanced"))
+    name = "embedding.weight"
+    assert not np.array_equal(plain[name], clipped[name])
+    # the corpus is balanced, so balanced class weights change nothing
+    np.testing.assert_allclose(plain[name], balanced[name], atol=1e-6)
+
+
+def test_loop_settings_and_devices_are_validated() -> None:
+    with pytest.raises(ConfigError, match="epochs and batch_size must be >= 1"):
+        LoopSettings(OptimizerSettings(), epochs=0)
+    with pytest.raises(ConfigError, match="unknown device 'tpu'"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="PyTorch sees no CUDA GPU; use --device cpu"):
+            resolve_device("cuda")
+    assert resolve_device("cpu").type == "cpu"

@@ -1,0 +1,88 @@
+import pytest
+import torch
+from torch import nn
+
+from modelcycle.exceptions import ConfigError
+from modelcycle.training.optim import OptimizerSettings, TrainingOptimizer, lr_factor
+
+
+def test_lr_factor_schedules() -> None:
+    assert [lr_factor(s, 10, "constant", 0.0) for s in (0, 9)] == [1.0, 1.0]
+    assert [lr_factor(s, 10, "linear", 0.0) for s in (0, 5)] == [1.0, 0.5]
+    assert lr_factor(0, 10, "cosine", 0.0) == 1.0
+    assert lr_factor(5, 10, "cosine", 0.0) == pytest.approx(0.5)
+    # warmup: 2 of 10 steps ramp up, then the schedule runs over the remaining 8
+    assert [lr_factor(s, 10, "linear", 0.2) for s in (0, 1, 2, 6)] == [0.5, 1.0, 1.0, 0.5]
+
+
+def test_settings_are_validated() -> None:
+    with pytest.raises(
+        ConfigError, match="unknown optimizer 'lbfgs'; valid optimizers are: sgd, adam"
+    ):
+        OptimizerSettings(name="lbfgs")
+    with pytest.raises(ConfigError, match="unknown schedule 'step'"):
+        OptimizerSettings(schedule="step")
+
+
+def twin_bags(
+    name: str, momentum: float = 0.0
+) -> tuple[nn.EmbeddingBag, nn.EmbeddingBag, torch.optim.Optimizer, TrainingOptimizer]:
+    torch.manual_seed(0)
+    dense = nn.EmbeddingBag(6, 3, mode="sum", sparse=False)
+    sparse = nn.EmbeddingBag(6, 3, mode="sum", sparse=True)
+    sparse.load_state_dict(dense.state_dict())
+    settings = OptimizerSettings(name=name, lr=0.1, momentum=momentum)
+    reference = {
+        "sgd": lambda p: torch.optim.SGD(p, lr=0.1, momentum=momentum),
+        "adagrad": lambda p: torch.optim.Adagrad(p, lr=0.1),
+        "rmsprop": lambda p: torch.optim.RMSprop(p, lr=0.1),
+        "adam": lambda p: torch.optim.Adam(p, lr=0.1),
+    }[name](dense.parameters())
+    return dense, sparse, reference, TrainingOptimizer(sparse, settings, total_steps=10)
+
+
+@pytest.mark.parametrize(
+    ("name", "momentum"),
+    [("sgd", 0.0), ("sgd", 0.9), ("adagrad", 0.0), ("rmsprop", 0.0), ("adam", 0.0)],
+)
+def test_lazy_sparse_step_equals_dense_optimizer_when_every_row_is_touched(
+    name: str, momentum: float
+) -> None:
+    dense, sparse, reference, lazy = twin_bags(name, momentum)
+    ids = torch.tensor([0, 1, 2, 3, 4, 5, 5, 1])  # every row, some twice
+    offsets = torch.tensor([0, 3, 6])
+    for _ in range(3):
+        for module, optimizer in ((dense, reference), (sparse, lazy)):
+            optimizer.zero_grad()
+            (module(ids, offsets) ** 2).sum().backward()
+            optimizer.step()
+    torch.testing.assert_close(sparse.weight, dense.weight, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["adagrad", "rmsprop", "adam"])
+def test_lazy_sparse_leaves_untouched_rows_alone(name: str) -> None:
+    _, sparse, _, lazy = twin_bags(name)
+    before = sparse.weight.detach().clone()
+    lazy.zero_grad()
+    sparse(torch.tensor([1, 2]), torch.tensor([0])).sum().backward()
+    lazy.step()
+    changed = (sparse.weight != before).any(dim=1).tolist()
+    assert changed == [False, True, True, False, False, False]
+
+
+def test_optimizer_state_round_trips() -> None:
+    torch.manual_seed(0)
+    module = nn.Sequential(nn.EmbeddingBag(5, 2, sparse=True), nn.Linear(2, 2))
+    optimizer = TrainingOptimizer(module, OptimizerSettings(name="adam", lr=0.1), total_steps=5)
+    ids, offsets = torch.tensor([0, 1, 4]), torch.tensor([0, 2])
+    optimizer.zero_grad()
+    module[1](module[0](ids, offsets)).sum().backward()
+    optimizer.step()
+    tensors, meta = optimizer.state_tensors()
+    fresh = TrainingOptimizer(module, OptimizerSettings(name="adam", lr=0.1), total_steps=5)
+    fresh.load_state_tensors(tensors, meta)
+    again, again_meta = fresh.state_tensors()
+    assert again_meta == meta
+    assert sorted(again) == sorted(tensors)
+    for key in tensors:
+        torch.testing.assert_close(again[key], tensors[key])
