@@ -33,12 +33,6 @@ class Figure_:
     alt: str
 
 
-def prepare() -> None:
-    """Import wordcloud (and with it matplotlib, about a third of a second), e.g. in a thread
-    while counting."""
-    import wordcloud  # noqa: F401
-
-
 def draw(plots: PlotData) -> dict[str, Any]:
     """Every figure of the report, by name: a ``Figure_``, or for ``label_clouds`` a dict of
     them by label."""
