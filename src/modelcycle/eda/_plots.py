@@ -108,14 +108,17 @@ def _lengths(plots: PlotData) -> Figure_:
     for values, unit in ((plots.chars, "characters"), (plots.words, "words")):
         values = values.astype(np.float64)
         upper = max(float(np.percentile(values, 99)), 1.0) if len(values) else 1.0
-        edges = np.linspace(0, upper, 50)
-        clipped = np.clip(values, 0, upper)
+        # lengths are whole numbers: bins of a whole width, or short lengths leave empty bins
+        width = max(1, int(np.ceil(upper / 50)))
+        edges = np.arange(0, upper + 2 * width, width, dtype=np.float64)
+        upper = float(edges[-1])
+        clipped = np.clip(values, 0, upper - width / 2)
         overall = np.histogram(clipped, edges)[0]
         panel = Panel(
             x=(0, upper),
             y=(0, _upper(overall)),
             title=f"Length in {unit}",
-            xlabel=f"length in {unit} (the last bin holds the top 1%)",
+            xlabel=f"length in {unit} (the last bin holds the longest 1%)",
             ylabel="texts",
         )
         panel.stairs(overall.tolist(), edges.tolist(), ALL_TEXTS, fill=True)
@@ -226,7 +229,9 @@ def _document_map(plots: PlotData) -> Figure_:
     )
     for i, name in enumerate(names):
         where = labels == name
-        panel.dots(points[where, 0].tolist(), points[where, 1].tolist(), _colour(i))
+        panel.dots(
+            points[where, 0].tolist(), points[where, 1].tolist(), _colour(i), **_dot(len(points))
+        )
     legend = [(_short(n, 20), _colour(i)) for i, n in enumerate(names)] if len(names) > 1 else []
     return _svg(
         [panel],
@@ -259,15 +264,23 @@ def _numeric(plots: PlotData) -> Figure_:
         )
         for i, group in enumerate(groups):
             where = (labels == group) & known
-            panel.dots(words[where].tolist(), values[where].tolist(), _colour(i))
+            panel.dots(
+                words[where].tolist(), values[where].tolist(), _colour(i), **_dot(len(words))
+            )
         panels.append(panel)
     legend = [(_short(g, 20), _colour(i)) for i, g in enumerate(groups)] if len(groups) > 1 else []
     return _svg(
         panels,
         320,
         "Scatter plots of each numeric column against text length in words, coloured by label.",
+        width=min(WIDTH, 520 * len(panels)),
         legend=legend,
     )
+
+
+def _dot(points: int) -> dict[str, float]:
+    """Dots that stay visible when there are few and do not blot when there are many."""
+    return {"radius": 3.5, "opacity": 0.8} if points < 300 else {"radius": 2.2, "opacity": 0.55}
 
 
 def _compare(plots: PlotData) -> Figure_:
