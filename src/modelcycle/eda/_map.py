@@ -16,6 +16,10 @@ import polars as pl
 from modelcycle.eda._counts import word_tokens
 from modelcycle.eda._stopwords import STOP_WORDS
 
+MAX_CHARS = 1000
+"""Characters of each text that place it on the map: enough for its topic, and it bounds the
+time long texts take."""
+
 
 def document_map(texts: Sequence[str], seed: int, max_words: int = 2000) -> np.ndarray | None:
     """``(len(texts), 2)`` coordinates, or None when fewer than 3 words occur in 2+ texts."""
@@ -23,7 +27,7 @@ def document_map(texts: Sequence[str], seed: int, max_words: int = 2000) -> np.n
         pl.DataFrame({"text": list(texts)}, schema={"text": pl.String})
         .lazy()
         .with_row_index("doc")
-        .select("doc", word=word_tokens(pl.col("text")))
+        .select("doc", word=word_tokens(pl.col("text").str.slice(0, MAX_CHARS)))
         .explode("word")
         .filter(pl.col("word").is_not_null() & ~pl.col("word").is_in(sorted(STOP_WORDS)))
         .group_by("doc", "word")

@@ -33,6 +33,12 @@ class Figure_:
     alt: str
 
 
+def prepare() -> None:
+    """Import wordcloud (and with it matplotlib: a third of a second), e.g. in a thread while
+    the counting keeps the cores busy."""
+    import wordcloud  # noqa: F401
+
+
 def draw(plots: PlotData) -> dict[str, Any]:
     """Every figure of the report, by name: a ``Figure_``, or for ``label_clouds`` a dict of
     them by label."""

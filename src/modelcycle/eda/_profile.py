@@ -16,7 +16,7 @@ import polars as pl
 
 from modelcycle._io import atomic_dir, write_json, write_text
 from modelcycle.data import Dataset
-from modelcycle.eda import _counts
+from modelcycle.eda import _counts, _plots
 from modelcycle.eda._counts import ORDERS, Counter, GramTable
 from modelcycle.eda._map import document_map
 from modelcycle.text import (
@@ -118,7 +118,7 @@ def profile(
     compare: Dataset | None = None,
     top: int = 30,
     max_labels: int = 20,
-    sample: int = 2000,
+    sample: int = 1500,
     seed: int = 42,
     batch_bytes: int = 32 << 20,
 ) -> EdaReport:
@@ -146,9 +146,10 @@ def profile(
         # Python-bound work on the sample, alongside the counting (polars works without the GIL)
         languages = background.submit(_languages, sample_texts[:LANGUAGE_SAMPLE], sample_rows)
         points = background.submit(document_map, sample_texts, seed)
+        background.submit(_plots.prepare)  # the report is nearly always drawn next
         counter = Counter(n_labels=len(labels))
         rows = _row_stats(frame, text, dataset.label, labels, counter, batch_bytes)
-        data, plots = _figures(dataset, compare, rows, counter, labels, detailed, top, seed)
+        data, plots = _figures(dataset, compare, rows, counter, labels, detailed, top)
         data["languages"] = languages.result()
         map_points = points.result()
     data["settings"] = {"top": top, "max_labels": max_labels, "sample": sample, "seed": seed}
@@ -178,7 +179,6 @@ def _figures(
     labels: list[str],
     detailed: list[str],
     top: int,
-    seed: int,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Every figure of ``eda.json`` from the row statistics and the counts, and what the plots
     need beyond them."""
@@ -219,7 +219,8 @@ def _figures(
     )
     numeric = _numeric_columns(dataset)
     data["numeric"] = {name: _describe(frame[name]) for name in numeric}
-    data.update(_words(counter, tables[1], is_stop, top))
+    words, cloud_words = _words(counter, tables[1], is_stop, top)
+    data.update(words)
     data.update(
         _ngrams(counter, tables, is_stop, detailed, top, labelled=dataset.label is not None)
     )
@@ -235,7 +236,7 @@ def _figures(
         "chars": rows["chars"].fill_null(0).to_numpy(),
         "words": rows["words"].to_numpy(),
         "label_codes": rows["lab"].to_numpy(),
-        "word_freq": dict(data["cloud_words"]),
+        "word_freq": cloud_words,
         "label_words": {
             label: {gram: score for gram, score, *_ in data["distinctive_by_n"][label]["1"]}
             for label in detailed
@@ -245,7 +246,6 @@ def _figures(
         "rank_frequency": _rank_frequency(tables[1].totals),
         "other": other,
     }
-    del data["cloud_words"]
     return data, plots
 
 
@@ -516,22 +516,20 @@ def _pairs(items: Sequence[tuple[str, float, int]]) -> list[list[Any]]:
     return [[gram, int(score)] for gram, score, _ in items]
 
 
-def _words(counter: Counter, unigrams: GramTable, is_stop: np.ndarray, top: int) -> dict[str, Any]:
+def _words(
+    counter: Counter, unigrams: GramTable, is_stop: np.ndarray, top: int
+) -> tuple[dict[str, Any], dict[str, int]]:
+    """The word figures of eda.json, and the words of the overall word cloud with their counts."""
     totals = unigrams.totals
     content = ~is_stop[unigrams.grams[:, 0]] if len(unigrams.grams) else np.zeros(0, bool)
     size = len(totals)
     hapax = int((totals == 1).sum())
-    return {
+    cloud = _counts.top(counter, unigrams, totals, CLOUD_WORDS, keep=content)
+    ten = _counts.top(counter, unigrams, totals, 10)
+    figures = {
         "top_words": _pairs(_counts.top(counter, unigrams, totals, top)),
-        "top_words_without_stop_words": _pairs(
-            _counts.top(counter, unigrams, totals, top, keep=content)
-        ),
-        "cloud_words": _pairs(_counts.top(counter, unigrams, totals, CLOUD_WORDS, keep=content)),
-        "stop_words_in_top_10": sum(
-            1
-            for word, _ in _pairs(_counts.top(counter, unigrams, totals, 10))
-            if is_stop_word(word)
-        ),
+        "top_words_without_stop_words": _pairs(cloud[:top]),
+        "stop_words_in_top_10": sum(1 for word, *_ in ten if word in _counts.stop_words()),
         "vocabulary": {
             "tokens": counter.tokens,
             "size": size,
@@ -540,6 +538,7 @@ def _words(counter: Counter, unigrams: GramTable, is_stop: np.ndarray, top: int)
             "growth": counter.growth(),
         },
     }
+    return figures, {word: int(n) for word, n, _ in cloud}
 
 
 def _rank_frequency(totals: np.ndarray, points: int = 200) -> np.ndarray:
@@ -548,11 +547,6 @@ def _rank_frequency(totals: np.ndarray, points: int = 200) -> np.ndarray:
         return np.zeros((0, 2))
     ranks = np.unique(np.geomspace(1, len(ranked), points).round().astype(np.int64))
     return np.stack([ranks, ranked[ranks - 1]], axis=1).astype(np.float64)
-
-
-def is_stop_word(word: str) -> bool:
-    """Whether ``word`` is in the stop-word list the report uses."""
-    return word in _counts.stop_words()
 
 
 def _ngrams(

@@ -581,7 +581,8 @@ def _method(data: dict[str, Any], figures: dict[str, Any]) -> str:
         "Distinctive n-grams: log-odds ratio of each label against the rest with an informative "
         "Dirichlet prior equal to the n-gram's count in the whole dataset, divided by its "
         "standard deviation (a z-score).",
-        f"Map and language detection: a random sample of up to {settings['sample']:,} texts "
-        f"(seed {settings['seed']}).",
+        f"Map of the texts and numeric scatter plots: a random sample of up to "
+        f"{settings['sample']:,} texts (seed {settings['seed']}), placed on the map by their "
+        "first 1,000 characters; language detection: the first 500 of that sample.",
     ]
     return "<ul>" + "".join(f"<li>{item}</li>" for item in items) + "</ul>"
