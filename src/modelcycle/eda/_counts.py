@@ -34,8 +34,7 @@ def word_tokens(text: pl.Expr) -> pl.Expr:
     return (
         text.fill_null("")
         .str.to_lowercase()
-        .str.replace_all(HTML_TAG, " ")
-        .str.replace_all(HTML_ENTITY, " ")
+        .str.replace_all(f"{HTML_TAG}|{HTML_ENTITY}", " ")
         .str.extract_all(TOKEN_PATTERN)
     )
 
@@ -71,7 +70,7 @@ class Counter:
 
         counter = Counter(n_labels=2)
         for texts, labels in batches:
-            words_per_text = counter.add(texts, labels)
+            counter.add(texts.select(word_tokens(pl.col("text"))).to_series(), labels)
         unigrams = counter.table(1)
     """
 
@@ -94,29 +93,28 @@ class Counter:
         """Word tokens counted so far."""
         return self._tokens
 
-    def add(self, texts: pl.Series, labels: pl.Series | None) -> pl.Series:
-        """Count one batch (``labels`` are codes 0..n_labels-1); return its word count per text."""
+    def add(self, tokens: pl.Series, labels: pl.Series | None) -> None:
+        """Count one batch: the ``word_tokens`` of its texts, in order, and their label codes
+        (0..n_labels-1)."""
         frame = pl.DataFrame(
             {
-                "lab": labels if labels is not None else pl.repeat(0, len(texts), eager=True),
-                "text": texts,
+                "lab": labels if labels is not None else pl.repeat(0, len(tokens), eager=True),
+                "tok": tokens,
             }
         ).with_columns(pl.col("lab").cast(pl.UInt32))
-        tokenised = frame.lazy().select(
-            pl.int_range(pl.len(), dtype=pl.UInt32).alias("doc"),
-            "lab",
-            tok=word_tokens(pl.col("text")),
-        )
-        tokenised_frame = tokenised.collect()
-        words = tokenised_frame.get_column("tok").list.len().alias("words")
         stream = (
-            tokenised_frame.lazy()
+            frame.lazy()
+            .with_row_index("doc")
             .explode("tok")
             .drop_nulls("tok")
-            .select("doc", "lab", id=pl.col("tok").cast(self._dtype).to_physical())
+            .select(
+                pl.col("doc").cast(pl.UInt32),
+                "lab",
+                id=pl.col("tok").cast(self._dtype).to_physical(),
+            )
             .collect()
         )
-        del tokenised_frame
+        del frame
         self._vocabulary = None
         if stream.height:
             largest = stream.get_column("id").to_numpy().max()
@@ -134,7 +132,6 @@ class Counter:
             merged = pl.concat(self._first_seen).unique("id", keep="first", maintain_order=True)
             self._first_seen = [merged]
         self._tokens += stream.height
-        return words
 
     def table(self, order: int) -> GramTable:
         """The counts of every n-gram of ``order`` seen so far."""

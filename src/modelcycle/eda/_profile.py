@@ -310,8 +310,9 @@ def _row_stats(
             if label is not None
             else None
         )
-        words = counter.add(part.get_column(text), codes)
+        # one query, so that tokenising, normalizing and the checks share the cores
         stats = part.select(
+            tok=_counts.word_tokens(column),
             lab=codes if codes is not None else pl.lit(0, dtype=pl.UInt32),
             chars=column.str.len_chars(),
             exact=column.hash(),
@@ -321,7 +322,12 @@ def _row_stats(
             empty=(column == "").fill_null(False),
             **checks,
         )
-        parts.append(stats.with_columns(words=words, lab=pl.col("lab").cast(pl.UInt32)))
+        counter.add(stats.get_column("tok"), codes)
+        parts.append(
+            stats.with_columns(
+                words=pl.col("tok").list.len(), lab=pl.col("lab").cast(pl.UInt32)
+            ).drop("tok")
+        )
     rows = pl.concat(parts)
     return rows.with_row_index("row")
 
