@@ -28,9 +28,10 @@ def calibrate(
 ) -> None:
     """Fit post-processing on validation data and store it in MODEL/model.json.
 
-    Temperature scaling makes the probabilities honest; --threshold tunes a 2-label model's
-    decision threshold. `predict`, `evaluate` and `serve` apply both. Each run replaces the
-    earlier post-processing; --no-temperature without --threshold removes it.
+    Temperature scaling makes the probabilities honest.
+    --threshold tunes a 2-label model's decision threshold.
+    predict and evaluate apply both (--raw skips them).
+    A new run replaces the old one; --no-temperature alone removes it.
 
     Example: modelcycle calibrate model/ val.csv --threshold f1
     """

@@ -62,7 +62,8 @@ def evaluate(
     """
     from modelcycle.config import EvalConfig
     from modelcycle.data import load_dataset
-    from modelcycle.evaluation import calibrate_model, describe
+    from modelcycle.evaluation import calibrate as fit_postprocess
+    from modelcycle.evaluation import describe, store_postprocess
     from modelcycle.evaluation import evaluate as evaluate_model
     from modelcycle.models import load_model
 
@@ -70,16 +71,22 @@ def evaluate(
         raise typer.BadParameter(
             "--threshold and --positive tune on validation data: add --calibrate VAL"
         )
+    if raw and calibrate is not None:
+        raise typer.BadParameter("--raw ignores post-processing; leave out --calibrate with it")
     config = EvalConfig(examples=examples, slices=tuple(slices or ()))
+    classifier = load_model(model)
     dataset = load_dataset(data, text=text, label=label, encoding=encoding)
+    fitted = None
     if calibrate is not None:
         val = load_dataset(calibrate, text=dataset.text, label=dataset.label, encoding=encoding)
-        fitted = calibrate_model(model, val, threshold=threshold, positive=positive)
-        typer.echo(f"calibrated on {calibrate}: {describe(fitted)}")
+        fitted = fit_postprocess(classifier, val, threshold=threshold, positive=positive)
     report = evaluate_model(
-        load_model(model), dataset, config, model_name=str(model), seed=seed, raw=raw
+        classifier, dataset, config, model_name=str(model), seed=seed, postprocess=fitted, raw=raw
     )
     report.write(out)
+    if fitted is not None:  # stored once the report is written: a failure changes nothing
+        store_postprocess(model, fitted)
+        typer.echo(f"calibrated on {calibrate}: {describe(fitted)}; updated {model / 'model.json'}")
     m = report.metrics
     typer.echo(
         f"accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}  on {m['n']:,} rows; "

@@ -15,6 +15,7 @@ from modelcycle.evaluation._calibration import (
     calibrate_model,
     describe,
     fit_temperature,
+    store_postprocess,
     threshold_table,
     tune_threshold,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "paired_bootstrap_ci",
     "proportion_ci",
     "reliability_bins",
+    "store_postprocess",
     "threshold_table",
     "tune_threshold",
 ]

@@ -31,6 +31,7 @@ __all__ = [
     "describe",
     "fit_temperature",
     "parse_threshold_metric",
+    "store_postprocess",
     "threshold_table",
     "tune_threshold",
 ]
@@ -210,9 +211,14 @@ def calibrate_model(
     fitted = calibrate(
         model, dataset, temperature=temperature, threshold=threshold, positive=positive
     )
-    stored = None if fitted.is_identity else fitted.to_json()
-    update_model_meta(path, {"postprocess": stored})
+    store_postprocess(path, fitted)
     return fitted
+
+
+def store_postprocess(path: str | Path, postprocess: Postprocess) -> None:
+    """Write ``postprocess`` into the model directory ``path`` (an identity one removes it)."""
+    stored = None if postprocess.is_identity else postprocess.to_json()
+    update_model_meta(path, {"postprocess": stored})
 
 
 def describe(post: Postprocess) -> str:

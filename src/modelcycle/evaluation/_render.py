@@ -167,8 +167,8 @@ def _postprocess_note(m: dict[str, Any]) -> str:
     )
     return (
         f"<p>The model directory stores post-processing{where}: {'; '.join(steps)}. Every "
-        "figure on this page is with it, as the model answers in <code>predict</code> and "
-        "<code>serve</code>; the raw model's figures are beside.</p>" + table
+        "figure on this page is with it, as the model answers in <code>predict</code>; the raw "
+        "model's figures are beside.</p>" + table
     )
 
 

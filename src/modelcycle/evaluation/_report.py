@@ -84,12 +84,14 @@ def evaluate(
     model_name: str = "model",
     data_name: str | None = None,
     seed: int = 0,
+    postprocess: Postprocess | None = None,
     raw: bool = False,
 ) -> EvalReport:
     """Predict ``dataset`` with ``model`` and compare with its labels.
 
-    The model's stored post-processing (``model.postprocess_``) is applied, as it is when the
-    model predicts, and the raw figures are reported beside; ``raw=True`` ignores it.
+    The model's stored post-processing (``model.postprocess_``, or ``postprocess`` when given)
+    is applied, as it is when the model predicts, and the raw figures are reported beside;
+    ``raw=True`` ignores it.
 
     Example::
 
@@ -106,7 +108,7 @@ def evaluate(
         proba,
         model.classes_.tolist(),
         config,
-        postprocess=None if raw else model.postprocess_,
+        postprocess=None if raw else (postprocess or model.postprocess_),
         model_name=model_name,
         data_name=data_name,
         seed=seed,
