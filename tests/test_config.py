@@ -111,7 +111,7 @@ def test_evaluate_section_is_read_and_checked() -> None:
     )
     assert config.evaluate.slices == ("movie", "source")
     assert (config.evaluate.examples, config.evaluate.length_buckets) == (3, 4)
-    with pytest.raises(ConfigError, match="evaluate.examples must be >= 0, got -1"):
+    with pytest.raises(ConfigError, match=r"evaluate\.examples must be >= 0, got -1"):
         PipelineConfig.from_dict({"evaluate": {"examples": -1}})
-    with pytest.raises(ConfigError, match="evaluate.length_buckets must be >= 1, got 0"):
+    with pytest.raises(ConfigError, match=r"evaluate\.length_buckets must be >= 1, got 0"):
         PipelineConfig.from_dict({"evaluate": {"length_buckets": 0}})

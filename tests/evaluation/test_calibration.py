@@ -8,9 +8,10 @@ import pytest
 from scipy.special import expit, softmax
 from sklearn.metrics import f1_score, log_loss, precision_score, recall_score
 
+from modelcycle.artifacts import update_model_meta
 from modelcycle.data import Dataset, load_dataset
 from modelcycle.evaluation import calibrate, calibrate_model, fit_temperature, tune_threshold
-from modelcycle.exceptions import ConfigError, DataError
+from modelcycle.exceptions import ArtifactError, ConfigError, DataError
 from modelcycle.models import load_model, save_model
 from modelcycle.models.linear import TfidfLogisticRegression
 from modelcycle.postprocess import scale_temperature
@@ -151,3 +152,11 @@ def test_calibrate_refuses_what_it_cannot_do(model_dir: Path) -> None:
         ConfigError, match=r"needs a model with 2 labels; this one has 3 \(x, y, z\)"
     ):
         calibrate(three, Dataset.from_records(["a"], ["x"]), threshold="f1")
+
+
+def test_an_invalid_stored_postprocess_is_refused(model_dir: Path) -> None:
+    update_model_meta(model_dir, {"postprocess": {"temperature": -1}})
+    with pytest.raises(
+        ArtifactError, match=r"model.json: invalid postprocess \(temperature must be a positive"
+    ):
+        load_model(model_dir)
