@@ -31,7 +31,7 @@ if TYPE_CHECKING:
         load_config,
     )
     from modelcycle.data import Dataset, load_dataset
-    from modelcycle.evaluation import EvalReport, evaluate
+    from modelcycle.evaluation import CompareReport, EvalReport, calibrate_model, compare, evaluate
     from modelcycle.exceptions import (
         ArtifactError,
         ConfigError,
@@ -50,6 +50,7 @@ _EXPORTS = {
     "ArtifactError": "modelcycle.exceptions",
     "CleanConfig": "modelcycle.config",
     "CleanReport": "modelcycle.cleaning",
+    "CompareReport": "modelcycle.evaluation",
     "ConfigError": "modelcycle.exceptions",
     "DataConfig": "modelcycle.config",
     "DataError": "modelcycle.exceptions",
@@ -66,7 +67,9 @@ _EXPORTS = {
     "Splits": "modelcycle.split",
     "TrainConfig": "modelcycle.config",
     "TrainResult": "modelcycle.training",
+    "calibrate_model": "modelcycle.evaluation",
     "clean": "modelcycle.cleaning",
+    "compare": "modelcycle.evaluation",
     "evaluate": "modelcycle.evaluation",
     "load_config": "modelcycle.config",
     "load_dataset": "modelcycle.data",
@@ -83,6 +86,7 @@ __all__ = [
     "ArtifactError",
     "CleanConfig",
     "CleanReport",
+    "CompareReport",
     "ConfigError",
     "DataConfig",
     "DataError",
@@ -100,7 +104,9 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "__version__",
+    "calibrate_model",
     "clean",
+    "compare",
     "evaluate",
     "load_config",
     "load_dataset",

@@ -12,7 +12,19 @@ from typing import Annotated
 import typer
 
 from modelcycle._version import __version__
-from modelcycle.cli import clean, datasets, evaluate, features, predict, run, select, split, train
+from modelcycle.cli import (
+    calibrate,
+    clean,
+    compare,
+    datasets,
+    evaluate,
+    features,
+    predict,
+    run,
+    select,
+    split,
+    train,
+)
 
 app = typer.Typer(
     name="modelcycle",
@@ -30,6 +42,8 @@ app.command(name="split")(split.split)
 app.add_typer(datasets.app, name="datasets")
 app.command(name="train")(train.train)
 app.command(name="evaluate")(evaluate.evaluate)
+app.command(name="calibrate")(calibrate.calibrate)
+app.command(name="compare")(compare.compare)
 app.command(name="predict")(predict.predict)
 app.command(name="select")(select.select)
 app.command(name="run")(run.run)
