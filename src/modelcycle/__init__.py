@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     )
     from modelcycle.data import Dataset, load_dataset
     from modelcycle.eda import EdaReport, profile
-    from modelcycle.evaluation import EvalReport, evaluate
+    from modelcycle.evaluation import CompareReport, EvalReport, calibrate_model, compare, evaluate
     from modelcycle.exceptions import (
         ArtifactError,
         ConfigError,
@@ -52,6 +52,7 @@ _EXPORTS = {
     "ArtifactError": "modelcycle.exceptions",
     "CleanConfig": "modelcycle.config",
     "CleanReport": "modelcycle.cleaning",
+    "CompareReport": "modelcycle.evaluation",
     "ConfigError": "modelcycle.exceptions",
     "DataConfig": "modelcycle.config",
     "DataError": "modelcycle.exceptions",
@@ -69,7 +70,9 @@ _EXPORTS = {
     "Splits": "modelcycle.split",
     "TrainConfig": "modelcycle.config",
     "TrainResult": "modelcycle.training",
+    "calibrate_model": "modelcycle.evaluation",
     "clean": "modelcycle.cleaning",
+    "compare": "modelcycle.evaluation",
     "evaluate": "modelcycle.evaluation",
     "load_config": "modelcycle.config",
     "load_dataset": "modelcycle.data",
@@ -87,6 +90,7 @@ __all__ = [
     "ArtifactError",
     "CleanConfig",
     "CleanReport",
+    "CompareReport",
     "ConfigError",
     "DataConfig",
     "DataError",
@@ -105,7 +109,9 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "__version__",
+    "calibrate_model",
     "clean",
+    "compare",
     "evaluate",
     "load_config",
     "load_dataset",

@@ -40,7 +40,7 @@ from modelcycle.training.loop import run_loop
 SGD_LR_PER_EXAMPLE = 0.08
 """SGD's default rate is this times the batch size: the mean loss of a batch then moves the
 weights as fastText's per-example updates at rate 0.08 would."""
-ADAPTIVE_LR = {"adagrad": 0.2, "rmsprop": 0.01, "adam": 0.01, "adamw": 0.01}
+ADAPTIVE_LR = {"adagrad": 0.1, "rmsprop": 0.005, "adam": 0.005, "adamw": 0.005}
 """The adaptive optimisers' defaults, which do not scale with the batch size."""
 
 
@@ -142,7 +142,7 @@ class FastTextClassifier(TextClassifier):
         dim: int = 10,
         hidden: tuple[int, ...] = (),
         dropout: float = 0.0,
-        optimizer: str = "sgd",
+        optimizer: str = "adagrad",
         lr: float | None = None,
         weight_decay: float = 0.0,
         momentum: float = 0.0,
