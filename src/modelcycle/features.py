@@ -180,6 +180,15 @@ class NgramFeaturizer:
     vocabulary: Vocabulary | None = None
     keys: np.ndarray | None = None  # sorted n-gram keys, one per column
     idf: np.ndarray | None = None
+    _columns: pl.DataFrame | None = field(init=False, repr=False, compare=False, default=None)
+
+    def __post_init__(self) -> None:
+        if self.keys is not None:  # the key -> column table, built once (not per transform)
+            columns = pl.DataFrame(
+                {"key": self.keys, "col": np.arange(len(self.keys), dtype=np.int64)},
+                schema={"key": pl.UInt64, "col": pl.Int64},
+            )
+            object.__setattr__(self, "_columns", columns)
 
     @property
     def n_features(self) -> int:
@@ -226,11 +235,8 @@ class NgramFeaturizer:
         """Count the known n-grams of each text into a CSR matrix and weigh the counts."""
         assert self.keys is not None
         assert self.idf is not None
-        columns = pl.DataFrame(
-            {"key": self.keys, "col": np.arange(len(self.keys), dtype=np.int64)},
-            schema={"key": pl.UInt64, "col": pl.Int64},
-        )
-        known = pairs.join(columns, on="key", how="inner", maintain_order="left")
+        assert self._columns is not None
+        known = pairs.join(self._columns, on="key", how="inner", maintain_order="left")
         counts = sp.csr_matrix(
             (
                 np.ones(known.height),

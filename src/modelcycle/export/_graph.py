@@ -34,7 +34,9 @@ __all__ = [
     "OUTPUT",
     "TABLE_CODECS",
     "BagNet",
+    "ProductCodes",
     "build_graph",
+    "quantize_int8",
 ]
 
 OPSET = 18
@@ -42,9 +44,9 @@ OUTPUT = "probabilities"
 TABLE_CODECS = ("fp32", "fp16", "int8-tensor", "int8-channel", "int8-row", "pq")
 """How the table is stored: float32, float16, int8 with one scale for the tensor, per column
 (channel) or per row, or product-quantised codes (FastText.zip)."""
-DENSE_CODECS = ("fp32", "fp16", "int8-tensor", "int8-channel")
-"""How a dense layer's weight is stored; int8 dense layers compute in int8 once ONNX Runtime's
-dynamic quantization rewrites them (see :mod:`modelcycle.quantization`)."""
+DENSE_CODECS = ("fp32", "fp16")
+"""How a dense layer's weight is stored here; INT8 dense layers are ONNX Runtime's to make (its
+dynamic or static quantization rewrites the MatMul, see :mod:`modelcycle.quantization`)."""
 
 
 @dataclass(frozen=True)
@@ -146,7 +148,7 @@ def build_graph(
         entries = b.op("Mul", [entries, b.op("Unsqueeze", ["weights", b.const("axis", _i64(1))])])
     hidden = _segment_sum(b, entries, rows, offsets, net.table.shape[1])
     if net.mode == "mean":
-        hidden = b.op("Div", [hidden, _bag_sizes(b, indices, offsets)], "mean")
+        hidden = b.op("Div", [hidden, _bag_sizes(b, rows, offsets)], "mean")
     if net.bag_bias is not None:
         hidden = b.op("Add", [hidden, b.const("bag_bias", net.bag_bias.astype(np.float32))])
     if net.extra_width:
@@ -204,19 +206,16 @@ def _segment_ids(b: _Builder, indices: str, offsets: str) -> str:
     return b.op("Sub", [counted, b.const("one", _i64(1))], "rows")
 
 
-def _bag_sizes(b: _Builder, indices: str, offsets: str) -> str:
-    """Entries per text as float [n, 1], at least 1 (an empty bag's mean is its zero sum)."""
-    ends = b.op(
-        "Concat",
-        [
-            b.op("Slice", [offsets, b.const("one", _i64(1)), b.const("end", _i64(2**62))]),
-            b.op("Shape", [indices]),
-        ],
-        axis=0,
+def _bag_sizes(b: _Builder, rows: str, offsets: str) -> str:
+    """Entries per text as float [n, 1], at least 1 (an empty bag's mean is its zero sum);
+    counted in float by a scatter, so that the graph holds no Cast for float16 tools to trip on."""
+    ones = b.op(
+        "ConstantOfShape",
+        [b.op("Concat", [b.op("Shape", [rows]), b.const("one", _i64(1))], axis=0)],
+        value=_tensor(np.ones(1, np.float32)),
     )
-    sizes = b.op("Max", [b.op("Sub", [ends, offsets]), b.const("one", _i64(1))])
-    as_float = b.op("Cast", [sizes], to=1)
-    return b.op("Unsqueeze", [as_float, b.const("axis", _i64(1))])
+    sizes = _segment_sum(b, ones, rows, offsets, 1)
+    return b.op("Max", [sizes, b.const("one", np.ones(1, np.float32))])
 
 
 def _segment_sum(b: _Builder, entries: str, rows: str, offsets: str, width: int) -> str:
@@ -264,18 +263,6 @@ def _dense_weight(b: _Builder, weight: np.ndarray, codec: str, stem: str) -> str
         return b.const(f"{stem}_weight", weight.astype(np.float32))
     if codec == "fp16":  # stored in float16; ONNX Runtime folds the cast once, at load
         return b.op("Cast", [b.const(f"{stem}_weight_fp16", weight.astype(np.float16))], to=1)
-    if codec in ("int8-tensor", "int8-channel"):
-        codes, scale = quantize_int8(weight, None if codec == "int8-tensor" else 0)
-        zero = np.zeros_like(scale, dtype=np.int8)
-        return b.op(
-            "DequantizeLinear",
-            [
-                b.const(f"{stem}_weight_int8", codes),
-                b.const(f"{stem}_scale", scale.astype(np.float32)),
-                b.const(f"{stem}_zero", zero),
-            ],
-            axis=1,
-        )
     raise ValueError(f"unknown dense codec {codec!r}; valid codecs are: {', '.join(DENSE_CODECS)}")
 
 
