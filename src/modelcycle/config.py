@@ -39,11 +39,11 @@ from typing import Any, TypeVar
 from modelcycle.exceptions import ConfigError
 
 __all__ = [
+    "QUANTIZE_PRECISIONS",
     "CleanConfig",
     "DataConfig",
     "EvalConfig",
     "PipelineConfig",
-    "QUANTIZE_PRECISIONS",
     "QuantizeConfig",
     "SelectConfig",
     "SplitConfig",

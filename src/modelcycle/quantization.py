@@ -53,7 +53,7 @@ from modelcycle.export._export import (
 from modelcycle.export._graph import BagNet, ProductCodes, build_graph
 from modelcycle.models import ModelState, TextClassifier, load_model
 
-__all__ = ["QuantizationTable", "product_quantize", "prune_rows", "quantize"]
+__all__ = ["QuantizationTable", "product_quantize", "prune_rows", "quantize", "weight_bytes"]
 
 TABLE_FILE = "quantization.json"
 PQ_CENTROIDS = 256
@@ -103,22 +103,24 @@ class QuantizationTable:
     def to_markdown(self) -> str:
         """The table as Markdown, with how each variant computes and the choice."""
         head = (
-            "| precision | size | vs FP32 | model dir | p50 ms | p95 ms | texts/s (batch "
-            f"{self.batch_size}) | speed-up | graph p50 ms | accuracy | Δ points | agreement |\n"
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+            "| precision | size | vs FP32 | weights vs FP32 | model dir | p50 ms | p95 ms | "
+            f"texts/s (batch {self.batch_size}) | speed-up | graph p50 ms | graph speed-up | "
+            "accuracy | Δ points | agreement |\n"
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
         )
         lines = [
             f"| {r['precision']} | {_size(r['size_bytes'])} | {r['size_ratio']:.1%} | "
-            f"{_size(r['dir_size_bytes'])} | {r['latency_ms_p50']:.3f} | "
+            f"{r['weights_ratio']:.1%} | {_size(r['dir_size_bytes'])} | "
+            f"{r['latency_ms_p50']:.3f} | "
             f"{r['latency_ms_p95']:.3f} | {r['throughput_per_s']:,.0f} | {r['speedup']:.2f}x | "
-            f"{r['model_latency_ms_p50']:.4f} | {r['accuracy']:.4f} | "
+            f"{r['model_latency_ms_p50']:.4f} | {r['model_speedup']:.2f}x | {r['accuracy']:.4f} | "
             f"{100 * r['accuracy_delta']:+.2f} | {r['agreement']:.2%} |"
             for r in self.rows
         ]
-        how = "\n".join(f"- **{r['precision']}**: {r['method']}; {r['compute']}." for r in self.rows)
-        choice = (
-            f"\n**Choice:** {self.choice['reason']}\n" if self.choice is not None else "\n"
+        how = "\n".join(
+            f"- **{r['precision']}**: {r['method']}; {r['compute']}." for r in self.rows
         )
+        choice = f"\n**Choice:** {self.choice['reason']}\n" if self.choice is not None else "\n"
         return (
             f"# Quantization of {self.source['family']} on {self.source['data']}\n\n"
             f"{self.n:,} test texts; {self.device}; {self.threads} threads. Latency: one text, "
@@ -174,7 +176,9 @@ def quantize(
 
     say("fp32: export and parity check")
     fp32 = variant_of(model, net, state)
-    diff = check_parity(model, fp32, [*dataset.texts[:200], *parity_texts(state.documents["vocabulary"])])
+    diff = check_parity(
+        model, fp32, [*dataset.texts[:200], *parity_texts(state.documents["vocabulary"])]
+    )
     built = [Built("fp32", fp32, f"exported graph (parity with the model: {diff:.1e})", "fp32")]
     guard = _Guard(fp32.classifier(threads=config.threads), guard_texts, config)
     for precision in precisions[1:]:
@@ -262,7 +266,7 @@ class _Guard:
         self.texts = texts
         self.config = config
         self.reference = fp32.predict_proba(texts) if texts else np.zeros((0, 0))
-        self.fp32_bytes = fp32.graph_bytes
+        self.fp32_weights = weight_bytes(fp32.graph)
         self.records: dict[str, list[dict[str, Any]]] = {}
 
     def score(self, graph: bytes) -> tuple[float, float]:
@@ -276,7 +280,7 @@ class _Guard:
 
     def attempt(self, method: str, graph: bytes, **info: Any) -> dict[str, Any]:
         agreement, diff = self.score(graph)
-        ratio = len(graph) / self.fp32_bytes
+        ratio = weight_bytes(graph) / self.fp32_weights
         passed = agreement >= self.config.min_agreement and ratio <= self.config.max_weight_ratio
         return {
             "method": method,
@@ -320,8 +324,10 @@ def _with_graph(base: OnnxClassifier, graph: bytes) -> OnnxClassifier:
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = 1
-    clone._session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
-    clone.graph_bytes = len(graph)
+    clone._session = onnxruntime.InferenceSession(
+        graph, options, providers=["CPUExecutionProvider"]
+    )
+    clone.graph = graph
     return clone
 
 
@@ -388,7 +394,7 @@ def _fp16(model: TextClassifier, net: BagNet, state: ModelState, guard: _Guard) 
         return Built("fp16", storage, "weights stored in fp16", " ".join(how.split())[:300])
     if compute_ms < storage_ms:
         variant = variant_of(model, net, state, precision="fp16", graph=compute)
-        how = f"fp16 compute (fp32 where no fp16 kernel); fp16 storage + fp32 compute was "
+        how = "fp16 compute (fp32 where no fp16 kernel); fp16 storage + fp32 compute was "
         how += f"{storage_ms / compute_ms:.1f}x slower here"
         return Built("fp16", variant, "weights converted to fp16 (onnxconverter-common)", how)
     how = "fp16 weights, fp32 compute (fp16 compute measured "
@@ -422,7 +428,6 @@ def _int8(
         graphs.append(graph)
         return bool(attempts[-1]["passed"])
 
-    fp32_graph = build_graph(net).SerializeToString()
     naive = _ort_quantize(build_graph(net), None, False, reader, gather=True)
     ok = attempt(f"ONNX Runtime {kind} INT8, per tensor (naive)", naive, table="ort", dense=dense)
     schemes = [("int8-channel", "per channel")]
@@ -446,17 +451,14 @@ def _int8(
         )
         table = best.get("table", "int8-channel")
         table = "int8-channel" if table == "ort" else table
-        alone = {
-            layer: guard.score(make("fp32", True, [layer]))[0] for layer in dense
-        }
+        alone = {layer: guard.score(make("fp32", True, [layer]))[0] for layer in dense}
         order = sorted(dense, key=lambda layer: alone[layer])
         kept: list[str] = []
         for layer in order:
             kept.append(layer)
             quantized = [d for d in dense if d not in kept]
             ok = attempt(
-                f"{kind} INT8, {table} table, keeping {', '.join(kept)} in FP32 "
-                "(sensitivity scan)",
+                f"{kind} INT8, {table} table, keeping {', '.join(kept)} in FP32 (sensitivity scan)",
                 make(table, True, quantized),
                 table=table,
                 dense=quantized,
@@ -476,7 +478,7 @@ def _int8(
         state,
         precision=name,
         graph=graph,
-        details={"quantization": chosen, "fp32_graph_bytes": len(fp32_graph)},
+        details={"quantization": chosen},
     )
     compute = "int8 table rows decoded to fp32; MatMul in int8 " + (
         "with calibrated activation ranges" if static else "(activations quantized per batch)"
@@ -544,7 +546,7 @@ def _calibration(classifier: OnnxClassifier, texts: list[str]) -> Any:
 
     batches = [classifier.inputs(texts[i : i + 32]) for i in range(0, len(texts), 32)]
 
-    class Reader(CalibrationDataReader):  # type: ignore[misc]
+    class Reader(CalibrationDataReader):
         def __init__(self) -> None:
             self.position = 0
 
@@ -663,6 +665,8 @@ def _row(
 ) -> dict[str, Any]:
     size = (root / item.name / "model.onnx").stat().st_size
     base = (root / "fp32" / "model.onnx").stat().st_size
+    weights = weight_bytes(item.variant.graph)
+    base_weights = weight_bytes(fp32.variant.graph)
     directory = _dir_bytes(root / item.name)
     base_directory = _dir_bytes(root / "fp32")
     agreement = float((predictions[item.name] == predictions["fp32"]).mean()) if n else 1.0
@@ -670,6 +674,8 @@ def _row(
         "precision": item.name,
         "size_bytes": size,
         "size_ratio": round(size / base, 4),
+        "weights_bytes": weights,
+        "weights_ratio": round(weights / base_weights, 4),
         "dir_size_bytes": directory,
         "dir_size_ratio": round(directory / base_directory, 4),
         **timings[item.name],
@@ -682,6 +688,15 @@ def _row(
         "compute": item.compute,
         "path": item.name,
     }
+
+
+def weight_bytes(graph: bytes) -> int:
+    """Bytes of every array stored in an ONNX graph (its weights and constants)."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load_from_string(graph)
+    return sum(numpy_helper.to_array(t).nbytes for t in model.graph.initializer)
 
 
 def _dir_bytes(path: Path) -> int:
@@ -750,7 +765,9 @@ def _plot(table: QuantizationTable) -> bytes:
         for row in table.rows:
             axis.scatter(row[key], row["accuracy"], s=60, color="#0969da", zorder=3)
             axis.annotate(
-                row["precision"], (row[key], row["accuracy"]), textcoords="offset points",
+                row["precision"],
+                (row[key], row["accuracy"]),
+                textcoords="offset points",
                 xytext=(6, 4),
             )
         axis.set_xlabel(label)

@@ -12,12 +12,24 @@ from typing import Annotated
 import typer
 
 from modelcycle._version import __version__
-from modelcycle.cli import clean, datasets, evaluate, features, predict, run, select, split, train
+from modelcycle.cli import (
+    clean,
+    datasets,
+    evaluate,
+    export,
+    features,
+    predict,
+    quantize,
+    run,
+    select,
+    split,
+    train,
+)
 
 app = typer.Typer(
     name="modelcycle",
     help="Labeled text through every stage of a model's life: data preparation, training, "
-    "evaluation, prediction.\n\nQuick start: modelcycle demo",
+    "evaluation, quantization, export, prediction.\n\nQuick start: modelcycle demo",
     context_settings={"help_option_names": ["-h", "--help"]},
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -32,6 +44,8 @@ app.command(name="train")(train.train)
 app.command(name="evaluate")(evaluate.evaluate)
 app.command(name="predict")(predict.predict)
 app.command(name="select")(select.select)
+app.command(name="export")(export.export)
+app.command(name="quantize")(quantize.quantize)
 app.command(name="run")(run.run)
 app.command(name="demo")(run.demo)
 

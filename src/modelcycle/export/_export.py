@@ -3,9 +3,9 @@
 A family plugs in with a function in :data:`NETWORKS` that turns its saved state into a network
 (today every family is a :class:`~modelcycle.export._graph.BagNet`: a network names its layers and
 builds an ONNX graph with a codec per layer, so a transformer traced by ``torch.onnx.export`` and
-fed by its tokenizer's preprocessing fits the same slot). Preprocessing stays modelcycle's Python code and is
-saved beside the graph as data (settings, vocabulary, n-gram keys, idf, feature scaling), so
-serving needs only ONNX Runtime and :mod:`modelcycle.features`.
+fed by its tokenizer's preprocessing fits the same slot). Preprocessing stays modelcycle's Python
+code and is saved beside the graph as data (settings, vocabulary, n-gram keys, idf, feature
+scaling), so serving needs only ONNX Runtime and :mod:`modelcycle.features`.
 """
 
 from __future__ import annotations

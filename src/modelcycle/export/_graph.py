@@ -9,7 +9,8 @@ a few vectorised ops (Gather, ScatterND with ``reduction="add"``) are the whole 
 
 Inputs (the ``EmbeddingBag`` convention, shared with PyTorch)::
 
-    indices  int64   [nnz]     column / id of each entry; text i owns indices[offsets[i]:offsets[i+1]]
+    indices  int64   [nnz]     column / id of each entry; text i owns indices[offsets[i]:]
+                               up to the next text's offset
     offsets  int64   [n]       where each text's entries start
     weights  float32 [nnz]     the entry's value (TF-IDF, binary), n-gram families only
     extra    float32 [n, k]    standardised engineered features, fasttext with features only
@@ -251,7 +252,9 @@ def _gather_table(b: _Builder, net: BagNet, codec: str, indices: str) -> str:
         rows = b.op("Cast", [b.op("Gather", [b.const("table_int8", codes), indices])], to=1)
         if codec == "int8-row":  # one scale per row, kept in float16: gathered with the row
             row_scale = b.op("Gather", [b.const("table_scale", scale.astype(np.float16)), indices])
-            scale_name = b.op("Unsqueeze", [b.op("Cast", [row_scale], to=1), b.const("axis", _i64(1))])
+            scale_name = b.op(
+                "Unsqueeze", [b.op("Cast", [row_scale], to=1), b.const("axis", _i64(1))]
+            )
         else:
             scale_name = b.const("table_scale", scale.astype(np.float32))
         return b.op("Mul", [rows, scale_name], "table_rows")

@@ -61,7 +61,7 @@ class OnnxClassifier:
         self.classes_ = np.asarray(list(classes))
         self.precision = precision
         self.preprocessing = dict(preprocessing)
-        self.graph_bytes = len(graph)
+        self.graph = graph
         kind = self.preprocessing.get("kind")
         if kind == "ngrams":
             self._ngrams: NgramFeaturizer | None = NgramFeaturizer.from_state(
