@@ -22,6 +22,9 @@ that name the key and list the valid ones. Example ``pipeline.toml``::
     [train]
     model = "logreg"
     params = { C = 4.0 }
+
+    [quantize]               # off by default: fp32/fp16/int8 variants of the model, measured
+    enabled = true
 """
 
 from __future__ import annotations
@@ -213,6 +216,7 @@ class QuantizeConfig:
     at most ``max_weight_ratio`` of FP32's, or the guardrail tries the next scheme.
     """
 
+    enabled: bool = False  # the pipeline's quantize stage (``[quantize] enabled = true``)
     precisions: tuple[str, ...] = ()
     calibrate: int = 0
     max_accuracy_drop: float | None = None
@@ -264,6 +268,7 @@ class PipelineConfig:
     split: SplitConfig = field(default_factory=SplitConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     evaluate: EvalConfig = field(default_factory=EvalConfig)
+    quantize: QuantizeConfig = field(default_factory=QuantizeConfig)
     seed: int = DEFAULT_SEED
 
     def to_dict(self) -> dict[str, Any]:
@@ -275,7 +280,7 @@ class PipelineConfig:
         """Build and validate a config; relative ``data.path`` is resolved against ``base_dir``."""
         raw = dict(raw)
         seed = raw.get("seed", DEFAULT_SEED)
-        for stage in ("clean", "split", "train"):
+        for stage in ("clean", "split", "train", "quantize"):
             section = raw.get(stage, {})
             if isinstance(section, Mapping) and "seed" not in section:
                 raw[stage] = {**section, "seed": seed}

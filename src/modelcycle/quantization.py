@@ -437,7 +437,7 @@ def _int8(
         if ok:
             break
         ok = attempt(
-            f"{kind} INT8, {label} table, per-channel MatMul",
+            f"{kind} INT8, {label} table" + (", per-channel MatMul" if dense else ""),
             make(table, True, dense),
             table=table,
             dense=dense,
