@@ -157,3 +157,20 @@ def test_serving_needs_neither_torch_nor_scikit_learn(tmp_path: Path, reviews_cs
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.splitlines() == ["['positive']", "[]"]
+
+
+def test_preprocessing_json_states_the_ngram_hash_that_features_computes() -> None:
+    from modelcycle.export._export import NGRAM_HASH
+    from modelcycle.features import ngram_keys
+
+    assert "0x9E3779B97F4A7C15" in NGRAM_HASH["ngram"]
+    doc, ids = np.array([0, 0, 0]), np.array([4, 7, 2])
+    _, keys = ngram_keys(doc, ids, (2, 3))
+    expected = []
+    for n in (2, 3):
+        for start in range(len(ids) - n + 1):
+            h = 0
+            for w in ids[start : start + n]:
+                h = (h * 0x9E3779B97F4A7C15 + int(w) + 1) % 2**64
+            expected.append((h & (2**61 - 1)) | (n << 61))
+    assert keys.tolist() == expected

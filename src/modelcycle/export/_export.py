@@ -40,6 +40,16 @@ __all__ = [
 PARITY_TOLERANCE = 1e-4
 """The largest difference in probability allowed between the model and its FP32 graph."""
 PREPROCESSING_TENSORS = ("ngram_keys", "idf", "feature_mean", "feature_scale")
+NGRAM_HASH = {
+    "tokens": "lower-case the text, replace tag_pattern matches by a space, find token_pattern",
+    "word": "a word's id is its position in vocabulary; unknown words break n-grams",
+    "ngram": "h = 0; for each word id w of the n-gram: h = h * 0x9E3779B97F4A7C15 + w + 1 "
+    "(mod 2**64); key = (h & (2**61 - 1)) | (n << 61); a unigram's key is its word id",
+    "ngrams kind": "column = position of the key in ngram_keys; tfidf: (1 + ln count) * idf, "
+    "rows L2-normalised; binary: 1",
+    "hashed_bag kind": "id = word id for words, len(vocabulary) + key % buckets for n-grams",
+}
+"""How texts become the graph's inputs, for readers of ``FILE.preprocessing.json``."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +117,7 @@ class OnnxVariant:
             "dtypes": {name: array.dtype.str for name, array in self.tensors.items()},
             "inputs": self.details.get("inputs", []),
             "output": OUTPUT,
+            "ngram_hash": NGRAM_HASH,
         }
         with atomic_file(path) as tmp:
             tmp.write_bytes(self.graph)
