@@ -771,6 +771,7 @@ def _plot(table: QuantizationTable) -> bytes:
                 xytext=(6, 4),
             )
         axis.set_xlabel(label)
+        axis.margins(x=0.15, y=0.1)  # room for the labels
         axis.grid(alpha=0.3)
     axes[0].set_xscale("log")
     axes[0].set_ylabel("test accuracy")

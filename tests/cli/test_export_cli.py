@@ -137,3 +137,24 @@ def test_export_refuses_a_directory_it_did_not_write(
 )
 def test_bad_usage_exits_2(runner: CliRunner, args: list[str]) -> None:
     assert runner.invoke(app, args).exit_code == 2
+
+
+def test_quantize_static_with_calibration_data(
+    tmp_path: Path, runner: CliRunner, model: Path, reviews_csv: Path
+) -> None:
+    texts = tmp_path / "calibration.csv"
+    texts.write_text("text\nwonderful film\nawful film\ngreat fun\n", encoding="utf-8")
+    out = tmp_path / "q"
+    result = runner.invoke(
+        app,
+        [
+            *("quantize", str(model), "--data", str(reviews_csv), "-o", str(out)),
+            *("--precision", "int8-static", "--calibrate", "3"),
+            *("--calibration-data", str(texts)),
+        ],
+    )
+    assert result.exit_code == 0, result.stderr
+    document = json.loads((out / "quantization.json").read_text())
+    assert [r["precision"] for r in document["rows"]] == ["fp32", "int8-static"]
+    assert document["source"]["calibration"] == "given texts"
+    assert document["guardrail"]["texts"] == 3

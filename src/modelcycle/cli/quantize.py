@@ -74,7 +74,7 @@ def quantize(
     calibration = None
     if calibration_data is not None:
         calibration = load_dataset(
-            calibration_data, text=dataset.text, encoding=encoding, require_label=False
+            calibration_data, text=text, encoding=encoding, require_label=False
         ).texts
     table = quantize_model(
         classifier, dataset, out, config, calibration=calibration, source=str(model), progress=say
