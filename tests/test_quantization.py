@@ -156,6 +156,7 @@ def test_fasttext_pruning_and_product_quantization(tmp_path: Path, data: Dataset
     names = [r["precision"] for r in document["rows"]]
     assert names == ["fp32", "fp16", "int8", "pruned", "pq"]
     assert "200 of 1,0" in table.row("pruned")["method"]
+    assert "largest norms through the next layer" in table.row("pruned")["method"]
     assert table.row("pq")["size_bytes"] < table.row("int8")["size_bytes"]
     assert table.row("pruned")["size_ratio"] < 0.25
     for name in ("pruned", "pq"):
@@ -167,7 +168,7 @@ def test_pruned_variant_averages_only_the_kept_rows(tmp_path: Path, data: Datase
     run(model, data, tmp_path / "q", precisions=("pruned",), prune_vocab=50)
     state = model.get_state()
     table = state.tensors["embedding.weight"]
-    kept = prune_rows(table, 50)
+    kept = prune_rows(table, 50, state.tensors["head.first.weight"].T)
     ids, offsets = model.featurizer_.encode(data.texts)  # type: ignore[attr-defined]
     ends = np.append(offsets[1:], len(ids))
     expected = []
@@ -184,6 +185,8 @@ def test_prune_rows_keeps_the_largest_norms_in_order() -> None:
     table = np.array([[0.1, 0.0], [3.0, 0.0], [0.0, 0.2], [0.0, -2.0], [1.0, 1.0]])
     assert prune_rows(table, 3).tolist() == [1, 3, 4]
     assert prune_rows(table, 9).tolist() == [0, 1, 2, 3, 4]
+    reads_the_second_column = np.array([[0.0], [1.0]])
+    assert prune_rows(table, 2, reads_the_second_column).tolist() == [3, 4]
 
 
 def test_product_quantization_is_exact_with_few_distinct_rows() -> None:

@@ -10,8 +10,9 @@ read it), and each row says how it was made and how it computes:
   with float32 compute — and the faster is kept; the row says which.
 - ``int8``: ONNX Runtime dynamic INT8 behind an automatic guardrail (below); ``int8-static``
   the same with static calibration on ``calibrate`` texts.
-- ``pruned`` and ``pq`` (fasttext): keep the ``prune_vocab`` rows of largest norm, then product
-  quantisation of the embedding table (FastText.zip, Joulin et al. 2016).
+- ``pruned`` and ``pq`` (fasttext): keep the ``prune_vocab`` rows of largest norm (through the
+  layer that reads them), then product quantisation of the embedding table (FastText.zip,
+  Joulin et al. 2016).
 
 The INT8 guardrail tries, in order, ONNX Runtime's naive per-tensor quantization, per-channel
 scales (tables per column, MatMul weights per output channel), per-row scales for tables, and a
@@ -346,12 +347,13 @@ def _build(
         return _int8(model, net, state, guard, calibration if precision == "int8-static" else [])
     assert config.prune_vocab is not None or precision == "pq"
     keep = config.prune_vocab if config.prune_vocab is not None else len(net.table)
-    kept = prune_rows(net.table, keep)
+    width = net.table.shape[1]
+    kept = prune_rows(net.table, keep, net.dense[0][0][:width] if net.dense else None)
     pruned = replace(net, table=net.table[kept])
     mask = np.zeros(len(net.table), dtype=bool)
     mask[kept] = True
     tensors = {"kept_rows": np.packbits(mask)} if len(kept) < len(net.table) else {}
-    what = f"{len(kept):,} of {len(net.table):,} rows kept (largest norms)"
+    what = f"{len(kept):,} of {len(net.table):,} rows kept (largest norms through the next layer)"
     if precision == "pruned":
         variant = variant_of(model, pruned, state, precision="pruned", tensors=tensors)
         return Built("pruned", variant, f"pruned: {what}", "fp32")
@@ -562,11 +564,16 @@ def _calibration(classifier: OnnxClassifier, texts: list[str]) -> Any:
     return Reader()
 
 
-def prune_rows(table: np.ndarray, keep: int) -> np.ndarray:
-    """The ``keep`` rows of largest L2 norm (fastText's ``-cutoff``), in increasing order."""
+def prune_rows(table: np.ndarray, keep: int, projection: np.ndarray | None = None) -> np.ndarray:
+    """The ``keep`` rows of largest L2 norm (fastText's ``-cutoff``), in increasing order.
+
+    With ``projection`` (the first layer after the bag, [width, out]) a row's norm is that of
+    what it adds to that layer, ``row @ projection``: without fastText's retraining, a row the
+    next layer does not read (an n-gram bucket left at its random start) is not worth keeping.
+    """
     if keep >= len(table):
         return np.arange(len(table))
-    norms = np.linalg.norm(table, axis=1)
+    norms = np.linalg.norm(table if projection is None else table @ projection, axis=1)
     return np.sort(np.argpartition(-norms, keep - 1)[:keep])
 
 

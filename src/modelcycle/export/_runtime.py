@@ -19,7 +19,13 @@ from modelcycle.artifacts import read_model_dir
 from modelcycle.exceptions import ArtifactError, ConfigError
 from modelcycle.features import EngineeredFeaturizer, HashedBagFeaturizer, NgramFeaturizer
 
-__all__ = ["PREPROCESSING_FORMAT", "OnnxClassifier", "bag_inputs", "preprocessing_path"]
+__all__ = [
+    "PREPROCESSING_FORMAT",
+    "OnnxClassifier",
+    "bag_inputs",
+    "preprocessing_path",
+    "vocabulary_words",
+]
 
 PREPROCESSING_FORMAT = "modelcycle-onnx-preprocessing"
 PREPROCESSING_SUFFIX = ".preprocessing.json"
@@ -115,7 +121,7 @@ class OnnxClassifier:
                 classes=files.meta["labels"],
                 preprocessing=files.meta["preprocessing"],
                 tensors=files.tensors,
-                vocabulary=files.documents["vocabulary"],
+                vocabulary=vocabulary_words(files.documents["vocabulary"]),
                 precision=files.meta.get("precision", "fp32"),
                 threads=threads,
             )
@@ -192,6 +198,13 @@ class OnnxClassifier:
     def predict(self, texts: Sequence[str]) -> np.ndarray:
         """The most probable label of each text."""
         return self.classes_[np.argmax(self.predict_proba(texts), axis=1)]
+
+
+def vocabulary_words(document: str | Sequence[str]) -> list[str]:
+    """The words of a vocabulary document: a JSON list, or one string with a word per line."""
+    if isinstance(document, str):
+        return document.split("\n") if document else []
+    return list(document)
 
 
 def bag_inputs(

@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.utils._param_validation import StrOptions
 
 from modelcycle.exceptions import ConfigError
-from modelcycle.export._runtime import OnnxClassifier
+from modelcycle.export._runtime import OnnxClassifier, vocabulary_words
 from modelcycle.models._base import ModelState, TextClassifier
 
 ONNX_FILE = "model.onnx"
@@ -57,7 +57,7 @@ class OnnxModel(TextClassifier):
             classes=state.classes,
             preprocessing=state.preprocessing,
             tensors=state.tensors,
-            vocabulary=state.documents["vocabulary"],
+            vocabulary=vocabulary_words(state.documents["vocabulary"]),
             precision=model.precision,
         )
         model.classes_ = np.asarray(state.classes)
