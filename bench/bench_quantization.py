@@ -19,7 +19,7 @@ FAMILIES: dict[str, dict[str, Any]] = {
     "svm": {},
     "nb": {},
     "mlp": {"max_features": 100_000, "hidden": [64], "epochs": 3},
-    "fasttext": {"dim": 10, "ngrams": 2, "buckets": 2_000_000, "epochs": 5, "batch_size": 32},
+    "fasttext": {"dim": 10, "ngrams": 2, "buckets": 2_000_000, "epochs": 5},  # adagrad
 }
 PRUNE = 100_000  # fastText's -cutoff in the anchor
 

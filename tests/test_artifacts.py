@@ -7,6 +7,7 @@ import pytest
 from modelcycle.artifacts import (
     MANIFEST_FILE,
     read_model_dir,
+    update_model_meta,
     verify_manifest,
     write_manifest,
     write_model_dir,
@@ -106,3 +107,28 @@ def test_verify_manifest_recurses_into_subdirectories(tmp_path: Path) -> None:
     (tmp_path / "run" / "sub" / "f.txt").write_text("two")
     with pytest.raises(ArtifactError, match=r"sub/f\.txt: SHA-256 does not match"):
         verify_manifest(tmp_path / "run")
+
+
+def test_update_model_meta_rewrites_model_json_and_manifest(tmp_path: Path) -> None:
+    path = make_model_dir(tmp_path / "m")
+    weights_before = (path / "weights.safetensors").read_bytes()
+    files = update_model_meta(path, {"postprocess": {"temperature": 2.0}})
+    assert files.meta["postprocess"] == {"temperature": 2.0}
+    again = read_model_dir(path)  # verifies the new manifest
+    assert again.meta["postprocess"] == {"temperature": 2.0}
+    assert again.meta["family"] == "toy"
+    assert (path / "weights.safetensors").read_bytes() == weights_before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]  # no temporary left behind
+    update_model_meta(path, {"postprocess": None})
+    assert "postprocess" not in read_model_dir(path).meta
+
+
+def test_update_model_meta_refuses_tampered_dirs_and_fixed_keys(tmp_path: Path) -> None:
+    path = make_model_dir(tmp_path / "m")
+    with pytest.raises(ValueError, match="'labels' describes the weights"):
+        update_model_meta(path, {"labels": ["x", "y"]})
+    (path / "vocabulary.json").write_text('["x"]')
+    before = (path / "model.json").read_bytes()
+    with pytest.raises(ArtifactError, match="SHA-256 does not match"):
+        update_model_meta(path, {"postprocess": {"temperature": 2.0}})
+    assert (path / "model.json").read_bytes() == before

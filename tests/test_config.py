@@ -103,3 +103,15 @@ def test_clean_section_is_read_and_checked(tmp_path: Path) -> None:
         load_config(write(tmp_path, '[clean]\nconflicts = "vote"\n'))
     with pytest.raises(ConfigError, match=r"unknown key clean\.'dedupe'"):
         load_config(write(tmp_path, "[clean]\ndedupe = true\n"))
+
+
+def test_evaluate_section_is_read_and_checked() -> None:
+    config = PipelineConfig.from_dict(
+        {"evaluate": {"slices": ["movie", "source"], "examples": 3, "length_buckets": 4}}
+    )
+    assert config.evaluate.slices == ("movie", "source")
+    assert (config.evaluate.examples, config.evaluate.length_buckets) == (3, 4)
+    with pytest.raises(ConfigError, match=r"evaluate\.examples must be >= 0, got -1"):
+        PipelineConfig.from_dict({"evaluate": {"examples": -1}})
+    with pytest.raises(ConfigError, match=r"evaluate\.length_buckets must be >= 1, got 0"):
+        PipelineConfig.from_dict({"evaluate": {"length_buckets": 0}})

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
         load_config,
     )
     from modelcycle.data import Dataset, load_dataset
-    from modelcycle.evaluation import EvalReport, evaluate
+    from modelcycle.evaluation import CompareReport, EvalReport, calibrate_model, compare, evaluate
     from modelcycle.exceptions import (
         ArtifactError,
         ConfigError,
@@ -53,6 +53,7 @@ _EXPORTS = {
     "ArtifactError": "modelcycle.exceptions",
     "CleanConfig": "modelcycle.config",
     "CleanReport": "modelcycle.cleaning",
+    "CompareReport": "modelcycle.evaluation",
     "ConfigError": "modelcycle.exceptions",
     "DataConfig": "modelcycle.config",
     "DataError": "modelcycle.exceptions",
@@ -72,7 +73,9 @@ _EXPORTS = {
     "Splits": "modelcycle.split",
     "TrainConfig": "modelcycle.config",
     "TrainResult": "modelcycle.training",
+    "calibrate_model": "modelcycle.evaluation",
     "clean": "modelcycle.cleaning",
+    "compare": "modelcycle.evaluation",
     "evaluate": "modelcycle.evaluation",
     "export_model": "modelcycle.export",
     "load_config": "modelcycle.config",
@@ -91,6 +94,7 @@ __all__ = [
     "ArtifactError",
     "CleanConfig",
     "CleanReport",
+    "CompareReport",
     "ConfigError",
     "DataConfig",
     "DataError",
@@ -111,7 +115,9 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "__version__",
+    "calibrate_model",
     "clean",
+    "compare",
     "evaluate",
     "export_model",
     "load_config",

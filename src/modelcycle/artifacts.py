@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,6 +40,7 @@ __all__ = [
     "WEIGHTS_FILE",
     "ModelFiles",
     "read_model_dir",
+    "update_model_meta",
     "verify_manifest",
     "write_manifest",
     "write_model_dir",
@@ -133,6 +135,33 @@ def read_model_dir(path: str | Path) -> ModelFiles:
     }
     graphs = {file.name: file.read_bytes() for file in sorted(path.glob("*.onnx"))}
     return ModelFiles(path=path, meta=meta, tensors=tensors, documents=documents, graphs=graphs)
+
+
+def update_model_meta(path: str | Path, changes: Mapping[str, Any]) -> ModelFiles:
+    """Set (or, with value None, remove) top-level entries of a model directory's ``model.json``.
+
+    The directory is verified, copied with the new ``model.json`` and a new manifest under a
+    temporary name, and swapped in: it is never seen half-updated. Returns the updated files.
+    """
+    files = read_model_dir(path)
+    fixed = sorted(set(changes) & {"format", "format_version", "family", "labels"})
+    if fixed:
+        raise ValueError(f"{fixed[0]!r} describes the weights and cannot be changed")
+    meta = dict(files.meta)
+    for key, value in changes.items():
+        if value is None:
+            meta.pop(key, None)
+        else:
+            meta[key] = value
+    listed = _read_json(files.path / MANIFEST_FILE)["files"]  # verified by read_model_dir
+    with atomic_dir(files.path, replace_if=MANIFEST_FILE) as tmp:
+        for name in listed:
+            if name != MODEL_FILE:
+                (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(files.path / name, tmp / name)
+        write_json(tmp / MODEL_FILE, meta)
+        write_manifest(tmp)
+    return ModelFiles(path=files.path, meta=meta, tensors=files.tensors, documents=files.documents)
 
 
 def write_manifest(directory: str | Path) -> dict[str, Any]:

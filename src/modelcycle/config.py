@@ -187,10 +187,18 @@ class SelectConfig:
 
 @dataclass(frozen=True)
 class EvalConfig:
-    """Settings of the evaluation: bootstrap resamples and calibration bins."""
+    """Settings of the evaluation: bootstrap resamples, calibration bins, error analysis.
+
+    ``examples``: how many most-confident mistakes (and least-confident correct answers) to show;
+    ``length_buckets``: text-length groups (by words, equal counts) for accuracy by length;
+    ``slices``: columns of the data to break accuracy down by.
+    """
 
     bootstrap: int = 1000
     calibration_bins: int = 10
+    examples: int = 10
+    length_buckets: int = 5
+    slices: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.bootstrap < 0:
@@ -199,6 +207,10 @@ class EvalConfig:
             raise ConfigError(
                 f"evaluate.calibration_bins must be >= 1, got {self.calibration_bins}"
             )
+        if self.examples < 0:
+            raise ConfigError(f"evaluate.examples must be >= 0, got {self.examples}")
+        if self.length_buckets < 1:
+            raise ConfigError(f"evaluate.length_buckets must be >= 1, got {self.length_buckets}")
 
 
 QUANTIZE_PRECISIONS = ("fp32", "fp16", "int8", "int8-static", "pruned", "pq")

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
+import regex
 import scipy.sparse as sp
 
 from modelcycle.exceptions import ConfigError, SchemaError
@@ -50,13 +51,20 @@ __all__ = [
     "engineered_features",
     "ngram_keys",
     "tokenize",
+    "tokens_of",
 ]
 
-TOKEN_PATTERN = r"\w+(?:'\w+)*|[!?]"
-"""A token: a run of word characters, with inner apostrophes (don't, n't), or ``!`` / ``?``."""
+TOKEN_PATTERN = r"[\p{L}\p{M}\p{N}_]+(?:'[\p{L}\p{M}\p{N}_]+)*|[!?]"
+"""A token: a run of letters, marks, digits and underscores, with inner apostrophes (don't, n't),
+or ``!`` / ``?``. Written with Unicode categories, so that polars' regex engine (large batches) and
+the ``regex`` module (small batches, where polars' per-call cost dominates) find the same tokens."""
 TAG_PATTERN = r"<[^<>]{0,200}>"
 """HTML tags (``<br />``) are replaced by a space before tokenising."""
 
+SMALL_BATCH = 64
+"""Up to this many texts are tokenised in Python (about 20 µs a text), above it with polars."""
+_TOKEN = regex.compile(TOKEN_PATTERN)
+_TAG = regex.compile(TAG_PATTERN)
 _ORDER_SHIFT = np.uint64(61)
 _HASH_MASK = np.uint64((1 << 61) - 1)
 _PRIME = np.uint64(0x9E3779B97F4A7C15)
@@ -83,12 +91,18 @@ def tokenize(texts: Sequence[str] | pl.Series) -> pl.DataFrame:
     )
 
 
+def tokens_of(text: str) -> list[str]:
+    """The tokens of one text, as :func:`tokenize` finds them."""
+    return _TOKEN.findall(_TAG.sub(" ", text.lower()))
+
+
 @dataclass(frozen=True)
 class Vocabulary:
     """Words and their ids (an id is the position in ``words``)."""
 
     words: tuple[str, ...]
     _frame: pl.DataFrame = field(init=False, repr=False, compare=False)
+    _index: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         frame = pl.DataFrame(
@@ -96,9 +110,22 @@ class Vocabulary:
             schema={"tok": pl.String, "id": pl.Int64},
         )
         object.__setattr__(self, "_frame", frame)
+        object.__setattr__(self, "_index", {word: i for i, word in enumerate(self.words)})
 
     def __len__(self) -> int:
         return len(self.words)
+
+    def encode_texts(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """``(doc, id)`` arrays of the tokens of ``texts`` (unknown words get id -1)."""
+        if len(texts) > SMALL_BATCH:
+            return self.encode(tokenize(texts))
+        docs: list[int] = []
+        ids: list[int] = []
+        for doc, text in enumerate(texts):
+            found = [self._index.get(token, -1) for token in tokens_of(text or "")]
+            docs.extend([doc] * len(found))
+            ids.extend(found)
+        return np.asarray(docs, dtype=np.int64), np.asarray(ids, dtype=np.int64)
 
     @classmethod
     def build(
@@ -180,15 +207,6 @@ class NgramFeaturizer:
     vocabulary: Vocabulary | None = None
     keys: np.ndarray | None = None  # sorted n-gram keys, one per column
     idf: np.ndarray | None = None
-    _columns: pl.DataFrame | None = field(init=False, repr=False, compare=False, default=None)
-
-    def __post_init__(self) -> None:
-        if self.keys is not None:  # the key -> column table, built once (not per transform)
-            columns = pl.DataFrame(
-                {"key": self.keys, "col": np.arange(len(self.keys), dtype=np.int64)},
-                schema={"key": pl.UInt64, "col": pl.Int64},
-            )
-            object.__setattr__(self, "_columns", columns)
 
     @property
     def n_features(self) -> int:
@@ -199,9 +217,10 @@ class NgramFeaturizer:
         """Learn the n-grams and idf weights; return the fitted featurizer and the matrix."""
         tokens = tokenize(texts)
         vocabulary = Vocabulary.build(tokens, min_df=self.min_df)
-        pairs = _pairs(*ngram_keys(*vocabulary.encode(tokens), self.ngram_range))
+        doc, keys = ngram_keys(*vocabulary.encode(tokens), self.ngram_range)
         doc_freq = (
-            pairs.group_by("key")
+            _pairs(doc, keys)
+            .group_by("key")
             .agg(pl.col("doc").n_unique().alias("df"))
             .filter(pl.col("df") >= self.min_df)
         )
@@ -222,28 +241,30 @@ class NgramFeaturizer:
             keys=doc_freq.get_column("key").to_numpy(),
             idf=idf,
         )
-        return fitted, fitted._weigh(pairs, n_texts)
+        return fitted, fitted._weigh(doc, keys, n_texts)
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         """The TF-IDF matrix of ``texts`` (rows: texts, columns: n-grams)."""
         if self.vocabulary is None:
             raise ValueError("NgramFeaturizer is not fitted; call fit_transform first")
-        keys = ngram_keys(*self.vocabulary.encode(tokenize(texts)), self.ngram_range)
-        return self._weigh(_pairs(*keys), len(texts))
+        doc, keys = ngram_keys(*self.vocabulary.encode_texts(texts), self.ngram_range)
+        return self._weigh(doc, keys, len(texts))
 
-    def _weigh(self, pairs: pl.DataFrame, n_texts: int) -> sp.csr_matrix:
+    def _weigh(self, doc: np.ndarray, keys: np.ndarray, n_texts: int) -> sp.csr_matrix:
         """Count the known n-grams of each text into a CSR matrix and weigh the counts."""
         assert self.keys is not None
         assert self.idf is not None
-        assert self._columns is not None
-        known = pairs.join(self._columns, on="key", how="inner", maintain_order="left")
-        counts = sp.csr_matrix(
-            (
-                np.ones(known.height),
-                (known.get_column("doc").to_numpy(), known.get_column("col").to_numpy()),
-            ),
-            shape=(n_texts, len(self.keys)),
-        )
+        if len(keys) > 100_000:  # a hash join beats binary search on large inputs
+            known = _pairs(doc, keys).join(
+                self._columns(), on="key", how="inner", maintain_order="left"
+            )
+            doc, column = known.get_column("doc").to_numpy(), known.get_column("col").to_numpy()
+        else:
+            column = np.searchsorted(self.keys, keys)
+            column[column == len(self.keys)] = 0
+            found = self.keys[column] == keys if len(self.keys) else np.zeros(len(keys), bool)
+            doc, column = doc[found], column[found]
+        counts = sp.csr_matrix((np.ones(len(doc)), (doc, column)), shape=(n_texts, len(self.keys)))
         counts.sum_duplicates()
         if self.weighting == "binary":
             counts.data[:] = 1.0
@@ -260,6 +281,18 @@ class NgramFeaturizer:
         norms[norms == 0] = 1.0
         counts.data /= np.repeat(norms, lengths)
         return counts
+
+    def _columns(self) -> pl.DataFrame:
+        """The n-gram keys with their column numbers, for joins (built once)."""
+        cached: pl.DataFrame | None = self.__dict__.get("_columns_frame")
+        if cached is None:
+            assert self.keys is not None
+            cached = pl.DataFrame(
+                {"key": self.keys, "col": np.arange(len(self.keys), dtype=np.int64)},
+                schema={"key": pl.UInt64, "col": pl.Int64},
+            )
+            object.__setattr__(self, "_columns_frame", cached)
+        return cached
 
     def to_state(self) -> tuple[dict[str, Any], list[str], dict[str, np.ndarray]]:
         """``(settings, words, tensors)`` for saving without pickle."""
@@ -325,7 +358,7 @@ class HashedBagFeaturizer:
         """``(ids, offsets)`` as int64 arrays; a text without known words has an empty bag."""
         if self.vocabulary is None:
             raise ValueError("HashedBagFeaturizer is not fitted; call fit first")
-        doc, keys = ngram_keys(*self.vocabulary.encode(tokenize(texts)), (1, self.ngrams))
+        doc, keys = ngram_keys(*self.vocabulary.encode_texts(texts), (1, self.ngrams))
         is_word = keys < np.uint64(1) << _ORDER_SHIFT
         ids = np.where(
             is_word, keys, np.uint64(len(self.vocabulary)) + keys % np.uint64(self.buckets)

@@ -36,8 +36,12 @@ class Predictions:
         return {f"score_{name}": self.scores[:, j] for j, name in enumerate(self.classes)}
 
 
-def predict(model: TextClassifier, texts: Sequence[str]) -> Predictions:
+def predict(model: TextClassifier, texts: Sequence[str], *, raw: bool = False) -> Predictions:
     """Predict ``texts`` with ``model``.
+
+    The model's stored post-processing (``model.postprocess_``: temperature, then threshold) is
+    applied, so that the scores are calibrated probabilities and the labels are what the model
+    answers everywhere else; ``raw=True`` ignores it.
 
     Example::
 
@@ -46,16 +50,22 @@ def predict(model: TextClassifier, texts: Sequence[str]) -> Predictions:
     """
     scores = model.predict_proba(texts)
     classes = model.classes_.tolist()
-    labels = np.asarray(classes)[np.argmax(scores, axis=1)]
+    if model.postprocess_ is not None and not raw:
+        labels, scores = model.postprocess_.apply(scores, classes)
+    else:
+        labels = np.asarray(classes)[np.argmax(scores, axis=1)]
     return Predictions(labels=labels, scores=scores, classes=classes)
 
 
-def predict_dataset(model: TextClassifier, dataset: Dataset, out: str | Path) -> Path:
+def predict_dataset(
+    model: TextClassifier, dataset: Dataset, out: str | Path, *, raw: bool = False
+) -> Path:
     """Predict every row of ``dataset`` and write text, true label (if any), prediction and scores.
 
     The format follows ``out``'s extension: .csv, .tsv, .jsonl or .parquet (optionally .gz).
+    ``raw`` as in :func:`predict`.
     """
-    predictions = predict(model, dataset.texts)
+    predictions = predict(model, dataset.texts, raw=raw)
     columns: dict[str, Any] = {"text": dataset.frame.get_column(dataset.text)}
     if dataset.label is not None:
         columns["label"] = dataset.frame.get_column(dataset.label)

@@ -53,6 +53,7 @@ from modelcycle.export._export import (
 )
 from modelcycle.export._graph import BagNet, ProductCodes, build_graph
 from modelcycle.models import ModelState, TextClassifier, load_model
+from modelcycle.prediction import predict
 
 __all__ = ["QuantizationTable", "product_quantize", "prune_rows", "quantize", "weight_bytes"]
 
@@ -199,7 +200,7 @@ def quantize(
             loaded = load_model(tmp / item.name)
             report = evaluate(loaded, dataset, model_name=item.name, seed=config.seed)
             accuracy[item.name] = report.metrics["accuracy"]
-            predictions[item.name] = np.argmax(loaded.predict_proba(dataset.texts), axis=1)
+            predictions[item.name] = predict(loaded, dataset.texts).labels  # as evaluate answers
             classifiers[item.name] = OnnxClassifier.load(tmp / item.name, threads=config.threads)
         say("timing: batch 1 and batch " + str(config.batch_size))
         timings = _time(classifiers, shuffled, dataset.texts, config)

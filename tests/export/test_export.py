@@ -174,3 +174,22 @@ def test_preprocessing_json_states_the_ngram_hash_that_features_computes() -> No
                 h = (h * 0x9E3779B97F4A7C15 + int(w) + 1) % 2**64
             expected.append((h & (2**61 - 1)) | (n << 61))
     assert keys.tolist() == expected
+
+
+def test_the_models_postprocess_travels_with_the_export(tmp_path: Path, reviews_csv: Path) -> None:
+    from modelcycle.postprocess import Postprocess
+
+    data = load_dataset(reviews_csv)
+    model = fit("logreg", data)
+    model.postprocess_ = Postprocess(temperature=2.0)
+    export_model(model, tmp_path / "dir")
+    export_model(model, tmp_path / "m.onnx")
+    variant = load_model(tmp_path / "dir")
+    assert variant.postprocess_ is not None
+    assert variant.postprocess_.temperature == 2.0
+    from_file = OnnxClassifier.load(tmp_path / "m.onnx")
+    assert from_file.postprocess is not None
+    assert from_file.postprocess.temperature == 2.0
+    np.testing.assert_allclose(  # predict applies the temperature to the variant as to the model
+        predict(variant, PROBE).scores, predict(model, PROBE).scores, atol=1e-4
+    )

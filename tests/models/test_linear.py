@@ -1,4 +1,3 @@
-import re
 from pathlib import Path
 
 import numpy as np
@@ -9,15 +8,16 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 
 from modelcycle.data import load_dataset
-from modelcycle.features import TAG_PATTERN, TOKEN_PATTERN
+from modelcycle.features import tokens_of
 from modelcycle.models import load_model, make_model, save_model
 from modelcycle.models.linear import NBSVM, TfidfLinearSVM, TfidfLogisticRegression, linear_proba
 
 
 def reference_vectorizer() -> TfidfVectorizer:
     return TfidfVectorizer(
-        token_pattern=TOKEN_PATTERN,
-        preprocessor=lambda s: re.sub(TAG_PATTERN, " ", s.lower()),
+        tokenizer=tokens_of,
+        token_pattern=None,
+        lowercase=False,
         ngram_range=(1, 2),
         sublinear_tf=True,
     )

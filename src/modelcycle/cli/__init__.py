@@ -13,7 +13,9 @@ import typer
 
 from modelcycle._version import __version__
 from modelcycle.cli import (
+    calibrate,
     clean,
+    compare,
     datasets,
     evaluate,
     export,
@@ -42,6 +44,8 @@ app.command(name="split")(split.split)
 app.add_typer(datasets.app, name="datasets")
 app.command(name="train")(train.train)
 app.command(name="evaluate")(evaluate.evaluate)
+app.command(name="calibrate")(calibrate.calibrate)
+app.command(name="compare")(compare.compare)
 app.command(name="predict")(predict.predict)
 app.command(name="select")(select.select)
 app.command(name="export")(export.export)

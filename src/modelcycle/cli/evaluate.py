@@ -10,6 +10,18 @@ import typer
 from modelcycle.cli._common import DataPath, Encoding, LabelColumn, Seed, TextColumn, handle_errors
 
 ModelPath = Annotated[Path, typer.Argument(help="Model directory written by `modelcycle train`.")]
+ThresholdMetric = Annotated[
+    str | None,
+    typer.Option(
+        "--threshold",
+        help="Tune the decision threshold of a 2-label model on the validation data for: f1, "
+        "accuracy, precision@recall=X (best precision with recall >= X), recall@precision=X.",
+    ),
+]
+PositiveLabel = Annotated[
+    str | None,
+    typer.Option("--positive", help="The label the threshold is on (default: the second, sorted)."),
+]
 
 
 @handle_errors
@@ -21,21 +33,60 @@ def evaluate(
     ],
     text: TextColumn = None,
     label: LabelColumn = None,
+    slices: Annotated[
+        list[str] | None,
+        typer.Option("--slice", help="A column of DATA to break accuracy down by (repeatable)."),
+    ] = None,
+    calibrate: Annotated[
+        Path | None,
+        typer.Option(
+            "--calibrate",
+            help="Validation data: fit temperature scaling on it and store it with the model "
+            "first (as `modelcycle calibrate` does).",
+        ),
+    ] = None,
+    threshold: ThresholdMetric = None,
+    positive: PositiveLabel = None,
+    examples: Annotated[
+        int, typer.Option(min=0, help="Examples per error list (most confident mistakes, ...).")
+    ] = 10,
+    raw: Annotated[
+        bool, typer.Option("--raw", help="Ignore the model's stored calibration and threshold.")
+    ] = False,
     encoding: Encoding = "utf-8",
     seed: Seed = 42,
 ) -> None:
     """Evaluate a model on labeled data: metrics.json and evaluation.html.
 
-    Example: modelcycle evaluate model/ test.csv -o eval/
+    Example: modelcycle evaluate model/ test.csv -o eval/ --slice source
     """
+    from modelcycle.config import EvalConfig
     from modelcycle.data import load_dataset
+    from modelcycle.evaluation import calibrate as fit_postprocess
+    from modelcycle.evaluation import describe, store_postprocess
     from modelcycle.evaluation import evaluate as evaluate_model
     from modelcycle.models import load_model
 
+    if (threshold is not None or positive is not None) and calibrate is None:
+        raise typer.BadParameter(
+            "--threshold and --positive tune on validation data: add --calibrate VAL"
+        )
+    if raw and calibrate is not None:
+        raise typer.BadParameter("--raw ignores post-processing; leave out --calibrate with it")
+    config = EvalConfig(examples=examples, slices=tuple(slices or ()))
     classifier = load_model(model)
     dataset = load_dataset(data, text=text, label=label, encoding=encoding)
-    report = evaluate_model(classifier, dataset, model_name=str(model), seed=seed)
+    fitted = None
+    if calibrate is not None:
+        val = load_dataset(calibrate, text=dataset.text, label=dataset.label, encoding=encoding)
+        fitted = fit_postprocess(classifier, val, threshold=threshold, positive=positive)
+    report = evaluate_model(
+        classifier, dataset, config, model_name=str(model), seed=seed, postprocess=fitted, raw=raw
+    )
     report.write(out)
+    if fitted is not None:  # stored once the report is written: a failure changes nothing
+        store_postprocess(model, fitted)
+        typer.echo(f"calibrated on {calibrate}: {describe(fitted)}; updated {model / 'model.json'}")
     m = report.metrics
     typer.echo(
         f"accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}  on {m['n']:,} rows; "

@@ -28,6 +28,9 @@ def predict(
     text_column: Annotated[
         str | None, typer.Option("--text-column", help="Column holding the text in DATA.")
     ] = None,
+    raw: Annotated[
+        bool, typer.Option("--raw", help="Ignore the model's stored calibration and threshold.")
+    ] = False,
     encoding: Encoding = "utf-8",
 ) -> None:
     """Predict labels and per-class scores for a file of texts or for --text.
@@ -45,12 +48,14 @@ def predict(
         )
     classifier = load_model(model)
     if texts:
-        for text, record in zip(texts, predict_texts(classifier, texts).records(), strict=True):
+        for text, record in zip(
+            texts, predict_texts(classifier, texts, raw=raw).records(), strict=True
+        ):
             typer.echo(json.dumps({"text": text, **record}, ensure_ascii=False))
         return
     assert data is not None
     if out is None:
         raise typer.BadParameter("predicting a file needs -o OUT (e.g. -o predictions.csv)")
     dataset = load_dataset(data, text=text_column, encoding=encoding, require_label=False)
-    predict_dataset(classifier, dataset, out)
+    predict_dataset(classifier, dataset, out, raw=raw)
     typer.echo(f"wrote {len(dataset):,} predictions to {out}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -125,7 +126,8 @@ def train(
     encoding: Encoding = "utf-8",
     seed: Seed = 42,
 ) -> None:
-    """Train a model on labeled text and save it as a model directory.
+    """Train a model on labeled text and save it as a model directory. Runs data-parallel on
+    several processes, GPUs or machines under torchrun (torchrun ... -m modelcycle train ...).
 
     Example: modelcycle train reviews.csv --text review_text --label sentiment -o model/
     """
@@ -133,6 +135,7 @@ def train(
     from modelcycle.data import load_dataset
     from modelcycle.training import compare_optimizers as compare
     from modelcycle.training import train_and_save
+    from modelcycle.training.distributed import from_environment
 
     flags: dict[str, Any] = {
         "optimizer": optimizer,
@@ -155,6 +158,7 @@ def train(
     val_set = None
     if val is not None:
         val_set = load_dataset(val, text=dataset.text, label=dataset.label, encoding=encoding)
+    cluster = from_environment(os.environ)  # set by torchrun; None when run alone
     progress = False if quiet else None
     if compare_optimizers:
         comparison, models = compare(dataset, config, val_set, progress=progress)
@@ -170,7 +174,10 @@ def train(
         checkpoint_dir=checkpoint_dir,
         keep_checkpoints=keep_checkpoints,
         progress=progress,
+        distributed=cluster,
     )
+    if cluster is not None and not cluster.is_main:
+        return
     if result.history and not quiet:
         best = result.history[-1].get("best_epoch") or len(result.history)
         say(f"best epoch {best} of {len(result.history)}")

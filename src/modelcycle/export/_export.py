@@ -65,6 +65,7 @@ class OnnxVariant:
     precision: str
     source_params: dict[str, Any] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
+    postprocess: dict[str, Any] | None = None  # the model's temperature and threshold, if any
 
     def classifier(self, *, threads: int | None = None) -> OnnxClassifier:
         """The variant, ready to predict."""
@@ -92,6 +93,8 @@ class OnnxVariant:
             "source": {"family": self.source_family, "params": self.source_params},
             "onnx": {"output": OUTPUT, **self.details},
         }
+        if self.postprocess is not None:
+            meta["postprocess"] = self.postprocess
         return write_model_dir(
             path,
             meta=meta,
@@ -120,6 +123,7 @@ class OnnxVariant:
             "inputs": self.details.get("inputs", []),
             "output": OUTPUT,
             "ngram_hash": NGRAM_HASH,
+            "postprocess": self.postprocess,
         }
         with atomic_file(path) as tmp:
             tmp.write_bytes(self.graph)
@@ -255,6 +259,11 @@ def variant_of(
         precision=precision,
         source_params=dict(state.params),
         details={"inputs": net.input_names(), "codecs": dict(codecs or {}), **(details or {})},
+        postprocess=(
+            model.postprocess_.to_json()
+            if model.postprocess_ is not None and not model.postprocess_.is_identity
+            else None
+        ),
     )
 
 

@@ -18,6 +18,7 @@ import numpy as np
 from modelcycle.artifacts import read_model_dir
 from modelcycle.exceptions import ArtifactError, ConfigError
 from modelcycle.features import EngineeredFeaturizer, HashedBagFeaturizer, NgramFeaturizer
+from modelcycle.postprocess import Postprocess
 
 __all__ = [
     "PREPROCESSING_FORMAT",
@@ -55,6 +56,7 @@ class OnnxClassifier:
         tensors: Mapping[str, np.ndarray],
         vocabulary: Sequence[str],
         precision: str = "fp32",
+        postprocess: Mapping[str, Any] | None = None,
         threads: int | None = None,
     ) -> None:
         try:
@@ -66,6 +68,13 @@ class OnnxClassifier:
             ) from exc
         self.classes_ = np.asarray(list(classes))
         self.precision = precision
+        # the model's temperature and threshold (modelcycle.postprocess, numpy only): like a
+        # TextClassifier's, predict_proba and predict stay raw and the caller applies it
+        self.postprocess = (
+            None
+            if postprocess is None
+            else Postprocess.from_json(postprocess, self.classes_.tolist())
+        )
         self.preprocessing = dict(preprocessing)
         self.graph = graph
         kind = self.preprocessing.get("kind")
@@ -123,6 +132,7 @@ class OnnxClassifier:
                 tensors=files.tensors,
                 vocabulary=vocabulary_words(files.documents["vocabulary"]),
                 precision=files.meta.get("precision", "fp32"),
+                postprocess=files.meta.get("postprocess"),
                 threads=threads,
             )
         except (KeyError, TypeError, ValueError) as exc:
@@ -152,6 +162,7 @@ class OnnxClassifier:
                 tensors=tensors,
                 vocabulary=document["vocabulary"],
                 precision=document.get("precision", "fp32"),
+                postprocess=document.get("postprocess"),
                 threads=threads,
             )
         except (KeyError, TypeError, ValueError) as exc:

@@ -16,9 +16,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from modelcycle.artifacts import ModelFiles, read_model_dir, write_model_dir
+from modelcycle.artifacts import MODEL_FILE, ModelFiles, read_model_dir, write_model_dir
 from modelcycle.exceptions import ArtifactError, ConfigError
 from modelcycle.models._base import ModelState, TextClassifier
+from modelcycle.postprocess import Postprocess
 
 __all__ = [
     "LOADABLE",
@@ -91,9 +92,13 @@ def save_model(
     training: Mapping[str, Any] | None = None,
     files: Mapping[str, bytes] | None = None,
 ) -> Path:
-    """Write ``model`` as a model directory (safetensors + JSON + manifest), atomically."""
+    """Write ``model`` as a model directory (safetensors + JSON + manifest), atomically.
+
+    A model's ``postprocess_`` (temperature, threshold; see :mod:`modelcycle.postprocess`) is
+    saved with it.
+    """
     state = model.get_state()
-    meta = {
+    meta: dict[str, Any] = {
         "family": model.family,
         "labels": state.classes,
         "params": state.params,
@@ -102,6 +107,8 @@ def save_model(
         "metrics": dict(metrics or {}),
         "training": dict(training or {}),
     }
+    if model.postprocess_ is not None and not model.postprocess_.is_identity:
+        meta["postprocess"] = model.postprocess_.to_json()
     return write_model_dir(
         path,
         meta=meta,
@@ -112,7 +119,10 @@ def save_model(
 
 
 def load_model_files(path: str | Path) -> tuple[TextClassifier, ModelFiles]:
-    """Load a verified model directory; returns the model and the files it came from."""
+    """Load a verified model directory; returns the model and the files it came from.
+
+    The model's ``postprocess_`` is the directory's stored post-processing (None if it has none).
+    """
     files = read_model_dir(path)
     family = files.meta.get("family")
     if family not in LOADABLE:
@@ -132,6 +142,14 @@ def load_model_files(path: str | Path) -> tuple[TextClassifier, ModelFiles]:
         model = model_class(family, loadable=True).from_state(state)
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise ArtifactError(f"{files.path}: not a valid {family!r} model ({exc!r})") from exc
+    if "postprocess" in files.meta:
+        try:
+            model.postprocess_ = Postprocess.from_json(files.meta["postprocess"], state.classes)
+        except ValueError as exc:
+            raise ArtifactError(
+                f"{files.path / MODEL_FILE}: invalid postprocess ({exc}); "
+                "run `modelcycle calibrate` again"
+            ) from exc
     return model, files
 
 

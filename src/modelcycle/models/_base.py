@@ -14,6 +14,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from modelcycle.exceptions import ArtifactError, ConfigError, DataError, NotFittedError
 from modelcycle.features import EngineeredFeaturizer, check_feature_names
+from modelcycle.postprocess import Postprocess
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
 
     family: ClassVar[str]
     classes_: np.ndarray
+    postprocess_: Postprocess | None = None
+    """Temperature and threshold fitted after training (``modelcycle calibrate``); ``predict``
+    and ``predict_proba`` stay raw, :func:`modelcycle.prediction.predict` applies it."""
 
     def fit(
         self,
@@ -68,6 +72,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
                 f"({', '.join(map(repr, self.classes_.tolist()))})"
             )
         targets = np.searchsorted(self.classes_, labels)
+        self.postprocess_ = None  # a calibration belongs to the weights it was fitted on
         val_data = None
         if val is not None:
             val_texts, val_labels = _as_texts(val[0]), np.asarray(val[1]).astype(str)

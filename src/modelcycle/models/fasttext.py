@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval
 from torch import nn
+from torch.nn import functional as F
 
 from modelcycle.features import HashedBagFeaturizer
 from modelcycle.models._base import (
@@ -36,14 +37,11 @@ from modelcycle.models._torch import (
 )
 from modelcycle.training.loop import run_loop
 
-PER_EXAMPLE_LR = {
-    "sgd": 0.08,
-    "adagrad": 0.002,
-    "rmsprop": 0.00004,
-    "adam": 0.00004,
-    "adamw": 0.00004,
-}
-"""Default learning rates per example: the rate used is this times the batch size."""
+SGD_LR_PER_EXAMPLE = 0.08
+"""SGD's default rate is this times the batch size: the mean loss of a batch then moves the
+weights as fastText's per-example updates at rate 0.08 would."""
+ADAPTIVE_LR = {"adagrad": 0.1, "rmsprop": 0.005, "adam": 0.005, "adamw": 0.005}
+"""The adaptive optimisers' defaults, which do not scale with the batch size."""
 
 
 class FastTextModule(nn.Module):
@@ -59,8 +57,8 @@ class FastTextModule(nn.Module):
         n_extra: int = 0,
     ) -> None:
         super().__init__()
-        self.embedding = nn.EmbeddingBag(n_ids, dim, mode="mean", sparse=True)
-        nn.init.uniform_(self.embedding.weight, -1.0 / dim, 1.0 / dim)
+        weight = torch.empty(n_ids, dim).uniform_(-1.0 / dim, 1.0 / dim)
+        self.embedding = nn.EmbeddingBag(n_ids, dim, mode="mean", sparse=True, _weight=weight)
         self.head = FeedForward(dim + n_extra, hidden, n_classes, dropout, sparse=False)
         if not hidden:  # fastText starts its output layer at zero
             assert isinstance(self.head.first, nn.Linear)
@@ -69,8 +67,22 @@ class FastTextModule(nn.Module):
     def forward(
         self, ids: torch.Tensor, offsets: torch.Tensor, *extra: torch.Tensor
     ) -> torch.Tensor:
-        bag = self.embedding(ids, offsets)  # (texts, dim)
+        if self.training:
+            bag = _bag_mean(ids, offsets, self.embedding.weight)
+        else:
+            bag = self.embedding(ids, offsets)  # (texts, dim)
         return self.head(torch.cat([bag, *extra], dim=1) if extra else bag)
+
+
+def _bag_mean(ids: torch.Tensor, offsets: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """The mean embedding of each bag, as ``EmbeddingBag(mode="mean")`` computes it, but with a
+    backward pass twice as fast on the CPU (a gather and a segment sum; measured 0.36 ms against
+    0.77 ms for a batch of 256 SST-2 sentences)."""
+    lengths = torch.diff(offsets, append=torch.tensor([len(ids)], device=ids.device))
+    segment = torch.repeat_interleave(torch.arange(len(offsets), device=ids.device), lengths)
+    rows = F.embedding(ids, weight, sparse=True)  # (ids, dim)
+    sums = torch.zeros(len(offsets), weight.shape[1], dtype=rows.dtype, device=rows.device)
+    return sums.index_add_(0, segment, rows) / lengths.clamp(min=1).unsqueeze(1)
 
 
 class BagData:
@@ -130,7 +142,7 @@ class FastTextClassifier(TextClassifier):
         dim: int = 10,
         hidden: tuple[int, ...] = (),
         dropout: float = 0.0,
-        optimizer: str = "sgd",
+        optimizer: str = "adagrad",
         lr: float | None = None,
         weight_decay: float = 0.0,
         momentum: float = 0.0,
@@ -172,7 +184,7 @@ class FastTextClassifier(TextClassifier):
         self.featurizer_ = HashedBagFeaturizer(self.ngrams, self.buckets, self.min_count).fit(texts)
         ids, offsets = self.featurizer_.encode(texts)
         self.extra_, extra = ExtraInputs.fit(self.features, texts)
-        default_lr = {name: rate * self.batch_size for name, rate in PER_EXAMPLE_LR.items()}
+        default_lr = {"sgd": SGD_LR_PER_EXAMPLE * self.batch_size, **ADAPTIVE_LR}
         settings = loop_settings(self, default_lr)
         torch.manual_seed(settings.seed)
         self.module_ = self._module(self.featurizer_.size, len(self.classes_), self.extra_.width)

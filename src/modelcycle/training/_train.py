@@ -18,6 +18,7 @@ from modelcycle.exceptions import ConfigError
 from modelcycle.models import TextClassifier, make_model, save_model
 from modelcycle.split import split_dataset
 from modelcycle.training import _plots
+from modelcycle.training.distributed import DistributedContext
 
 COMPARED_OPTIMIZERS = ("sgd", "adam", "rmsprop", "adagrad")
 
@@ -65,12 +66,13 @@ def train(
     resume: bool = False,
     progress: bool | None = None,
     on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
+    distributed: DistributedContext | None = None,
 ) -> TrainResult:
     """Fit ``config.model`` on ``dataset``; ``val`` drives early stopping and is scored.
 
     Gradient-trained families write a checkpoint every epoch into ``checkpoint_dir`` (when
     given) and ``resume=True`` continues from the newest one. ``progress`` shows a bar (None:
-    only on a terminal).
+    only on a terminal). ``distributed`` (from torchrun's environment) trains data-parallel.
 
     Example::
 
@@ -80,7 +82,7 @@ def train(
     config = config or TrainConfig()
     dataset.require_classes(2)
     model = make_model(config.model, config.params, seed=config.seed)
-    run = _run_options(config, checkpoint_dir, resume, progress, on_epoch_end)
+    run = _run_options(config, checkpoint_dir, resume, progress, on_epoch_end, distributed)
     start = time.perf_counter()
     val_pair = (val.texts, val.labels) if val is not None else None
     model.fit(dataset.texts, dataset.labels, val=val_pair, run=run)
@@ -105,10 +107,12 @@ def train_and_save(
     checkpoint_dir: str | Path | None = None,
     keep_checkpoints: bool = False,
     progress: bool | None = None,
+    distributed: DistributedContext | None = None,
 ) -> TrainResult:
     """Train and write the model directory ``out``; checkpoints go to ``out``'s sibling
     ``<name>.checkpoints/`` (or ``checkpoint_dir``) and are removed once the model is saved,
-    unless ``keep_checkpoints``. ``resume`` continues a killed run from its newest checkpoint."""
+    unless ``keep_checkpoints``. ``resume`` continues a killed run from its newest checkpoint.
+    Under torchrun (``distributed``), only rank 0 writes."""
     out = Path(out)
     checkpoints = (
         Path(checkpoint_dir) if checkpoint_dir else out.with_name(out.name + ".checkpoints")
@@ -119,8 +123,16 @@ def train_and_save(
             "is fitted in one step and has nothing to resume"
         )
     result = train(
-        dataset, config, val=val, checkpoint_dir=checkpoints, resume=resume, progress=progress
+        dataset,
+        config,
+        val=val,
+        checkpoint_dir=checkpoints,
+        resume=resume,
+        progress=progress,
+        distributed=distributed,
     )
+    if distributed is not None and not distributed.is_main:
+        return result
     result.save(out, source=dataset.source)
     if not keep_checkpoints:
         shutil.rmtree(checkpoints, ignore_errors=True)
@@ -133,6 +145,7 @@ def _run_options(
     resume: bool,
     progress: bool | None,
     on_epoch_end: Callable[[dict[str, Any]], None] | None,
+    distributed: DistributedContext | None,
 ) -> Any:
     """RunOptions for the training loop (imported here: it needs PyTorch)."""
     if make_model(config.model, config.params).get_params().get("optimizer") is None:
@@ -146,6 +159,7 @@ def _run_options(
         device=config.device,
         threads=config.threads,
         on_epoch_end=on_epoch_end,
+        distributed=distributed,
     )
 
 

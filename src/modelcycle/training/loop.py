@@ -24,6 +24,7 @@ from torch.nn import functional as F
 
 from modelcycle._io import atomic_dir
 from modelcycle.exceptions import ArtifactError, ConfigError
+from modelcycle.training.distributed import DistributedContext, process_group, replicate
 from modelcycle.training.optim import OptimizerSettings, TrainingOptimizer
 from modelcycle.training.progress import EpochProgress
 
@@ -64,6 +65,7 @@ class RunOptions:
     device: str = "auto"
     threads: int | None = None
     on_epoch_end: Callable[[dict[str, Any]], None] | None = field(default=None, compare=False)
+    distributed: DistributedContext | None = None  # set under torchrun
 
 
 class TrainingData(Protocol):
@@ -106,12 +108,41 @@ def run_loop(
     checkpoint of another run.
     """
     device = resolve_device(options.device)
+    cluster = options.distributed
+    if cluster is not None and device.type == "cuda":
+        device = torch.device("cuda", cluster.local_rank)
     if options.threads:
         torch.set_num_threads(options.threads)
     torch.manual_seed(settings.seed)
     module.to(device)
+    if cluster is None:
+        return _epochs(
+            module, module, data, settings, options, device, n_classes, validate, fingerprint
+        )
+    with process_group(cluster, device):
+        replica = replicate(module, cluster, device)
+        return _epochs(
+            module, replica, data, settings, options, device, n_classes, validate, fingerprint
+        )
+
+
+def _epochs(
+    module: nn.Module,
+    replica: nn.Module,
+    data: TrainingData,
+    settings: LoopSettings,
+    options: RunOptions,
+    device: torch.device,
+    n_classes: int,
+    validate: Callable[[nn.Module], dict[str, float]] | None,
+    fingerprint: Mapping[str, Any] | None,
+) -> list[dict[str, Any]]:
+    """The epochs of :func:`run_loop`; ``replica`` is ``module`` itself, or its data-parallel
+    wrapper under torchrun (then each process trains on its share of every batch)."""
+    cluster = options.distributed
+    main = cluster is None or cluster.is_main
     steps_per_epoch = -(-len(data) // settings.batch_size)
-    optimizer = TrainingOptimizer(module, settings.optimizer, steps_per_epoch * settings.epochs)
+    optimizer = TrainingOptimizer(replica, settings.optimizer, steps_per_epoch * settings.epochs)
     weight = _class_weight(data.targets, n_classes, settings.class_weight, device)
     targets = torch.as_tensor(data.targets, dtype=torch.long)
     state = _LoopState()
@@ -119,23 +150,29 @@ def run_loop(
     if options.resume:
         _resume(options.checkpoint_dir, module, optimizer, state, identity)
 
-    with EpochProgress(settings.epochs, len(data), enabled=options.progress) as bar:
+    with EpochProgress(
+        settings.epochs, len(data), enabled=options.progress if main else False
+    ) as bar:
         for epoch in range(state.epoch, settings.epochs):
             if state.stopped:
                 break
             bar.start(epoch)
-            module.train()
+            replica.train()
             start, seen, loss_sum = time.perf_counter(), 0, 0.0
             order = np.random.default_rng([settings.seed, epoch]).permutation(len(data))
             for first in range(0, len(order), settings.batch_size):
                 rows = order[first : first + settings.batch_size]
+                if cluster is not None:
+                    if len(rows) < cluster.world_size:
+                        continue  # every process needs a share of the batch
+                    rows = cluster.shard(rows)
                 optimizer.zero_grad()
                 with _autocast(device):
-                    logits = module(*data.batch(rows, device))
+                    logits = replica(*data.batch(rows, device))
                 loss = _loss(settings.loss, logits.float(), targets[rows].to(device), weight)
                 loss.backward()
                 if settings.clip_grad:
-                    _clip_gradients(module, settings.clip_grad)
+                    _clip_gradients(replica, settings.clip_grad)
                 lr = optimizer.step()
                 seen += len(rows)
                 loss_sum += float(loss.detach()) * len(rows)
@@ -156,9 +193,9 @@ def run_loop(
                     record.update(validate(module))
             state.record(module, record, settings.patience)
             bar.finish(record)
-            if options.checkpoint_dir is not None:
+            if options.checkpoint_dir is not None and main:
                 _save_checkpoint(options.checkpoint_dir, module, optimizer, state, identity)
-            if options.on_epoch_end is not None:
+            if options.on_epoch_end is not None and main:
                 options.on_epoch_end(record)
     if state.best_weights is not None:
         module.load_state_dict(state.best_weights)

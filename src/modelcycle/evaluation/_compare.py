@@ -1,0 +1,177 @@
+"""``compare``: two models on the same labeled rows. Is the difference real, and where is it?"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from modelcycle._io import atomic_dir, write_json, write_text
+from modelcycle.config import EvalConfig
+from modelcycle.data import Dataset
+from modelcycle.evaluation._metrics import compute_metrics, mcnemar, paired_bootstrap_ci
+from modelcycle.exceptions import SchemaError
+from modelcycle.models import TextClassifier
+
+__all__ = ["CompareReport", "compare"]
+
+_SUMMARY_KEYS = (
+    "accuracy",
+    "accuracy_ci95",
+    "macro_f1",
+    "weighted_f1",
+    "roc_auc",
+    "log_loss",
+    "ece",
+)
+SIGNIFICANCE = 0.05
+
+
+@dataclass(frozen=True)
+class CompareReport:
+    """Two models on the same data: ``comparison.json`` and ``comparison.html``."""
+
+    result: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        """``comparison.json``'s content."""
+        return self.result
+
+    def to_html(self) -> str:
+        """A self-contained page: both models side by side, the test, where they disagree."""
+        from modelcycle.evaluation._render import comparison_html
+
+        return comparison_html(self.result)
+
+    def write(self, out_dir: str | Path) -> Path:
+        """Write ``comparison.json`` and ``comparison.html`` into ``out_dir`` atomically."""
+        out_dir = Path(out_dir)
+        html = self.to_html()
+        with atomic_dir(out_dir, replace_if="comparison.json") as tmp:
+            write_json(tmp / "comparison.json", self.to_json())
+            write_text(tmp / "comparison.html", html)
+        return out_dir
+
+
+def compare(
+    model_a: TextClassifier,
+    model_b: TextClassifier,
+    dataset: Dataset,
+    config: EvalConfig | None = None,
+    *,
+    names: tuple[str, str] = ("A", "B"),
+    data_name: str | None = None,
+    seed: int = 0,
+) -> CompareReport:
+    """Both models on ``dataset`` (each with its stored post-processing, as it would answer):
+    the accuracy difference A − B with a paired bootstrap 95% interval, McNemar's test on the
+    rows where exactly one is right, and examples of those rows.
+
+    Example::
+
+        compare(load_model("a/"), load_model("b/"), load_dataset("test.csv")).write("cmp/")
+    """
+    config = config or EvalConfig()
+    if dataset.label is None:
+        raise SchemaError("comparing needs labels; choose the label column", path=dataset.source)
+    truth = dataset.labels
+    texts = dataset.texts
+    answers = [_answers(model, texts) for model in (model_a, model_b)]
+    summaries = []
+    for (predicted, proba, classes), model in zip(answers, (model_a, model_b), strict=True):
+        metrics = compute_metrics(
+            truth,
+            proba,
+            classes,
+            predicted=predicted,
+            bootstrap=config.bootstrap,
+            bins=config.calibration_bins,
+            seed=seed,
+        )
+        summary = {key: metrics[key] for key in _SUMMARY_KEYS}
+        post = model.postprocess_
+        summary["postprocess"] = None if post is None or post.is_identity else post.to_json()
+        summaries.append(summary)
+    correct_a, correct_b = (answer[0] == truth for answer in answers)
+    only_a, only_b = int(np.sum(correct_a & ~correct_b)), int(np.sum(~correct_a & correct_b))
+    test = mcnemar(only_a, only_b)
+    difference = float(np.mean(correct_a) - np.mean(correct_b))
+    interval = paired_bootstrap_ci(correct_a, correct_b, config.bootstrap, seed)
+    significant = test["p_value"] < SIGNIFICANCE and (
+        interval is None or interval[0] > 0 or interval[1] < 0
+    )
+    better = None
+    if significant and difference != 0:
+        better = "a" if difference > 0 else "b"
+    result = {
+        "n": len(truth),
+        "data": data_name or dataset.source,
+        "models": {
+            key: {"name": name, **summary}
+            for key, name, summary in zip(("a", "b"), names, summaries, strict=True)
+        },
+        "difference": {"accuracy": difference, "ci95": interval},
+        "mcnemar": test,
+        "counts": {
+            "both_correct": int(np.sum(correct_a & correct_b)),
+            "only_a": only_a,
+            "only_b": only_b,
+            "both_wrong": int(np.sum(~correct_a & ~correct_b)),
+        },
+        "agreement": float(np.mean(answers[0][0] == answers[1][0])),
+        "significance_level": SIGNIFICANCE,
+        "better": better,
+        "disagreements": {
+            "only_a_correct": _examples(
+                texts, truth, answers, correct_a & ~correct_b, loser=1, k=config.examples
+            ),
+            "only_b_correct": _examples(
+                texts, truth, answers, ~correct_a & correct_b, loser=0, k=config.examples
+            ),
+        },
+    }
+    return CompareReport(result)
+
+
+def _answers(model: TextClassifier, texts: list[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """``(labels, probabilities, classes)`` as the model answers, post-processing included."""
+    classes = model.classes_.astype(str).tolist()
+    proba = model.predict_proba(texts)
+    if model.postprocess_ is not None:
+        labels, proba = model.postprocess_.apply(proba, classes)
+        return labels, proba, classes
+    return np.asarray(classes)[np.argmax(proba, axis=1)], proba, classes
+
+
+def _examples(
+    texts: list[str],
+    truth: np.ndarray,
+    answers: list[tuple[np.ndarray, np.ndarray, list[str]]],
+    rows: np.ndarray,
+    *,
+    loser: int,
+    k: int,
+) -> list[dict[str, Any]]:
+    """Up to ``k`` of ``rows``, those where the wrong model was most confident first."""
+    confidence = [_confidence(predicted, proba, classes) for predicted, proba, classes in answers]
+    chosen = np.flatnonzero(rows)
+    chosen = chosen[np.argsort(-confidence[loser][chosen], kind="stable")[:k]]
+    return [
+        {
+            "row": int(i) + 1,
+            "text": texts[i],
+            "label": str(truth[i]),
+            "a": {"predicted": str(answers[0][0][i]), "confidence": float(confidence[0][i])},
+            "b": {"predicted": str(answers[1][0][i]), "confidence": float(confidence[1][i])},
+        }
+        for i in chosen.tolist()
+    ]
+
+
+def _confidence(predicted: np.ndarray, proba: np.ndarray, classes: list[str]) -> np.ndarray:
+    index = {label: j for j, label in enumerate(classes)}
+    columns = np.array([index[label] for label in predicted.tolist()], dtype=np.int64)
+    result: np.ndarray = proba[np.arange(len(columns)), columns]
+    return result

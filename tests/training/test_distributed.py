@@ -1,0 +1,63 @@
+"""Data-parallel training under torchrun (gloo on the CPU) matches training alone."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from modelcycle.models import load_model
+from modelcycle.training.distributed import DistributedContext, from_environment
+
+EXAMPLES = Path(__file__).parents[2] / "examples" / "reviews.csv"
+ARGS = [
+    "train",
+    str(EXAMPLES),
+    "--model",
+    "fasttext",
+    "--epochs",
+    "3",
+    "--batch-size",
+    "8",
+    "-p",
+    "buckets=1000",
+    "-q",
+]
+
+
+def test_environment_and_sharding() -> None:
+    assert from_environment({}) is None
+    assert from_environment({"WORLD_SIZE": "1"}) is None
+    context = from_environment({"WORLD_SIZE": "3", "RANK": "1", "LOCAL_RANK": "1"})
+    assert context == DistributedContext(rank=1, local_rank=1, world_size=3)
+    assert not context.is_main
+    assert context.shard(np.arange(7)).tolist() == [1, 4]
+
+
+def test_two_processes_learn_what_one_does(tmp_path: Path) -> None:
+    pytest.importorskip("torch.distributed", reason="PyTorch without distributed support")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    alone = subprocess.run(
+        [sys.executable, "-m", "modelcycle", *ARGS, "-o", str(tmp_path / "alone")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert alone.returncode == 0, alone.stderr
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    parallel = subprocess.run(
+        [*torchrun, "-m", "modelcycle", *ARGS, "-o", str(tmp_path / "parallel")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert parallel.returncode == 0, parallel.stderr[-2000:]
+    assert parallel.stdout.count("wrote ") == 1  # only rank 0 saves and reports
+    one, two = load_model(tmp_path / "alone"), load_model(tmp_path / "parallel")
+    texts = ["a wonderful film", "a tedious mess", "the plot makes no sense"]
+    np.testing.assert_allclose(two.predict_proba(texts), one.predict_proba(texts), atol=1e-5)
