@@ -146,3 +146,23 @@ def test_clean_can_be_turned_off(tmp_path: Path, reviews_csv: Path) -> None:
     assert not (result.path / "clean").exists()
     assert "clean" not in result.summary["timings"]
     assert 'href="clean/' not in (result.path / "index.html").read_text()
+
+
+def test_quantize_stage_is_off_by_default_and_runs_when_enabled(
+    tmp_path: Path, reviews_csv: Path
+) -> None:
+    assert PipelineConfig().quantize.enabled is False
+    raw = {
+        "data": {"path": str(reviews_csv)},
+        "split": {"test": 0.25, "val": 0.25},
+        "train": {"params": {"min_df": 1}},
+        "quantize": {"enabled": True, "precisions": ["int8"], "latency_texts": 3},
+    }
+    stages: list[str] = []
+    result = run(PipelineConfig.from_dict(raw), tmp_path / "run", on_stage=stages.append)
+    assert stages[-1] == "quantize"
+    table = json.loads((result.path / "quantized" / "quantization.json").read_text())
+    assert [r["precision"] for r in table["rows"]] == ["fp32", "int8"]
+    assert result.summary["quantization"]["int8"]["accuracy"] == table["rows"][1]["accuracy"]
+    assert load_model(result.path / "quantized" / "int8").precision == "int8"  # type: ignore[attr-defined]
+    verify_manifest(result.path)

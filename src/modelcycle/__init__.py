@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         DataConfig,
         EvalConfig,
         PipelineConfig,
+        QuantizeConfig,
         SplitConfig,
         TrainConfig,
         load_config,
@@ -42,9 +43,11 @@ if TYPE_CHECKING:
         NotFittedError,
         SchemaError,
     )
+    from modelcycle.export import OnnxClassifier, export_model
     from modelcycle.models import load_model, make_model, save_model
     from modelcycle.pipeline import RunResult, run
     from modelcycle.prediction import Predictions, predict
+    from modelcycle.quantization import QuantizationTable, quantize
     from modelcycle.split import Splits, split_dataset
     from modelcycle.training import TrainResult, train
 
@@ -62,8 +65,11 @@ _EXPORTS = {
     "EvalReport": "modelcycle.evaluation",
     "ModelcycleError": "modelcycle.exceptions",
     "NotFittedError": "modelcycle.exceptions",
+    "OnnxClassifier": "modelcycle.export",
     "PipelineConfig": "modelcycle.config",
     "Predictions": "modelcycle.prediction",
+    "QuantizationTable": "modelcycle.quantization",
+    "QuantizeConfig": "modelcycle.config",
     "RunResult": "modelcycle.pipeline",
     "SchemaError": "modelcycle.exceptions",
     "SplitConfig": "modelcycle.config",
@@ -74,12 +80,14 @@ _EXPORTS = {
     "clean": "modelcycle.cleaning",
     "compare": "modelcycle.evaluation",
     "evaluate": "modelcycle.evaluation",
+    "export_model": "modelcycle.export",
     "load_config": "modelcycle.config",
     "load_dataset": "modelcycle.data",
     "load_model": "modelcycle.models",
     "make_model": "modelcycle.models",
     "predict": "modelcycle.prediction",
     "profile": "modelcycle.eda",
+    "quantize": "modelcycle.quantization",
     "run": "modelcycle.pipeline",
     "save_model": "modelcycle.models",
     "split_dataset": "modelcycle.split",
@@ -100,8 +108,11 @@ __all__ = [
     "EvalReport",
     "ModelcycleError",
     "NotFittedError",
+    "OnnxClassifier",
     "PipelineConfig",
     "Predictions",
+    "QuantizationTable",
+    "QuantizeConfig",
     "RunResult",
     "SchemaError",
     "SplitConfig",
@@ -113,12 +124,14 @@ __all__ = [
     "clean",
     "compare",
     "evaluate",
+    "export_model",
     "load_config",
     "load_dataset",
     "load_model",
     "make_model",
     "predict",
     "profile",
+    "quantize",
     "run",
     "save_model",
     "split_dataset",

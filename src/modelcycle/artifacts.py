@@ -6,6 +6,7 @@ A model directory holds::
                           preprocessing, precision, metrics
     weights.safetensors   every array the model needs (no pickle, loading runs no code)
     <name>.json           larger JSON documents such as a vocabulary
+    <name>.onnx           an ONNX graph (exported and quantized variants; data, not code)
     manifest.json         every other file with its SHA-256 and size
 
 Reading verifies the manifest (no file missing, changed or unexpected) and the format version
@@ -18,7 +19,7 @@ import json
 import re
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,7 @@ class ModelFiles:
     meta: dict[str, Any]
     tensors: dict[str, np.ndarray]
     documents: dict[str, Any]
+    graphs: dict[str, bytes] = field(default_factory=dict)  # ``<name>.onnx`` files by file name
 
 
 def write_model_dir(
@@ -131,7 +133,8 @@ def read_model_dir(path: str | Path) -> ModelFiles:
         for file in sorted(path.glob("*.json"))
         if file.name not in (MODEL_FILE, MANIFEST_FILE)
     }
-    return ModelFiles(path=path, meta=meta, tensors=tensors, documents=documents)
+    graphs = {file.name: file.read_bytes() for file in sorted(path.glob("*.onnx"))}
+    return ModelFiles(path=path, meta=meta, tensors=tensors, documents=documents, graphs=graphs)
 
 
 def update_model_meta(path: str | Path, changes: Mapping[str, Any]) -> ModelFiles:

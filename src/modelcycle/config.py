@@ -22,6 +22,9 @@ that name the key and list the valid ones. Example ``pipeline.toml``::
     [train]
     model = "logreg"
     params = { C = 4.0 }
+
+    [quantize]               # off by default: fp32/fp16/int8 variants of the model, measured
+    enabled = true
 """
 
 from __future__ import annotations
@@ -39,10 +42,12 @@ from typing import Any, TypeVar
 from modelcycle.exceptions import ConfigError
 
 __all__ = [
+    "QUANTIZE_PRECISIONS",
     "CleanConfig",
     "DataConfig",
     "EvalConfig",
     "PipelineConfig",
+    "QuantizeConfig",
     "SelectConfig",
     "SplitConfig",
     "TrainConfig",
@@ -208,6 +213,64 @@ class EvalConfig:
             raise ConfigError(f"evaluate.length_buckets must be >= 1, got {self.length_buckets}")
 
 
+QUANTIZE_PRECISIONS = ("fp32", "fp16", "int8", "int8-static", "pruned", "pq")
+
+
+@dataclass(frozen=True)
+class QuantizeConfig:
+    """Which variants ``quantize`` makes and how it measures them.
+
+    ``precisions`` empty means every one that applies (``int8-static`` when ``calibrate`` > 0,
+    ``pq`` for fasttext, ``pruned`` with ``prune_vocab``); fp32, the reference, is always made.
+    ``calibrate``: texts for static INT8. ``prune_vocab``: fasttext rows (words and n-gram
+    buckets) to keep, by norm. ``max_accuracy_drop`` (points): pick the smallest variant within
+    it. INT8 must agree with FP32 on ``min_agreement`` of ``guardrail_texts`` texts, with weights
+    at most ``max_weight_ratio`` of FP32's, or the guardrail tries the next scheme.
+    """
+
+    enabled: bool = False  # the pipeline's quantize stage (``[quantize] enabled = true``)
+    precisions: tuple[str, ...] = ()
+    calibrate: int = 0
+    max_accuracy_drop: float | None = None
+    prune_vocab: int | None = None
+    threads: int = 2
+    batch_size: int = 32
+    latency_texts: int = 200
+    throughput_texts: int = 2048
+    guardrail_texts: int = 500
+    min_agreement: float = 0.99
+    max_weight_ratio: float = 0.30
+    seed: int = DEFAULT_SEED
+
+    def __post_init__(self) -> None:
+        for precision in self.precisions:
+            _check_choice("quantize.precisions", precision, QUANTIZE_PRECISIONS)
+        positive = {
+            "threads": self.threads,
+            "batch_size": self.batch_size,
+            "latency_texts": self.latency_texts,
+            "throughput_texts": self.throughput_texts,
+            "guardrail_texts": self.guardrail_texts,
+        }
+        for key, value in positive.items():
+            if value < 1:
+                raise ConfigError(f"quantize.{key} must be >= 1, got {value}")
+        if self.calibrate < 0:
+            raise ConfigError(f"quantize.calibrate must be >= 0, got {self.calibrate}")
+        if self.prune_vocab is not None and self.prune_vocab < 1:
+            raise ConfigError(f"quantize.prune_vocab must be >= 1, got {self.prune_vocab}")
+        if self.max_accuracy_drop is not None and self.max_accuracy_drop < 0:
+            raise ConfigError(
+                f"quantize.max_accuracy_drop must be >= 0 points, got {self.max_accuracy_drop}"
+            )
+        if not 0.0 < self.min_agreement <= 1.0:
+            raise ConfigError(f"quantize.min_agreement must be in (0, 1], got {self.min_agreement}")
+        if not 0.0 < self.max_weight_ratio <= 1.0:
+            raise ConfigError(
+                f"quantize.max_weight_ratio must be in (0, 1], got {self.max_weight_ratio}"
+            )
+
+
 @dataclass(frozen=True)
 class PipelineConfig:
     """Every stage of ``modelcycle run``. A top-level ``seed`` seeds every stage."""
@@ -217,6 +280,7 @@ class PipelineConfig:
     split: SplitConfig = field(default_factory=SplitConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     evaluate: EvalConfig = field(default_factory=EvalConfig)
+    quantize: QuantizeConfig = field(default_factory=QuantizeConfig)
     seed: int = DEFAULT_SEED
 
     def to_dict(self) -> dict[str, Any]:
@@ -228,7 +292,7 @@ class PipelineConfig:
         """Build and validate a config; relative ``data.path`` is resolved against ``base_dir``."""
         raw = dict(raw)
         seed = raw.get("seed", DEFAULT_SEED)
-        for stage in ("clean", "split", "train"):
+        for stage in ("clean", "split", "train", "quantize"):
             section = raw.get(stage, {})
             if isinstance(section, Mapping) and "seed" not in section:
                 raw[stage] = {**section, "seed": seed}

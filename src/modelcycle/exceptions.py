@@ -9,6 +9,7 @@ on stderr and exits with code 1. Third-party errors are mapped at the boundary
      │    └── SchemaError   a column is missing, unknown or ambiguous
      ├── ConfigError        a bad config file, key or value
      ├── ArtifactError      a model or run directory that is missing, tampered or of another format
+     │    └── ExportError   an exported graph that does not compute what the model computes
      └── NotFittedError     a model used before ``fit``
 """
 
@@ -20,6 +21,7 @@ __all__ = [
     "ArtifactError",
     "ConfigError",
     "DataError",
+    "ExportError",
     "ModelcycleError",
     "NotFittedError",
     "SchemaError",
@@ -61,6 +63,11 @@ class ConfigError(ModelcycleError, ValueError):
 
 class ArtifactError(ModelcycleError):
     """A model or run directory that is missing, tampered with, or of an unknown format."""
+
+
+class ExportError(ArtifactError):
+    """An export whose graph disagrees with the model (the parity check), or a model that
+    cannot be exported."""
 
 
 class NotFittedError(ModelcycleError, AttributeError):

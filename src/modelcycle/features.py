@@ -30,7 +30,6 @@ import numpy as np
 import polars as pl
 import regex
 import scipy.sparse as sp
-from sklearn.preprocessing import normalize
 
 from modelcycle.exceptions import ConfigError, SchemaError
 
@@ -274,8 +273,14 @@ class NgramFeaturizer:
         if self.sublinear_tf:
             counts.data = 1.0 + np.log(counts.data)
         counts.data *= self.idf[counts.indices]
-        normalized: sp.csr_matrix = normalize(counts, norm="l2", copy=False)
-        return normalized
+        # L2-normalise each row (scikit-learn's ``normalize``, without importing scikit-learn,
+        # so that serving needs only numpy, polars and scipy)
+        lengths = np.diff(counts.indptr)
+        rows = np.repeat(np.arange(counts.shape[0]), lengths)
+        norms = np.sqrt(np.bincount(rows, weights=counts.data**2, minlength=counts.shape[0]))
+        norms[norms == 0] = 1.0
+        counts.data /= np.repeat(norms, lengths)
+        return counts
 
     def _columns(self) -> pl.DataFrame:
         """The n-gram keys with their column numbers, for joins (built once)."""

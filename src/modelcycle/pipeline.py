@@ -11,6 +11,7 @@ A run directory holds::
     model/                 the trained model directory
     evaluation/            metrics.json and evaluation.html on the test part
     predictions.csv        the test part with predicted label and per-class scores
+    quantized/             with [quantize] enabled: fp32/fp16/int8 variants and quantization.md
     index.html             a page linking all of the above
     manifest.json          every file with its SHA-256 and size
 """
@@ -34,6 +35,7 @@ from modelcycle.eda import profile
 from modelcycle.evaluation import evaluate
 from modelcycle.exceptions import ConfigError
 from modelcycle.prediction import predict_dataset
+from modelcycle.quantization import quantize
 from modelcycle.split import split_dataset, write_splits
 from modelcycle.training import train
 
@@ -113,6 +115,11 @@ def run(
             report.write(tmp / "evaluation")
         with stage("predict"):
             predict_dataset(trained.model, splits.test, tmp / "predictions.csv")
+        quantized = None
+        if config.quantize.enabled:
+            with stage("quantize"):
+                table = quantize(trained.model, splits.test, tmp / "quantized", config.quantize)
+                quantized = {r["precision"]: _quantized_summary(r) for r in table.rows}
         summary = {
             "data": dataset.source,
             "rows": len(dataset),
@@ -125,6 +132,8 @@ def run(
             "test_metrics": report.to_json(),
             "timings": timings,
         }
+        if quantized is not None:
+            summary["quantization"] = quantized
         write_json(tmp / "config.json", config.to_dict())
         write_json(tmp / RUN_FILE, summary)
         write_text(tmp / "index.html", _index_html(summary))
@@ -194,6 +203,8 @@ def _index_html(summary: dict[str, Any]) -> str:
     ]
     if not summary.get("clean"):
         files = [f for f in files if not f[0].startswith("clean/")]
+    if summary.get("quantization"):
+        files.insert(3, ("quantized/quantization.md", "the FP32/FP16/INT8 variants, measured"))
     links = "".join(
         f'<li><a href="{_html.esc(href)}"><code>{_html.esc(href)}</code></a> — '
         f"{_html.esc(what)}</li>"
@@ -207,6 +218,11 @@ def _index_html(summary: dict[str, Any]) -> str:
     )
     nav = [("Data report", "eda/eda.html"), ("Evaluation", "evaluation/evaluation.html")]
     return _html.page("modelcycle run", body, nav=nav)
+
+
+def _quantized_summary(row: dict[str, Any]) -> dict[str, Any]:
+    keys = ("size_bytes", "size_ratio", "latency_ms_p50", "accuracy", "accuracy_delta", "agreement")
+    return {key: row[key] for key in keys}
 
 
 def _clean_summary(report: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -19,8 +19,10 @@ from modelcycle.cli import (
     datasets,
     eda,
     evaluate,
+    export,
     features,
     predict,
+    quantize,
     run,
     select,
     split,
@@ -30,7 +32,7 @@ from modelcycle.cli import (
 app = typer.Typer(
     name="modelcycle",
     help="Labeled text through every stage of a model's life: data preparation, EDA, training, "
-    "evaluation, prediction.\n\nQuick start: modelcycle demo",
+    "evaluation, quantization, export, prediction.\n\nQuick start: modelcycle demo",
     context_settings={"help_option_names": ["-h", "--help"]},
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -48,6 +50,8 @@ app.command(name="calibrate")(calibrate.calibrate)
 app.command(name="compare")(compare.compare)
 app.command(name="predict")(predict.predict)
 app.command(name="select")(select.select)
+app.command(name="export")(export.export)
+app.command(name="quantize")(quantize.quantize)
 app.command(name="run")(run.run)
 app.command(name="demo")(run.demo)
 

@@ -22,6 +22,7 @@ from modelcycle.models._base import ModelState, TextClassifier
 from modelcycle.postprocess import Postprocess
 
 __all__ = [
+    "LOADABLE",
     "MODELS",
     "ModelState",
     "TextClassifier",
@@ -42,12 +43,18 @@ MODELS: dict[str, str] = {
 """Model families by name. Classes are imported on first use, so that the linear families work
 without PyTorch installed (or imported)."""
 
+LOADABLE: dict[str, str] = {**MODELS, "onnx": "modelcycle.models.onnx:OnnxModel"}
+"""What :func:`load_model` reads: the trained families and ``onnx``, the exported and quantized
+variants that ``modelcycle export`` and ``modelcycle quantize`` write (made, not trained)."""
 
-def model_class(name: str) -> type[TextClassifier]:
-    """The class of family ``name``; a ConfigError lists the valid names."""
-    if name not in MODELS:
+
+def model_class(name: str, *, loadable: bool = False) -> type[TextClassifier]:
+    """The class of family ``name`` (``loadable``: also the families that are only loaded);
+    a ConfigError lists the valid names."""
+    families = LOADABLE if loadable else MODELS
+    if name not in families:
         raise ConfigError(f"unknown model {name!r}; valid models are: {', '.join(MODELS)}")
-    module_name, class_name = MODELS[name].split(":")
+    module_name, class_name = families[name].split(":")
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
@@ -96,14 +103,18 @@ def save_model(
         "labels": state.classes,
         "params": state.params,
         "preprocessing": state.preprocessing,
-        "precision": "fp32",
+        "precision": getattr(model, "precision", "fp32"),
         "metrics": dict(metrics or {}),
         "training": dict(training or {}),
     }
     if model.postprocess_ is not None and not model.postprocess_.is_identity:
         meta["postprocess"] = model.postprocess_.to_json()
     return write_model_dir(
-        path, meta=meta, tensors=state.tensors, documents=state.documents, files=files
+        path,
+        meta=meta,
+        tensors=state.tensors,
+        documents=state.documents,
+        files={**state.files, **(files or {})},
     )
 
 
@@ -114,10 +125,10 @@ def load_model_files(path: str | Path) -> tuple[TextClassifier, ModelFiles]:
     """
     files = read_model_dir(path)
     family = files.meta.get("family")
-    if family not in MODELS:
+    if family not in LOADABLE:
         raise ArtifactError(
             f"{files.path}: unknown model family {family!r}; "
-            f"this modelcycle knows: {', '.join(MODELS)}"
+            f"this modelcycle knows: {', '.join(LOADABLE)}"
         )
     state = ModelState(
         params=files.meta.get("params", {}),
@@ -125,9 +136,10 @@ def load_model_files(path: str | Path) -> tuple[TextClassifier, ModelFiles]:
         preprocessing=files.meta.get("preprocessing", {}),
         tensors=files.tensors,
         documents=files.documents,
+        files=files.graphs,
     )
     try:
-        model = model_class(family).from_state(state)
+        model = model_class(family, loadable=True).from_state(state)
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise ArtifactError(f"{files.path}: not a valid {family!r} model ({exc!r})") from exc
     if "postprocess" in files.meta:

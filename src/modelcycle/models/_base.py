@@ -26,6 +26,7 @@ class ModelState:
     preprocessing: dict[str, Any]
     tensors: dict[str, np.ndarray]
     documents: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)  # other files, e.g. an ONNX graph
 
 
 class TextClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):

@@ -1,0 +1,83 @@
+"""``modelcycle quantize``: FP32, FP16 and INT8 variants of a model and the measured table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from modelcycle.cli._common import Encoding, LabelColumn, Seed, TextColumn, handle_errors, say
+from modelcycle.cli.evaluate import ModelPath
+
+
+@handle_errors
+def quantize(
+    model: ModelPath,
+    data: Annotated[
+        Path, typer.Option("--data", help="Labeled test data to measure every variant on.")
+    ],
+    out: Annotated[
+        Path,
+        typer.Option("-o", "--out", help="Directory: a model directory per variant + the table."),
+    ],
+    precision: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated variants: fp32, fp16, int8, int8-static, pruned, pq "
+            "(default: every one that applies; fp32 is always made)."
+        ),
+    ] = None,
+    calibrate: Annotated[
+        int, typer.Option(help="Static INT8 calibrated on N texts (adds int8-static).")
+    ] = 0,
+    calibration_data: Annotated[
+        Path | None,
+        typer.Option(help="Texts for calibration and the guardrail (default: a sample of --data)."),
+    ] = None,
+    max_accuracy_drop: Annotated[
+        float | None,
+        typer.Option(help="Pick the smallest variant within this many accuracy points of FP32."),
+    ] = None,
+    prune_vocab: Annotated[
+        int | None,
+        typer.Option(help="fasttext: keep the K table rows of largest norm (adds 'pruned')."),
+    ] = None,
+    threads: Annotated[int, typer.Option(help="ONNX Runtime threads.")] = 2,
+    batch_size: Annotated[int, typer.Option(help="Batch size of the throughput measure.")] = 32,
+    text: TextColumn = None,
+    label: LabelColumn = None,
+    encoding: Encoding = "utf-8",
+    seed: Seed = 42,
+) -> None:
+    """Make FP32, FP16 and INT8 variants of a model (each a model directory) and measure size,
+    latency, throughput, accuracy and agreement on labeled data.
+
+    Example: modelcycle quantize model/ --data test.csv -o quantized/ --max-accuracy-drop 0.5
+    """
+    from modelcycle.config import QuantizeConfig
+    from modelcycle.data import load_dataset
+    from modelcycle.models import load_model
+    from modelcycle.quantization import quantize as quantize_model
+
+    config = QuantizeConfig(
+        precisions=tuple(p.strip() for p in (precision or "").split(",") if p.strip()),
+        calibrate=calibrate,
+        max_accuracy_drop=max_accuracy_drop,
+        prune_vocab=prune_vocab,
+        threads=threads,
+        batch_size=batch_size,
+        seed=seed,
+    )
+    classifier = load_model(model)
+    dataset = load_dataset(data, text=text, label=label, encoding=encoding)
+    calibration = None
+    if calibration_data is not None:
+        calibration = load_dataset(
+            calibration_data, text=text, encoding=encoding, require_label=False
+        ).texts
+    table = quantize_model(
+        classifier, dataset, out, config, calibration=calibration, source=str(model), progress=say
+    )
+    typer.echo(table.to_markdown().split("\n\n![")[0])
+    typer.echo(f"\nwrote {out / 'quantization.json'}, quantization.md and a directory per variant")

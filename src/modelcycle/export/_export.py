@@ -1,0 +1,342 @@
+"""Export a trained model to ONNX, with its preprocessing as data and a parity check.
+
+A family plugs in with a function in :data:`NETWORKS` that turns its saved state into a network
+(today every family is a :class:`~modelcycle.export._graph.BagNet`: a network names its layers and
+builds an ONNX graph with a codec per layer, so a transformer traced by ``torch.onnx.export`` and
+fed by its tokenizer's preprocessing fits the same slot). Preprocessing stays modelcycle's Python
+code and is saved beside the graph as data (settings, vocabulary, n-gram keys, idf, feature
+scaling), so serving needs only ONNX Runtime and :mod:`modelcycle.features`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from modelcycle._io import atomic_file, write_json
+from modelcycle._version import __version__
+from modelcycle.artifacts import write_model_dir
+from modelcycle.exceptions import ExportError
+from modelcycle.export._graph import OUTPUT, BagNet, build_graph
+from modelcycle.export._runtime import PREPROCESSING_FORMAT, OnnxClassifier, preprocessing_path
+from modelcycle.models import ModelState, TextClassifier
+
+__all__ = [
+    "NETWORKS",
+    "PARITY_TOLERANCE",
+    "ExportResult",
+    "OnnxVariant",
+    "export_model",
+    "network_of",
+    "parity_texts",
+    "variant_of",
+]
+
+PARITY_TOLERANCE = 1e-4
+"""The largest difference in probability allowed between the model and its FP32 graph."""
+PREPROCESSING_TENSORS = ("ngram_keys", "idf", "feature_mean", "feature_scale")
+NGRAM_HASH = {
+    "tokens": "lower-case the text, replace tag_pattern matches by a space, find token_pattern",
+    "word": "a word's id is its position in vocabulary; unknown words break n-grams",
+    "ngram": "h = 0; for each word id w of the n-gram: h = h * 0x9E3779B97F4A7C15 + w + 1 "
+    "(mod 2**64); key = (h & (2**61 - 1)) | (n << 61); a unigram's key is its word id",
+    "ngrams kind": "column = position of the key in ngram_keys; tfidf: (1 + ln count) * idf, "
+    "rows L2-normalised; binary: 1",
+    "hashed_bag kind": "id = word id for words, len(vocabulary) + key % buckets for n-grams",
+}
+"""How texts become the graph's inputs, for readers of ``FILE.preprocessing.json``."""
+
+
+@dataclass(frozen=True)
+class OnnxVariant:
+    """An ONNX graph and everything needed to feed it: one exported or quantized model."""
+
+    graph: bytes
+    source_family: str
+    classes: list[str]
+    preprocessing: dict[str, Any]
+    tensors: dict[str, np.ndarray]
+    vocabulary: list[str]
+    precision: str
+    source_params: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+    postprocess: dict[str, Any] | None = None  # the model's temperature and threshold, if any
+
+    def classifier(self, *, threads: int | None = None) -> OnnxClassifier:
+        """The variant, ready to predict."""
+        return OnnxClassifier(
+            graph=self.graph,
+            classes=self.classes,
+            preprocessing=self.preprocessing,
+            tensors=self.tensors,
+            vocabulary=self.vocabulary,
+            precision=self.precision,
+            threads=threads,
+        )
+
+    def write_dir(self, path: str | Path, *, metrics: Mapping[str, Any] | None = None) -> Path:
+        """A model directory (``load_model``, ``evaluate``, ``predict`` and serving read it):
+        ``model.onnx``, the preprocessing arrays in ``weights.safetensors``, ``vocabulary.json``,
+        ``model.json`` and ``manifest.json``."""
+        meta = {
+            "family": "onnx",
+            "labels": self.classes,
+            "params": {"precision": self.precision, "source_family": self.source_family},
+            "preprocessing": self.preprocessing,
+            "precision": self.precision,
+            "metrics": dict(metrics or {}),
+            "source": {"family": self.source_family, "params": self.source_params},
+            "onnx": {"output": OUTPUT, **self.details},
+        }
+        if self.postprocess is not None:
+            meta["postprocess"] = self.postprocess
+        return write_model_dir(
+            path,
+            meta=meta,
+            tensors=self.tensors,
+            # one string, a word per line (tokens never hold a newline): a third of the size
+            # of a JSON list, which matters once the weights are quantized
+            documents={"vocabulary": "\n".join(self.vocabulary)},
+            files={"model.onnx": self.graph},
+        )
+
+    def write_file(self, path: str | Path) -> Path:
+        """``FILE.onnx`` and, beside it, ``FILE.preprocessing.json`` (labels, settings,
+        vocabulary and arrays as JSON), each written atomically."""
+        path = Path(path)
+        document = {
+            "format": PREPROCESSING_FORMAT,
+            "format_version": 1,
+            "modelcycle_version": __version__,
+            "family": self.source_family,
+            "labels": self.classes,
+            "precision": self.precision,
+            "preprocessing": self.preprocessing,
+            "vocabulary": self.vocabulary,
+            "arrays": {name: array.tolist() for name, array in self.tensors.items()},
+            "dtypes": {name: array.dtype.str for name, array in self.tensors.items()},
+            "inputs": self.details.get("inputs", []),
+            "output": OUTPUT,
+            "ngram_hash": NGRAM_HASH,
+            "postprocess": self.postprocess,
+        }
+        with atomic_file(path) as tmp:
+            tmp.write_bytes(self.graph)
+            write_json(preprocessing_path(path), document)
+        return path
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """Where the export went, its size and the parity check's measured difference."""
+
+    path: Path
+    family: str
+    size_bytes: int
+    max_abs_diff: float
+    parity_texts: int
+
+
+def _linear_net(state: ModelState) -> BagNet:
+    coef = np.asarray(state.tensors["coef"], dtype=np.float64)
+    table = coef.T.copy()  # [columns, score rows]
+    if "nb_scale" in state.tensors:  # NB-SVM scales the n-gram columns: fold it into the weights
+        scale = np.asarray(state.tensors["nb_scale"], dtype=np.float64)
+        table[: len(scale)] *= scale[:, None]
+    return BagNet(
+        table=table,
+        mode="sum",
+        weighted=True,
+        bag_bias=np.asarray(state.tensors["intercept"], dtype=np.float64),
+        n_classes=len(state.classes),
+    )
+
+
+def _dense_layers(tensors: Mapping[str, np.ndarray], prefix: str) -> list[tuple[Any, Any]]:
+    layers = []
+    i = 0
+    while f"{prefix}layers.{i}.weight" in tensors:
+        weight = np.asarray(tensors[f"{prefix}layers.{i}.weight"]).T  # torch Linear is [out, in]
+        layers.append((weight, np.asarray(tensors[f"{prefix}layers.{i}.bias"])))
+        i += 1
+    return layers
+
+
+def _mlp_net(state: ModelState) -> BagNet:
+    layers = _dense_layers(state.tensors, "head.")
+    return BagNet(
+        table=np.asarray(state.tensors["head.first.weight"]),  # EmbeddingBag: [columns, width]
+        mode="sum",
+        weighted=True,
+        bag_bias=np.asarray(state.tensors["head.bias"]),
+        dense=tuple(layers),
+        relu_after_bag=bool(layers),
+        n_classes=len(state.classes),
+    )
+
+
+def _fasttext_net(state: ModelState) -> BagNet:
+    first = (
+        np.asarray(state.tensors["head.first.weight"]).T,
+        np.asarray(state.tensors["head.bias"]),
+    )
+    names = state.preprocessing.get("features", [])
+    return BagNet(
+        table=np.asarray(state.tensors["embedding.weight"]),
+        mode="mean",
+        weighted=False,
+        extra_width=len(names),
+        dense=(first, *_dense_layers(state.tensors, "head.")),
+        n_classes=len(state.classes),
+    )
+
+
+NETWORKS: dict[str, Callable[[ModelState], BagNet]] = {
+    "logreg": _linear_net,
+    "svm": _linear_net,
+    "nb": _linear_net,
+    "mlp": _mlp_net,
+    "fasttext": _fasttext_net,
+}
+"""Each exportable family's network, built from its saved state."""
+
+
+def network_of(model: TextClassifier) -> tuple[BagNet, ModelState]:
+    """The network of a fitted model and the state it was read from."""
+    family = model.family
+    if family not in NETWORKS:
+        hint = " (it is already an ONNX model)" if family == "onnx" else ""
+        raise ExportError(
+            f"model family {family!r} cannot be exported{hint}; "
+            f"exportable families are: {', '.join(NETWORKS)}"
+        )
+    state = model.get_state()
+    return NETWORKS[family](state), state
+
+
+def variant_of(
+    model: TextClassifier,
+    net: BagNet,
+    state: ModelState,
+    *,
+    codecs: Mapping[str, str] | None = None,
+    precision: str = "fp32",
+    graph: bytes | None = None,
+    tensors: Mapping[str, np.ndarray] | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> OnnxVariant:
+    """The ONNX variant of ``model``: ``net`` built with ``codecs`` (or a ready ``graph``) and
+    the model's preprocessing (plus any extra preprocessing ``tensors``)."""
+    if graph is None:
+        proto = build_graph(
+            net,
+            codecs,
+            metadata={
+                "modelcycle_version": __version__,
+                "family": model.family,
+                "labels": json.dumps(state.classes),
+                "precision": precision,
+            },
+        )
+        graph = proto.SerializeToString()
+    preprocessing_tensors = {
+        name: np.asarray(state.tensors[name])
+        for name in PREPROCESSING_TENSORS
+        if name in state.tensors
+    }
+    return OnnxVariant(
+        graph=graph,
+        source_family=model.family,
+        classes=list(state.classes),
+        preprocessing=dict(state.preprocessing),
+        tensors={**preprocessing_tensors, **(tensors or {})},
+        vocabulary=list(state.documents["vocabulary"]),
+        precision=precision,
+        source_params=dict(state.params),
+        details={"inputs": net.input_names(), "codecs": dict(codecs or {}), **(details or {})},
+        postprocess=(
+            model.postprocess_.to_json()
+            if model.postprocess_ is not None and not model.postprocess_.is_identity
+            else None
+        ),
+    )
+
+
+def parity_texts(vocabulary: Sequence[str], n: int = 200, *, seed: int = 0) -> list[str]:
+    """Texts for the parity check: random runs of 1–30 vocabulary words (so that n-grams
+    occur), an empty text and a text of unknown words."""
+    rng = np.random.default_rng(seed)
+    words = np.asarray(vocabulary, dtype=object)
+    texts = ["", "zzqx unknownword"]
+    if len(words):
+        texts += [
+            " ".join(words[rng.integers(0, len(words), size=int(rng.integers(1, 31)))])
+            for _ in range(n)
+        ]
+    return texts
+
+
+def check_parity(
+    model: TextClassifier,
+    variant: OnnxVariant,
+    texts: Sequence[str],
+    *,
+    tolerance: float = PARITY_TOLERANCE,
+) -> float:
+    """The largest probability difference between ``model`` and ``variant`` on ``texts``;
+    an ExportError when it exceeds ``tolerance``."""
+    expected = model.predict_proba(list(texts))
+    measured = variant.classifier().predict_proba(list(texts))
+    diff = float(np.abs(expected - measured).max()) if len(texts) else 0.0
+    if not diff <= tolerance:
+        raise ExportError(
+            f"parity check failed: ONNX Runtime and the {model.family} model differ by up to "
+            f"{diff:.2e} in probability on {len(texts)} texts (allowed {tolerance:.0e}); "
+            "the graph does not compute what the model computes, so nothing was written"
+        )
+    return diff
+
+
+def export_model(
+    model: TextClassifier,
+    out: str | Path,
+    *,
+    texts: Sequence[str] = (),
+    tolerance: float = PARITY_TOLERANCE,
+    seed: int = 0,
+) -> ExportResult:
+    """Export ``model`` to ``out``: ``FILE.onnx`` (+ ``FILE.preprocessing.json``), or a model
+    directory when ``out`` does not end in ``.onnx``. The parity check runs first on
+    ``texts`` and generated texts; a difference over ``tolerance`` writes nothing.
+
+    Example::
+
+        export_model(load_model("model/"), "model.onnx").max_abs_diff   # e.g. 3e-08
+    """
+    net, state = network_of(model)
+    variant = variant_of(model, net, state)
+    sample = [*texts, *parity_texts(state.documents["vocabulary"], seed=seed)]
+    diff = check_parity(model, variant, sample, tolerance=tolerance)
+    variant = OnnxVariant(
+        **{
+            **variant.__dict__,
+            "details": {**variant.details, "parity": {"max_abs_diff": diff, "texts": len(sample)}},
+        }
+    )
+    out = Path(out)
+    if out.suffix == ".onnx":
+        variant.write_file(out)
+    else:
+        variant.write_dir(out)
+    return ExportResult(
+        path=out,
+        family=model.family,
+        size_bytes=len(variant.graph),
+        max_abs_diff=diff,
+        parity_texts=len(sample),
+    )

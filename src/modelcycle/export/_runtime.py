@@ -1,0 +1,249 @@
+"""Predict with an exported model: modelcycle's preprocessing, then the graph on ONNX Runtime.
+
+This is what serving runs, so it imports only numpy, polars (through ``features``), safetensors
+(through ``artifacts``) and onnxruntime — neither PyTorch nor scikit-learn. The featurisation is
+the very code the model was trained with (:mod:`modelcycle.features`), rebuilt from its saved
+state; the graph's inputs are described in ``modelcycle.export._graph``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from modelcycle.artifacts import read_model_dir
+from modelcycle.exceptions import ArtifactError, ConfigError
+from modelcycle.features import EngineeredFeaturizer, HashedBagFeaturizer, NgramFeaturizer
+from modelcycle.postprocess import Postprocess
+
+__all__ = [
+    "PREPROCESSING_FORMAT",
+    "OnnxClassifier",
+    "bag_inputs",
+    "preprocessing_path",
+    "vocabulary_words",
+]
+
+PREPROCESSING_FORMAT = "modelcycle-onnx-preprocessing"
+PREPROCESSING_SUFFIX = ".preprocessing.json"
+
+
+def preprocessing_path(onnx_file: str | Path) -> Path:
+    """Where the preprocessing JSON of ``model.onnx`` lives: ``model.preprocessing.json``."""
+    onnx_file = Path(onnx_file)
+    return onnx_file.with_name(onnx_file.name.removesuffix(".onnx") + PREPROCESSING_SUFFIX)
+
+
+class OnnxClassifier:
+    """Texts in, class probabilities out, through an ONNX graph on ONNX Runtime.
+
+    Example::
+
+        model = OnnxClassifier.load("runs/quantized/int8")   # or "model.onnx"
+        model.predict(["I loved it"])                       # array(['positive'], ...)
+    """
+
+    def __init__(
+        self,
+        *,
+        graph: bytes,
+        classes: Sequence[str],
+        preprocessing: Mapping[str, Any],
+        tensors: Mapping[str, np.ndarray],
+        vocabulary: Sequence[str],
+        precision: str = "fp32",
+        postprocess: Mapping[str, Any] | None = None,
+        threads: int | None = None,
+    ) -> None:
+        try:
+            import onnxruntime
+        except ModuleNotFoundError as exc:
+            raise ConfigError(
+                "ONNX models need onnxruntime, which is not installed; install it with "
+                "`pip install 'modelcycle[onnx]'` (make install does)"
+            ) from exc
+        self.classes_ = np.asarray(list(classes))
+        self.precision = precision
+        # the model's temperature and threshold (modelcycle.postprocess, numpy only): like a
+        # TextClassifier's, predict_proba and predict stay raw and the caller applies it
+        self.postprocess = (
+            None
+            if postprocess is None
+            else Postprocess.from_json(postprocess, self.classes_.tolist())
+        )
+        self.preprocessing = dict(preprocessing)
+        self.graph = graph
+        kind = self.preprocessing.get("kind")
+        if kind == "ngrams":
+            self._ngrams: NgramFeaturizer | None = NgramFeaturizer.from_state(
+                self.preprocessing, vocabulary, tensors
+            )
+            self._bags: HashedBagFeaturizer | None = None
+        elif kind == "hashed_bag":
+            self._ngrams = None
+            self._bags = HashedBagFeaturizer.from_state(self.preprocessing, vocabulary)
+        else:
+            raise ValueError(f"unknown preprocessing kind {kind!r}")
+        names = list(self.preprocessing.get("features", []))
+        self._extra = EngineeredFeaturizer.from_tensors(names, tensors) if names else None
+        self._row_of: np.ndarray | None = None
+        if "kept_rows" in tensors:  # a pruned table: id -> its row, or -1 when pruned
+            assert self._bags is not None
+            kept = np.flatnonzero(np.unpackbits(tensors["kept_rows"])[: self._bags.size])
+            self._row_of = np.full(self._bags.size, -1, dtype=np.int64)
+            self._row_of[kept] = np.arange(len(kept))
+        options = onnxruntime.SessionOptions()
+        # no busy-waiting between runs: small graphs gain nothing from it, and it takes the
+        # cores from the preprocessing and from other sessions (measured: same latency)
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        if threads is not None:
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+        try:
+            self._session = onnxruntime.InferenceSession(
+                graph, options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise ValueError(f"ONNX Runtime cannot load the graph ({exc})") from exc
+        self.input_names = [i.name for i in self._session.get_inputs()]
+
+    @classmethod
+    def load(cls, path: str | Path, *, threads: int | None = None) -> OnnxClassifier:
+        """Load a model directory written by export/quantize, or ``model.onnx`` with its
+        ``model.preprocessing.json`` beside it."""
+        path = Path(path)
+        if path.suffix == ".onnx":
+            return cls._load_file(path, threads)
+        files = read_model_dir(path)
+        graph = files.graphs.get("model.onnx")
+        if graph is None:
+            raise ArtifactError(
+                f"{path}: no model.onnx; export it first with `modelcycle export {path} -o DIR`"
+            )
+        try:
+            return cls(
+                graph=graph,
+                classes=files.meta["labels"],
+                preprocessing=files.meta["preprocessing"],
+                tensors=files.tensors,
+                vocabulary=vocabulary_words(files.documents["vocabulary"]),
+                precision=files.meta.get("precision", "fp32"),
+                postprocess=files.meta.get("postprocess"),
+                threads=threads,
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ArtifactError(f"{path}: not a valid ONNX model directory ({exc})") from exc
+
+    @classmethod
+    def _load_file(cls, path: Path, threads: int | None) -> OnnxClassifier:
+        side = preprocessing_path(path)
+        try:
+            graph = path.read_bytes()
+            document = json.loads(side.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ArtifactError(f"{exc.filename}: missing") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ArtifactError(f"{side}: cannot read ({exc})") from exc
+        if not isinstance(document, dict) or document.get("format") != PREPROCESSING_FORMAT:
+            raise ArtifactError(f"{side}: not a modelcycle ONNX preprocessing file")
+        try:
+            tensors = {
+                name: np.asarray(values, dtype=np.dtype(document["dtypes"][name]))
+                for name, values in document["arrays"].items()
+            }
+            return cls(
+                graph=graph,
+                classes=document["labels"],
+                preprocessing=document["preprocessing"],
+                tensors=tensors,
+                vocabulary=document["vocabulary"],
+                precision=document.get("precision", "fp32"),
+                postprocess=document.get("postprocess"),
+                threads=threads,
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ArtifactError(f"{side}: not valid ({exc})") from exc
+
+    def inputs(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """The graph's inputs for ``texts`` (the featurisation the model was trained with)."""
+        texts = ["" if text is None else str(text) for text in texts]
+        extra = None if self._extra is None else self._extra.transform(texts)
+        if self._ngrams is not None:
+            matrix = self._ngrams.transform(texts)
+            return bag_inputs(
+                matrix.indices, matrix.indptr, matrix.data, extra, self._ngrams.n_features
+            )
+        assert self._bags is not None
+        ids, offsets = self._bags.encode(texts)
+        if self._row_of is not None:
+            rows = self._row_of[ids]
+            kept = rows >= 0
+            owner = np.repeat(np.arange(len(offsets)), np.diff(np.append(offsets, len(ids))))
+            lengths = np.bincount(owner[kept], minlength=len(offsets))
+            ids = rows[kept]
+            offsets = np.zeros(len(offsets), dtype=np.int64)
+            np.cumsum(lengths[:-1], out=offsets[1:])
+        feeds = {"indices": ids.astype(np.int64), "offsets": offsets.astype(np.int64)}
+        if extra is not None:
+            feeds["extra"] = extra.astype(np.float32)
+        return feeds
+
+    def run(self, feeds: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The graph's probabilities (float32) for prepared inputs."""
+        output: np.ndarray = self._session.run(None, dict(feeds))[0]
+        return output
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Class probabilities, shape ``(len(texts), n_classes)``, columns in ``classes_`` order."""
+        if isinstance(texts, str):
+            raise TypeError("expected a list of texts, got a single string; wrap it in a list")
+        if len(texts) == 0:
+            return np.zeros((0, len(self.classes_)))
+        proba = self.run(self.inputs(texts)).astype(np.float64)
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def predict(self, texts: Sequence[str]) -> np.ndarray:
+        """The most probable label of each text."""
+        return self.classes_[np.argmax(self.predict_proba(texts), axis=1)]
+
+
+def vocabulary_words(document: str | Sequence[str]) -> list[str]:
+    """The words of a vocabulary document: a JSON list, or one string with a word per line."""
+    if isinstance(document, str):
+        return document.split("\n") if document else []
+    return list(document)
+
+
+def bag_inputs(
+    indices: np.ndarray,
+    indptr: np.ndarray,
+    values: np.ndarray,
+    extra: np.ndarray | None,
+    n_columns: int,
+) -> dict[str, np.ndarray]:
+    """Rows of a CSR matrix (plus ``extra`` dense columns after the first ``n_columns``) as the
+    graph's ``indices``, ``offsets`` and ``weights``."""
+    n = len(indptr) - 1
+    if extra is None or extra.shape[1] == 0:
+        return {
+            "indices": indices.astype(np.int64),
+            "offsets": indptr[:-1].astype(np.int64),
+            "weights": values.astype(np.float32),
+        }
+    k = extra.shape[1]
+    lengths = np.diff(indptr)
+    owner = np.concatenate([np.repeat(np.arange(n), lengths), np.repeat(np.arange(n), k)])
+    order = np.argsort(owner, kind="stable")  # each text's n-grams, then its extra columns
+    all_indices = np.concatenate([indices, np.tile(n_columns + np.arange(k), n)])[order]
+    all_values = np.concatenate([values, extra.reshape(-1)])[order]
+    offsets = np.zeros(n, dtype=np.int64)
+    np.cumsum((lengths + k)[:-1], out=offsets[1:])
+    return {
+        "indices": all_indices.astype(np.int64),
+        "offsets": offsets,
+        "weights": all_values.astype(np.float32),
+    }
