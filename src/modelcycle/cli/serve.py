@@ -52,9 +52,7 @@ def serve(
         ),
     ] = None,
     threads: Annotated[int, typer.Option(help="ONNX Runtime threads per model call.")] = 1,
-    access_log: Annotated[
-        bool, typer.Option(help="One JSON line per request on stderr.")
-    ] = True,
+    access_log: Annotated[bool, typer.Option(help="One JSON line per request on stderr.")] = True,
     name: Annotated[
         str | None, typer.Option(help="The model's name in answers (default: the directory's).")
     ] = None,

@@ -1,9 +1,9 @@
 """Predict with an exported model: modelcycle's preprocessing, then the graph on ONNX Runtime.
 
 This is what serving runs, so it imports only numpy, polars and regex (through ``features``),
-safetensors (through ``artifacts``) and onnxruntime — neither PyTorch, scikit-learn nor scipy. The featurisation is
-the very code the model was trained with (:mod:`modelcycle.features`), rebuilt from its saved
-state; the graph's inputs are described in ``modelcycle.export._graph``.
+safetensors (through ``artifacts``) and onnxruntime — neither PyTorch, scikit-learn nor scipy.
+The featurisation is the very code the model was trained with (:mod:`modelcycle.features`),
+rebuilt from its saved state; the graph's inputs are described in ``modelcycle.export._graph``.
 """
 
 from __future__ import annotations

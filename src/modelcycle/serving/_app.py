@@ -194,7 +194,7 @@ def create_app(model_dir: str | Path, *, settings: ServeSettings | None = None) 
     @app.post(
         "/v1/predict",
         response_model=PredictResponse,
-        responses=_error_responses(400, 401, 403, 413, 422, 503),
+        responses=_error_responses(400, 401, 413, 422, 503),
         summary="Classify one or more texts",
         description=limits,
         openapi_extra={
@@ -234,7 +234,7 @@ def create_app(model_dir: str | Path, *, settings: ServeSettings | None = None) 
         body_json = '{"predictions":' + json.dumps(records) + ',"model":' + model_json + "}"
         return Response(body_json.encode("utf-8"), media_type="application/json")
 
-    @app.get("/v1/model", summary="The model being served", responses=_error_responses(401, 403))
+    @app.get("/v1/model", summary="The model being served", responses=_error_responses(401))
     async def model_info() -> dict[str, Any]:
         return {
             **description,
@@ -267,14 +267,14 @@ def create_app(model_dir: str | Path, *, settings: ServeSettings | None = None) 
         "/metrics",
         summary="Prometheus metrics",
         response_class=Response,
-        responses={200: {"content": {"text/plain": {}}}, **_error_responses(401, 403)},
+        responses={200: {"content": {"text/plain": {}}}, **_error_responses(401)},
     )
     async def prometheus_metrics() -> Response:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE)
 
     _add_error_handlers(app)
     app.add_middleware(
-        Gate,  # type: ignore[arg-type]  # starlette's middleware factory protocol
+        Gate,
         settings=settings,
         api_key=api_key,
         metrics=metrics,
@@ -292,7 +292,7 @@ def _invalid(errors: Sequence[Any]) -> ApiError:
     return ApiError(
         422,
         "invalid_request",
-        f"{where}: {first.get('msg', 'invalid')}{more}; expected {{\"texts\": [\"a text\", ...]}}",
+        f'{where}: {first.get("msg", "invalid")}{more}; expected {{"texts": ["a text", ...]}}',
     )
 
 
@@ -381,7 +381,7 @@ class Gate:
             self._record(scope, answered[0], time.perf_counter() - start)
 
     def _refusal(self, scope: Scope) -> tuple[int, str, str, dict[str, str]] | None:
-        """401/403 without the right API key (every path but the probes)."""
+        """401 without the right API key (every path but the probes)."""
         if self.api_key is None or scope["path"] in OPEN_PATHS:
             return None
         given = None
@@ -401,7 +401,12 @@ class Gate:
                 {"WWW-Authenticate": "Bearer"},
             )
         if not hmac.compare_digest(given, self.api_key):  # constant time
-            return 403, "forbidden", "the API key is not valid", {}
+            return (
+                401,
+                "unauthorized",
+                "the API key is not valid; send the key the server was started with",
+                {"WWW-Authenticate": "Bearer"},
+            )
         return None
 
     async def _read_body(

@@ -14,9 +14,12 @@ import json
 import logging
 import os
 import shutil
+import signal
 import tempfile
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from modelcycle.exceptions import ConfigError
@@ -91,6 +94,9 @@ def serve(model_dir: str | Path, settings: ServeSettings | None = None) -> None:
     }
     if settings.workers == 1:
         app = create_app(model_dir, settings=settings)
+        if threading.current_thread() is threading.main_thread():
+            # uvicorn raises SIGTERM again once its graceful shutdown is done; exit 0 then
+            signal.signal(signal.SIGTERM, _exit_cleanly)
         uvicorn.Server(uvicorn.Config(app, **options)).run()
         return
     ServedModel.load(model_dir, threads=settings.threads)  # fail here, not in N workers
@@ -106,6 +112,10 @@ def serve(model_dir: str | Path, settings: ServeSettings | None = None) -> None:
         )
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
 
 
 def app_from_environment() -> Any:
