@@ -3,6 +3,7 @@ to every operation, none answered with a 5xx, every error in the one JSON shape.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -26,8 +27,6 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Any:
         for _ in range(6000):
             if client.get("/readyz").status_code == 200:
                 break
-            import time
-
             time.sleep(0.01)
         else:
             raise AssertionError("the app did not become ready")
