@@ -89,9 +89,15 @@ async def test_model_health_readiness_metrics_openapi(logreg_dir: Path) -> None:
     assert 'modelcycle_model_info{name="reviews",precision="fp32"' in text
     assert "modelcycle_ready 1.0" in text
     body = schema["paths"]["/v1/predict"]["post"]["requestBody"]["content"]["application/json"]
-    texts = body["schema"]["properties"]["texts"]
+    assert body["schema"] == {"$ref": "#/components/schemas/PredictRequest"}
+    texts = schema["components"]["schemas"]["PredictRequest"]["properties"]["texts"]
     assert (texts["maxItems"], texts["items"]["maxLength"]) == (7, 99)
     assert set(schema["paths"]) >= {"/v1/predict", "/v1/model", "/healthz", "/readyz", "/metrics"}
+    responses = schema["paths"]["/v1/predict"]["post"]["responses"]
+    assert responses["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/PredictResponse"
+    )
+    assert {"Prediction", "ModelIdentity", "ErrorResponse"} <= set(schema["components"]["schemas"])
 
 
 async def test_not_ready_before_warm_up(logreg_dir: Path) -> None:

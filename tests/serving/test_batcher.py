@@ -74,11 +74,17 @@ async def test_only_the_request_that_breaks_a_merged_call_fails() -> None:
     assert answers[2] == [{"label": "FINE"}]
 
 
-async def test_max_batch_one_runs_every_request_alone() -> None:
+async def test_max_batch_one_runs_every_request_alone_at_once() -> None:
     model = GatedModel()
-    batcher = MicroBatcher(model.predict, max_batch=1)
-    await submit_behind_the_first(batcher, model, [["a"], ["b"]])
-    assert model.calls == [["first"], ["a"], ["b"]]
+    model.gate.set()
+    seen: list[tuple[int, int]] = []
+    batcher = MicroBatcher(model.predict, max_batch=1, on_batch=lambda t, r, s: seen.append((t, r)))
+    answers = await asyncio.gather(*(batcher.submit([t, t]) for t in "abc"))
+    assert answers == [[{"label": t.upper()}] * 2 for t in "ABC"]
+    assert model.calls == [["a", "a"], ["b", "b"], ["c", "c"]]
+    assert seen == [(2, 1)] * 3
+    assert batcher._worker is None  # no queue, no thread: the call runs on the event loop
+    await batcher.close()
 
 
 async def test_max_wait_collects_requests_arriving_later() -> None:

@@ -11,8 +11,12 @@
 
 Every error, whatever produced it (validation, routing, limits, API key, an internal fault), is
 ``{"error": {"code": "...", "message": "..."}}`` with a 4xx status for a bad request and never a
-500 for bad input. A pure ASGI middleware in front of the app checks the API key and the body
-size before anything is parsed, and records each request's metrics and JSON access log line.
+500 for bad input. A pure ASGI layer in front of the app (:class:`Gate`) checks the API key and
+the body size before anything is parsed, records each request's metrics and JSON access log
+line, and answers ``POST /v1/predict`` itself: the hot path skips FastAPI's routing, dependency
+solving and response classes (about 0.2 ms of a 0.5 ms request), while FastAPI serves the other
+endpoints and the OpenAPI schema, in which the predict operation is declared from the same
+pydantic models that validate its body.
 """
 
 # no ``from __future__ import annotations`` here: FastAPI reads the endpoints' annotations, and
@@ -34,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from modelcycle._version import __version__
-from modelcycle.serving._batcher import MicroBatcher
+from modelcycle.serving._batcher import MicroBatcher, ShuttingDown
 from modelcycle.serving._metrics import CONTENT_TYPE, Metrics
 from modelcycle.serving._model import ServedModel
 from modelcycle.serving._settings import ServeSettings
@@ -55,6 +59,7 @@ OPEN_PATHS = frozenset({"/healthz", "/readyz"})
 ROUTES = frozenset(
     {"/v1/predict", "/v1/model", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"}
 )
+"""Paths counted under their own name in the metrics (any other path is counted as "other")."""
 CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -181,6 +186,8 @@ def create_app(model_dir: str | Path, *, settings: ServeSettings | None = None) 
     )
 
     class PredictRequest(BaseModel):
+        """The texts to classify."""
+
         model_config = ConfigDict(extra="forbid")
         texts: Annotated[
             list[Annotated[str, Field(json_schema_extra={"maxLength": settings.max_text_chars})]],
@@ -191,27 +198,15 @@ def create_app(model_dir: str | Path, *, settings: ServeSettings | None = None) 
             ),
         ]
 
-    @app.post(
-        "/v1/predict",
-        response_model=PredictResponse,
-        responses=_error_responses(400, 401, 413, 422, 503),
-        summary="Classify one or more texts",
-        description=limits,
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": PredictRequest.model_json_schema()}},
-            }
-        },
-    )
-    async def predict(request: Request) -> Response:
+    async def predict(body: bytes, scope: Scope) -> bytes:
+        """The answer to ``POST /v1/predict`` with ``body``, or an ApiError."""
         # the body is parsed and validated in one pass by pydantic-core, whatever the
         # Content-Type says (curl -d sends a form type), and every failure is a 4xx
         try:
-            texts = PredictRequest.model_validate_json(await request.body()).texts
+            texts = PredictRequest.model_validate_json(body).texts
         except ValidationError as exc:
             raise _invalid(exc.errors()) from None
-        request.scope[_TEXTS_KEY] = len(texts)
+        scope[_TEXTS_KEY] = len(texts)
         if len(texts) > settings.max_texts:
             raise ApiError(
                 413,
@@ -230,9 +225,12 @@ def create_app(model_dir: str | Path, *, settings: ServeSettings | None = None) 
             )
         if not status["ready"]:
             raise ApiError(503, "not_ready", "the model is warming up; retry in a moment")
-        records = await batcher.submit(texts)
+        try:
+            records = await batcher.submit(texts)
+        except ShuttingDown:
+            raise ApiError(503, "shutting_down", "the server is stopping; retry") from None
         body_json = '{"predictions":' + json.dumps(records) + ',"model":' + model_json + "}"
-        return Response(body_json.encode("utf-8"), media_type="application/json")
+        return body_json.encode("utf-8")
 
     @app.get("/v1/model", summary="The model being served", responses=_error_responses(401))
     async def model_info() -> dict[str, Any]:
@@ -272,14 +270,63 @@ def create_app(model_dir: str | Path, *, settings: ServeSettings | None = None) 
     async def prometheus_metrics() -> Response:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE)
 
+    app.openapi = _openapi_with_predict(app, PredictRequest, limits)  # type: ignore[method-assign]
     _add_error_handlers(app)
     app.add_middleware(
         Gate,
         settings=settings,
         api_key=api_key,
         metrics=metrics,
+        predict=predict,
     )
     return app
+
+
+def _openapi_with_predict(
+    app: FastAPI, request_model: type[BaseModel], limits: str
+) -> Callable[[], dict[str, Any]]:
+    """``app.openapi`` with ``POST /v1/predict`` declared (the Gate answers it, not a route)."""
+    from fastapi.openapi.utils import get_openapi
+
+    def ref(model: type[BaseModel]) -> dict[str, Any]:
+        return {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for model in (request_model, PredictResponse, ErrorResponse):
+            definition = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(definition.pop("$defs", {}))
+            components[model.__name__] = definition
+        errors = {
+            str(code): {
+                "description": CODES[code],
+                "content": {"application/json": ref(ErrorResponse)},
+            }
+            for code in (400, 401, 405, 413, 422, 503)
+        }
+        operation = {
+            "summary": "Classify one or more texts",
+            "description": limits,
+            "operationId": "predict",
+            "requestBody": {"required": True, "content": {"application/json": ref(request_model)}},
+            "responses": {
+                "200": {
+                    "description": "One prediction per text, in the order sent.",
+                    "content": {"application/json": ref(PredictResponse)},
+                },
+                **errors,
+            },
+        }
+        schema["paths"] = {"/v1/predict": {"post": operation}, **schema["paths"]}
+        app.openapi_schema = schema
+        return schema
+
+    return openapi
 
 
 def _invalid(errors: Sequence[Any]) -> ApiError:
@@ -337,8 +384,13 @@ def _add_error_handlers(app: FastAPI) -> None:
         )
 
 
+PREDICT_PATH = "/v1/predict"
+Predict = Callable[[bytes, Scope], Awaitable[bytes]]
+
+
 class Gate:
-    """The ASGI middleware in front of the app: API key, body size limit, metrics, access log.
+    """The ASGI layer in front of the app: API key, body size limit, metrics, access log, and
+    ``POST /v1/predict`` answered directly.
 
     Written as plain ASGI (not Starlette's ``BaseHTTPMiddleware``, which costs a task per
     request) so that the hot path stays short. The body is read here, counted against
@@ -346,12 +398,19 @@ class Gate:
     """
 
     def __init__(
-        self, app: ASGIApp, *, settings: ServeSettings, api_key: bytes | None, metrics: Metrics
+        self,
+        app: ASGIApp,
+        *,
+        settings: ServeSettings,
+        api_key: bytes | None,
+        metrics: Metrics,
+        predict: Predict,
     ) -> None:
         self.app = app
         self.settings = settings
         self.api_key = api_key
         self.metrics = metrics
+        self.predict = predict
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -367,18 +426,49 @@ class Gate:
 
         try:
             refusal = self._refusal(scope)
+            if refusal is None and scope["path"] == PREDICT_PATH and scope["method"] != "POST":
+                refusal = (
+                    405,
+                    "method_not_allowed",
+                    f"{scope['method']} is not allowed on {PREDICT_PATH}; POST texts to it",
+                    {"Allow": "POST"},
+                )
+            body = b""
             if refusal is None and scope["method"] in ("POST", "PUT", "PATCH"):
                 body, refusal = await self._read_body(scope, receive)
-                if refusal is None:
-                    receive = _replay(body, receive)
             if refusal is not None:
                 status, code, message, headers = refusal
                 scope[_ERROR_KEY] = code
                 await _send_error(send_and_see, status, code, message, headers)
+            elif scope["path"] == PREDICT_PATH:
+                await self._predict(scope, body, send_and_see)
             else:
+                if scope["method"] in ("POST", "PUT", "PATCH"):
+                    receive = _replay(body, receive)
                 await self.app(scope, receive, send_and_see)
         finally:
             self._record(scope, answered[0], time.perf_counter() - start)
+
+    async def _predict(self, scope: Scope, body: bytes, send: Send) -> None:
+        try:
+            payload = await self.predict(body, scope)
+        except ApiError as error:
+            scope[_ERROR_KEY] = error.code
+            retry = {"Retry-After": "1"} if error.status == 503 else {}
+            await _send_error(send, error.status, error.code, error.message, retry)
+            return
+        except Exception:
+            log.exception("internal error")
+            scope[_ERROR_KEY] = "internal_error"
+            message = "internal error; see the server log"
+            await _send_error(send, 500, "internal_error", message, {})
+            return
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(payload)).encode()),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
 
     def _refusal(self, scope: Scope) -> tuple[int, str, str, dict[str, str]] | None:
         """401 without the right API key (every path but the probes)."""

@@ -21,12 +21,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["MicroBatcher"]
+__all__ = ["MicroBatcher", "ShuttingDown"]
 
 log = logging.getLogger("modelcycle.serving")
 
 Predict = Callable[[Sequence[str]], list[dict[str, Any]]]
 OnBatch = Callable[[int, int, float], None]  # (texts, requests, seconds)
+
+
+class ShuttingDown(RuntimeError):
+    """A request submitted after :meth:`MicroBatcher.close` began."""
 
 
 @dataclass
@@ -67,7 +71,13 @@ class MicroBatcher:
     async def submit(self, texts: list[str]) -> list[dict[str, Any]]:
         """The records of ``texts``, computed in a batch with whatever else is queued."""
         if self._closing:
-            raise RuntimeError("the batcher is shutting down")
+            raise ShuttingDown("the batcher is shutting down")
+        if self.max_batch == 1:  # batching off: the model runs at once, on the event loop
+            start = time.perf_counter()
+            records = self.predict(texts)
+            if self.on_batch is not None:
+                self.on_batch(len(texts), 1, time.perf_counter() - start)
+            return records
         if self._worker is None:
             self._start()
         assert self._queue is not None
