@@ -282,3 +282,50 @@ def test_settings_are_validated() -> None:
         ServeSettings.from_json({"port_number": 1})
     settings = ServeSettings(port=9000, max_batch=4)
     assert ServeSettings.from_json(settings.to_json()) == settings
+
+
+@pytest.mark.parametrize("max_batch", [1, 32])
+async def test_batching_on_or_off_gives_the_same_answers(logreg_dir: Path, max_batch: int) -> None:
+    texts = ["a wonderful film", "an awful film", "great", ""]
+    expected = predict(load_model(logreg_dir), texts).records()
+    settings = ServeSettings(max_batch=max_batch)
+    async with serving(create_app(logreg_dir, settings=settings)) as client:
+        one_by_one = [
+            (await client.post("/v1/predict", json={"texts": [t]})).json()["predictions"][0]
+            for t in texts
+        ]
+        metrics = (await client.get("/metrics")).text
+    assert [p["label"] for p in one_by_one] == [r["label"] for r in expected]
+    for answer, record in zip(one_by_one, expected, strict=True):
+        assert answer["scores"] == pytest.approx(record["scores"], abs=1e-6)
+    assert "modelcycle_batch_texts_count 4.0" in metrics
+
+
+async def test_a_model_failure_is_a_500_in_the_error_shape(
+    logreg_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = create_app(logreg_dir)
+    async with serving(app) as client:
+
+        def broken(texts: list[str]) -> Any:
+            raise RuntimeError("onnxruntime exploded")
+
+        app.state.model.classifier.predict_proba = broken
+        with caplog.at_level(logging.ERROR, logger="modelcycle.serving"):
+            response = await client.post("/v1/predict", json={"texts": ["a"]})
+        health = await client.get("/healthz")
+    assert "see the server log" in assert_error(response, 500, "internal_error")["message"]
+    assert "onnxruntime exploded" in caplog.text
+    assert health.status_code == 200
+
+
+async def test_requests_after_shutdown_get_a_503(logreg_dir: Path) -> None:
+    app = create_app(logreg_dir)
+    async with serving(app) as client:
+        assert (await client.post("/v1/predict", json={"texts": ["a"]})).status_code == 200
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as after:
+        response = await after.post("/v1/predict", json={"texts": ["a"]})
+        ready = await after.get("/readyz")
+    assert_error(response, 503, "not_ready")
+    assert_error(ready, 503, "not_ready")

@@ -28,7 +28,10 @@ def serve(
     ] = 1,
     max_batch: Annotated[
         int,
-        typer.Option(help="Most texts one model call merges from concurrent requests (1: off)."),
+        typer.Option(
+            help="Most texts one model call merges from concurrent requests (1: off, each "
+            "request's call runs at once)."
+        ),
     ] = 32,
     max_wait_ms: Annotated[
         float,

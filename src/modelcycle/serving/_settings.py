@@ -18,10 +18,10 @@ class ServeSettings:
 
     - ``host``/``port``: where to listen; loopback unless told otherwise.
     - ``workers``: server processes, each with its own model (``--workers``).
-    - ``max_batch``: the most texts one model call merges from concurrent requests; 1 turns the
-      micro-batcher off. ``max_wait_ms``: how long a batch may wait for more texts before it
-      runs; 0 runs whatever has queued up while the model was busy, so a lone request never
-      waits.
+    - ``max_batch``: the most texts one model call merges from concurrent requests (on a model
+      thread); 1 turns the micro-batcher off and runs each request's call on the event loop.
+      ``max_wait_ms``: how long a batch may wait for more texts before it runs; 0 runs whatever
+      has queued up while the model was busy, so a lone request never waits.
     - ``max_body_bytes``, ``max_texts``, ``max_text_chars``: request limits, answered with 413.
     - ``api_key_env``: the name of an environment variable holding the API key; every path but
       ``/healthz`` and ``/readyz`` then needs ``Authorization: Bearer KEY`` (or ``X-API-Key``).
