@@ -132,12 +132,17 @@ async def test_concurrent_http_requests_merge_with_identical_answers(logreg_dir:
     async with serving(app) as client:  # warmed up before the model is swapped
         model.classifier.predict_proba = slow_first  # type: ignore[method-assign]
         first = asyncio.ensure_future(client.post("/v1/predict", json={"texts": texts[:1]}))
-        await asyncio.sleep(0.05)
+        while not calls:  # the first request's model call has begun (and waits for the gate)
+            await asyncio.sleep(0.001)
         rest = [
             asyncio.ensure_future(client.post("/v1/predict", json={"texts": [text]}))
             for text in texts[1:]
         ]
-        await asyncio.sleep(0.05)
+        batcher: MicroBatcher = app.state.batcher
+        for _ in range(1000):  # until every other request waits in the queue
+            if batcher._queue is not None and batcher._queue.qsize() == len(rest):
+                break
+            await asyncio.sleep(0.01)
         gate.set()
         responses = await asyncio.gather(first, *rest)
         metrics = (await client.get("/metrics")).text

@@ -179,6 +179,7 @@ def create_app(model_dir: str | Path, *, settings: ServeSettings | None = None) 
     app.state.model = model
     app.state.settings = settings
     app.state.status = status
+    app.state.batcher = batcher
 
     limits = (
         f"At most {settings.max_texts} texts per request, {settings.max_text_chars:,} "
