@@ -132,7 +132,9 @@ async def test_concurrent_http_requests_merge_with_identical_answers(logreg_dir:
     async with serving(app) as client:  # warmed up before the model is swapped
         model.classifier.predict_proba = slow_first  # type: ignore[method-assign]
         first = asyncio.ensure_future(client.post("/v1/predict", json={"texts": texts[:1]}))
-        while not calls:  # the first request's model call has begun (and waits for the gate)
+        for _ in range(5000):  # until the first request's call has begun (it waits for the gate)
+            if calls:
+                break
             await asyncio.sleep(0.001)
         rest = [
             asyncio.ensure_future(client.post("/v1/predict", json={"texts": [text]}))
