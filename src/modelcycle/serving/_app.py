@@ -225,7 +225,9 @@ def create_app(model_dir: str | Path, *, settings: ServeSettings | None = None) 
                 f"{settings.max_text_chars:,}: shorten it",
             )
         if not status["ready"]:
-            raise ApiError(503, "not_ready", "the model is warming up; retry in a moment")
+            raise ApiError(
+                503, "not_ready", "the model is warming up or shutting down; retry in a moment"
+            )
         try:
             records = await batcher.submit(texts)
         except ShuttingDown:
