@@ -46,8 +46,9 @@ if TYPE_CHECKING:
     from modelcycle.export import OnnxClassifier, export_model
     from modelcycle.models import load_model, make_model, save_model
     from modelcycle.pipeline import RunResult, run
-    from modelcycle.prediction import Predictions, predict
+    from modelcycle.prediction import Predictions, predict, predict_file
     from modelcycle.quantization import QuantizationTable, quantize
+    from modelcycle.serving import ServeSettings, create_app
     from modelcycle.split import Splits, split_dataset
     from modelcycle.training import TrainResult, train
 
@@ -72,6 +73,7 @@ _EXPORTS = {
     "QuantizeConfig": "modelcycle.config",
     "RunResult": "modelcycle.pipeline",
     "SchemaError": "modelcycle.exceptions",
+    "ServeSettings": "modelcycle.serving",
     "SplitConfig": "modelcycle.config",
     "Splits": "modelcycle.split",
     "TrainConfig": "modelcycle.config",
@@ -79,6 +81,7 @@ _EXPORTS = {
     "calibrate_model": "modelcycle.evaluation",
     "clean": "modelcycle.cleaning",
     "compare": "modelcycle.evaluation",
+    "create_app": "modelcycle.serving",
     "evaluate": "modelcycle.evaluation",
     "export_model": "modelcycle.export",
     "load_config": "modelcycle.config",
@@ -86,6 +89,7 @@ _EXPORTS = {
     "load_model": "modelcycle.models",
     "make_model": "modelcycle.models",
     "predict": "modelcycle.prediction",
+    "predict_file": "modelcycle.prediction",
     "profile": "modelcycle.eda",
     "quantize": "modelcycle.quantization",
     "run": "modelcycle.pipeline",
@@ -115,6 +119,7 @@ __all__ = [
     "QuantizeConfig",
     "RunResult",
     "SchemaError",
+    "ServeSettings",
     "SplitConfig",
     "Splits",
     "TrainConfig",
@@ -123,6 +128,7 @@ __all__ = [
     "calibrate_model",
     "clean",
     "compare",
+    "create_app",
     "evaluate",
     "export_model",
     "load_config",
@@ -130,6 +136,7 @@ __all__ = [
     "load_model",
     "make_model",
     "predict",
+    "predict_file",
     "profile",
     "quantize",
     "run",

@@ -29,11 +29,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 import regex
-import scipy.sparse as sp
 
 from modelcycle.exceptions import ConfigError, SchemaError
 
 if TYPE_CHECKING:
+    import scipy.sparse as sp
+
     from modelcycle.data import Dataset
 
 __all__ = [
@@ -250,37 +251,69 @@ class NgramFeaturizer:
         doc, keys = ngram_keys(*self.vocabulary.encode_texts(texts), self.ngram_range)
         return self._weigh(doc, keys, len(texts))
 
-    def _weigh(self, doc: np.ndarray, keys: np.ndarray, n_texts: int) -> sp.csr_matrix:
-        """Count the known n-grams of each text into a CSR matrix and weigh the counts."""
+    def transform_arrays(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`transform`'s matrix as its CSR arrays ``(indptr, indices, data)``, equal to
+        the matrix's, computed with numpy alone.
+
+        This is what the ONNX predictor feeds its graph: serving then needs neither scipy nor a
+        matrix object, and one text costs about 0.1 ms less (scipy's COO to CSR conversion is
+        most of the time of a single short text). Large batches are faster through scipy's
+        conversion, which :meth:`transform` keeps.
+        """
+        if self.vocabulary is None:
+            raise ValueError("NgramFeaturizer is not fitted; call fit_transform first")
+        doc, keys = ngram_keys(*self.vocabulary.encode_texts(texts), self.ngram_range)
+        doc, column = self._lookup(doc, keys)
+        n_columns = max(self.n_features, 1)
+        # one id per (text, column) cell, in row-major order: unique cells are the matrix's
+        # non-zeros in CSR order, and their counts are the term counts
+        cells, counts = np.unique(doc.astype(np.int64) * n_columns + column, return_counts=True)
+        indices = cells % n_columns
+        indptr = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(cells // n_columns, minlength=len(texts)), out=indptr[1:])
+        return indptr, indices, self._weights(counts.astype(np.float64), indices, indptr)
+
+    def _lookup(self, doc: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(doc, column)`` of the n-grams that have a column (the others are dropped)."""
         assert self.keys is not None
-        assert self.idf is not None
         if len(keys) > 100_000:  # a hash join beats binary search on large inputs
             known = _pairs(doc, keys).join(
                 self._columns(), on="key", how="inner", maintain_order="left"
             )
-            doc, column = known.get_column("doc").to_numpy(), known.get_column("col").to_numpy()
-        else:
-            column = np.searchsorted(self.keys, keys)
-            column[column == len(self.keys)] = 0
-            found = self.keys[column] == keys if len(self.keys) else np.zeros(len(keys), bool)
-            doc, column = doc[found], column[found]
+            return known.get_column("doc").to_numpy(), known.get_column("col").to_numpy()
+        column = np.searchsorted(self.keys, keys)
+        column[column == len(self.keys)] = 0
+        found = self.keys[column] == keys if len(self.keys) else np.zeros(len(keys), bool)
+        return doc[found], column[found]
+
+    def _weigh(self, doc: np.ndarray, keys: np.ndarray, n_texts: int) -> sp.csr_matrix:
+        """Count the known n-grams of each text into a CSR matrix and weigh the counts."""
+        import scipy.sparse as sp  # imported here: the serving path (transform_arrays) needs none
+
+        assert self.keys is not None
+        doc, column = self._lookup(doc, keys)
         counts = sp.csr_matrix((np.ones(len(doc)), (doc, column)), shape=(n_texts, len(self.keys)))
         counts.sum_duplicates()
+        counts.data = self._weights(counts.data, counts.indices, counts.indptr)
+        return counts
+
+    def _weights(self, counts: np.ndarray, indices: np.ndarray, indptr: np.ndarray) -> np.ndarray:
+        """The values of the non-zeros from their term counts (CSR layout): binary, count, or
+        TF-IDF with L2-normalised rows (scikit-learn's ``normalize``, without importing
+        scikit-learn, so that serving needs only numpy and polars)."""
+        assert self.idf is not None
         if self.weighting == "binary":
-            counts.data[:] = 1.0
+            return np.ones_like(counts)
         if self.weighting != "tfidf":
             return counts
-        if self.sublinear_tf:
-            counts.data = 1.0 + np.log(counts.data)
-        counts.data *= self.idf[counts.indices]
-        # L2-normalise each row (scikit-learn's ``normalize``, without importing scikit-learn,
-        # so that serving needs only numpy, polars and scipy)
-        lengths = np.diff(counts.indptr)
-        rows = np.repeat(np.arange(counts.shape[0]), lengths)
-        norms = np.sqrt(np.bincount(rows, weights=counts.data**2, minlength=counts.shape[0]))
+        values = 1.0 + np.log(counts) if self.sublinear_tf else counts.copy()
+        values *= self.idf[indices]
+        lengths = np.diff(indptr)
+        rows = np.repeat(np.arange(len(lengths)), lengths)
+        norms = np.sqrt(np.bincount(rows, weights=values**2, minlength=len(lengths)))
         norms[norms == 0] = 1.0
-        counts.data /= np.repeat(norms, lengths)
-        return counts
+        values /= np.repeat(norms, lengths)
+        return values
 
     def _columns(self) -> pl.DataFrame:
         """The n-gram keys with their column numbers, for joins (built once)."""

@@ -1,19 +1,45 @@
-"""Prediction: labels and per-class scores for new texts, in memory or from file to file."""
+"""Prediction: labels and per-class scores for new texts, in memory or from file to file.
+
+:func:`predict_file` streams a file of any size in chunks (memory stays bounded), spreads the
+chunks over threads (the featurizers' polars and numpy work and ONNX Runtime release the GIL,
+so that threads use every core without a second copy of the model), writes the output
+atomically and keeps going past a bad row.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import os
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from modelcycle.data import Dataset, write_table
+from modelcycle.data import (
+    Dataset,
+    TableWriter,
+    iter_batches,
+    read_columns,
+    resolve_columns,
+    write_table,
+)
+from modelcycle.exceptions import SchemaError
 from modelcycle.models import TextClassifier
 
-__all__ = ["Predictions", "predict", "predict_dataset"]
+__all__ = [
+    "BadRow",
+    "FilePredictions",
+    "Predictions",
+    "predict",
+    "predict_dataset",
+    "predict_file",
+]
 
 
 @dataclass(frozen=True)
@@ -72,3 +98,280 @@ def predict_dataset(
     columns["predicted"] = predictions.labels
     columns.update(predictions.score_columns())
     return write_table(pl.DataFrame(columns), out)
+
+
+@dataclass(frozen=True)
+class BadRow:
+    """A row :func:`predict_file` skipped: its ``row`` (counted from 1 over the records read,
+    the header not counted) or, for a CSV record that could not be parsed, its ``line`` in the
+    file; and why."""
+
+    row: int | None
+    line: int | None
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"row {self.row}" if self.row is not None else f"line {self.line}"
+        return f"{where}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class FilePredictions:
+    """What :func:`predict_file` did: rows read, predicted and skipped, where, how fast."""
+
+    out: Path
+    rows: int
+    predicted: int
+    bad_rows: int
+    seconds: float
+    threads: int
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.predicted / self.seconds if self.seconds > 0 else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "out": str(self.out), "rows_per_second": self.rows_per_second}
+
+
+CHUNK_ROWS = 4096
+"""Rows per model call in :func:`predict_file`: large enough for the featurizers' vectorised
+paths, small enough that several chunks per worker keep every core busy."""
+
+
+def predict_file(
+    model: str | Path | TextClassifier,
+    data: str | Path,
+    out: str | Path,
+    *,
+    text: str | None = None,
+    id_column: str | None = None,
+    raw: bool = False,
+    encoding: str = "utf-8",
+    threads: int | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+    progress: bool | None = None,
+    on_bad_row: Callable[[BadRow], None] | None = None,
+) -> FilePredictions:
+    """Predict every row of the file ``data`` into ``out`` (.csv, .tsv, .jsonl or .parquet,
+    optionally .gz), streaming: memory stays bounded whatever the file's size.
+
+    ``out`` holds the ``id_column`` (if named), the text, the true label (if the file has a
+    label column), ``predicted`` and one ``score_<class>`` column per class, row for row. A row
+    without text, a CSV record with the wrong number of fields, or a text the model cannot
+    handle is skipped, reported to ``on_bad_row`` and counted, and the rest goes on.
+
+    ``model`` is a model directory or a loaded model; ``threads`` share the chunks (None: one
+    per core).
+    ``progress`` shows a bar on stderr (None: only on a terminal). The stored post-processing is
+    applied as in :func:`predict` (``raw=True`` ignores it).
+
+    Example::
+
+        report = predict_file("model/", "reviews.csv.gz", "predictions.parquet", id_column="id")
+        report.predicted, report.bad_rows, report.rows_per_second
+    """
+    from modelcycle.models import load_model
+
+    start = time.perf_counter()
+    data, out = Path(data), Path(out)
+    columns = read_columns(data, encoding=encoding)
+    text_column, label_column = resolve_columns(
+        data, text=text, encoding=encoding, require_label=False, columns=columns
+    )
+    if id_column is not None and id_column not in columns:
+        raise SchemaError(
+            f"id column {id_column!r} not found; columns are: {', '.join(columns)}", path=data
+        )
+    keep = list(dict.fromkeys(c for c in (id_column, text_column, label_column) if c))
+    loaded = model if isinstance(model, TextClassifier) else load_model(model)
+    classes = [str(c) for c in loaded.classes_.tolist()]
+    threads = threads or os.cpu_count() or 1
+    pool = ThreadPoolExecutor(threads, thread_name_prefix="predict") if threads > 1 else None
+    bad: list[BadRow] = []
+
+    def report(row: BadRow) -> None:
+        bad.append(row)
+        if on_bad_row is not None:
+            on_bad_row(row)
+
+    def invalid_record(line: int | None, problem: str) -> None:
+        report(BadRow(None, line, problem))
+
+    chunks = _chunks(
+        iter_batches(
+            data,
+            encoding=encoding,
+            string_columns=keep,
+            columns=columns,
+            on_invalid_row=invalid_record,
+        ),
+        keep,
+        chunk_rows,
+    )
+    rows = predicted = 0
+    try:
+        with _Bar(progress, _known_rows(data)) as bar, TableWriter(out) as writer:
+            pending: deque[tuple[pl.DataFrame, int, Future[Any] | None]] = deque()
+
+            def finish_one() -> None:
+                nonlocal predicted
+                frame, first_row, future = pending.popleft()
+                texts = frame.get_column(text_column)
+                if future is not None:
+                    labels, scores, failures = future.result()
+                else:
+                    labels, scores, failures = _predict_rows(loaded, texts.to_list(), raw)
+                for index, reason in failures:
+                    report(BadRow(first_row + index, None, reason))
+                good = np.ones(frame.height, dtype=bool)
+                good[[index for index, _ in failures]] = False
+                frame = frame.filter(pl.Series(good)) if failures else frame
+                if frame.height:
+                    writer.write(_output(frame, labels, scores, classes))
+                predicted += frame.height
+                bar.advance(frame.height + len(failures))
+
+            for frame in chunks:
+                if pool is not None:
+                    texts = frame.get_column(text_column).to_list()
+                    future = pool.submit(_predict_rows, loaded, texts, raw)
+                    pending.append((frame, rows + 1, future))
+                    while len(pending) > 2 * threads:
+                        finish_one()
+                else:
+                    pending.append((frame, rows + 1, None))
+                    finish_one()
+                rows += frame.height
+            while pending:
+                finish_one()
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+    return FilePredictions(
+        out=out,
+        rows=rows,
+        predicted=predicted,
+        bad_rows=len(bad),
+        seconds=time.perf_counter() - start,
+        threads=threads,
+    )
+
+
+def _chunks(tables: Iterator[Any], keep: list[str], size: int) -> Iterator[pl.DataFrame]:
+    """Polars frames of ``size`` rows (the last one shorter) from the reader's Arrow tables."""
+    held: list[pl.DataFrame] = []
+    count = 0
+    for table in tables:
+        frame = pl.from_arrow(table.select(keep))
+        assert isinstance(frame, pl.DataFrame)
+        frame = frame.with_columns(pl.col(c).cast(pl.String) for c in keep)
+        held.append(frame)
+        count += frame.height
+        while count >= size:
+            merged = pl.concat(held, rechunk=False)
+            yield merged.head(size)
+            rest = merged.slice(size)
+            held, count = ([rest], rest.height) if rest.height else ([], 0)
+    if count:
+        yield pl.concat(held)
+
+
+def _predict_rows(
+    model: TextClassifier, texts: list[str | None], raw: bool
+) -> tuple[np.ndarray, np.ndarray, list[tuple[int, str]]]:
+    """Labels and scores of the rows that have a text, and ``(index, reason)`` of those that do
+    not or that the model cannot handle (found one by one when the chunk's call fails)."""
+    failures = [(i, "no text") for i, t in enumerate(texts) if t is None or not t.strip()]
+    empty = {i for i, _ in failures}
+    good = [t for i, t in enumerate(texts) if i not in empty] if empty else texts
+    try:
+        answer = predict(model, good, raw=raw)  # type: ignore[arg-type]
+        return answer.labels, answer.scores, failures
+    except Exception:  # one text broke the chunk: find it, predict the rest
+        labels, scores = [], []
+        for i, t in enumerate(texts):
+            if i in empty:
+                continue
+            try:
+                one = predict(model, [t], raw=raw)  # type: ignore[list-item]
+            except Exception as exc:
+                failures.append((i, f"the model could not predict it ({exc})"))
+                continue
+            labels.append(one.labels[0])
+            scores.append(one.scores[0])
+        failures.sort()
+        width = len(model.classes_)
+        return (
+            np.asarray(labels),
+            np.asarray(scores).reshape(len(scores), width),
+            failures,
+        )
+
+
+def _output(
+    frame: pl.DataFrame,
+    labels: np.ndarray,
+    scores: np.ndarray,
+    classes: list[str],
+) -> pl.DataFrame:
+    columns = {name: frame.get_column(name) for name in frame.columns}
+    columns["predicted"] = pl.Series("predicted", [str(x) for x in labels], dtype=pl.String)
+    for j, name in enumerate(classes):
+        columns[f"score_{name}"] = pl.Series(scores[:, j], dtype=pl.Float64)
+    return pl.DataFrame(columns)
+
+
+def _known_rows(path: Path) -> int | None:
+    """The row count when the file states it (Parquet), for the progress bar's total."""
+    from modelcycle.data import file_format
+
+    if file_format(path) != ("parquet", None):
+        return None
+    import pyarrow.parquet as pa_parquet
+
+    return int(pa_parquet.ParquetFile(str(path)).metadata.num_rows)
+
+
+class _Bar:
+    """Rows predicted, rows per second and (when known) time left, on stderr (rich)."""
+
+    def __init__(self, enabled: bool | None, total: int | None) -> None:
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.total = total
+        self._progress: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> _Bar:
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TaskProgressColumn,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self._progress = Progress(
+                TextColumn("[bold]predict"),
+                BarColumn(),
+                MofNCompleteColumn() if self.total else TextColumn("{task.completed:,} rows"),
+                TaskProgressColumn(show_speed=True),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+            )
+            self._progress.__enter__()
+            self._task = self._progress.add_task("predict", total=self.total)
+        return self
+
+    def advance(self, rows: int) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, advance=rows)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(*exc)

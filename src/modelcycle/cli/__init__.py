@@ -25,6 +25,7 @@ from modelcycle.cli import (
     quantize,
     run,
     select,
+    serve,
     split,
     train,
 )
@@ -32,7 +33,7 @@ from modelcycle.cli import (
 app = typer.Typer(
     name="modelcycle",
     help="Labeled text through every stage of a model's life: data preparation, EDA, training, "
-    "evaluation, quantization, export, prediction.\n\nQuick start: modelcycle demo",
+    "evaluation, quantization, export, prediction, serving.\n\nQuick start: modelcycle demo",
     context_settings={"help_option_names": ["-h", "--help"]},
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -52,6 +53,7 @@ app.command(name="predict")(predict.predict)
 app.command(name="select")(select.select)
 app.command(name="export")(export.export)
 app.command(name="quantize")(quantize.quantize)
+app.command(name="serve")(serve.serve)
 app.command(name="run")(run.run)
 app.command(name="demo")(run.demo)
 

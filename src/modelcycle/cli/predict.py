@@ -28,6 +28,13 @@ def predict(
     text_column: Annotated[
         str | None, typer.Option("--text-column", help="Column holding the text in DATA.")
     ] = None,
+    id_column: Annotated[
+        str | None, typer.Option("--id", help="Column of DATA to copy into OUT beside each row.")
+    ] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option(min=1, help="Threads sharing the rows of DATA (default: one per core)."),
+    ] = None,
     raw: Annotated[
         bool, typer.Option("--raw", help="Ignore the model's stored calibration and threshold.")
     ] = False,
@@ -35,19 +42,23 @@ def predict(
 ) -> None:
     """Predict labels and per-class scores for a file of texts or for --text.
 
+    A file is streamed in chunks (any size) on every core, with a progress bar; OUT (.csv,
+    .jsonl or .parquet) gets the --id column, the text, the true label if DATA has one,
+    `predicted` and a `score_<class>` column per class. A bad row (no text, a broken CSV
+    record) is reported on stderr with its row number and skipped; the rest goes on.
+
     Example: modelcycle predict model/ --text "I loved it"
     """
-    from modelcycle.data import load_dataset
     from modelcycle.models import load_model
     from modelcycle.prediction import predict as predict_texts
-    from modelcycle.prediction import predict_dataset
+    from modelcycle.prediction import predict_file
 
     if (data is None) == (not texts):
         raise typer.BadParameter(
             "give either a DATA file (with -o OUT) or one or more --text, not both"
         )
-    classifier = load_model(model)
     if texts:
+        classifier = load_model(model)
         for text, record in zip(
             texts, predict_texts(classifier, texts, raw=raw).records(), strict=True
         ):
@@ -56,6 +67,20 @@ def predict(
     assert data is not None
     if out is None:
         raise typer.BadParameter("predicting a file needs -o OUT (e.g. -o predictions.csv)")
-    dataset = load_dataset(data, text=text_column, encoding=encoding, require_label=False)
-    predict_dataset(classifier, dataset, out, raw=raw)
-    typer.echo(f"wrote {len(dataset):,} predictions to {out}")
+    report = predict_file(
+        model,
+        data,
+        out,
+        text=text_column,
+        id_column=id_column,
+        raw=raw,
+        encoding=encoding,
+        threads=threads,
+        on_bad_row=lambda bad: typer.echo(f"{data}, {bad}", err=True),
+    )
+    skipped = f"; skipped {report.bad_rows:,} bad rows (listed above)" if report.bad_rows else ""
+    threads_used = f"{report.threads} thread{'s' if report.threads > 1 else ''}"
+    typer.echo(
+        f"wrote {report.predicted:,} predictions to {out}{skipped}; "
+        f"{report.rows_per_second:,.0f} rows/s on {threads_used}"
+    )

@@ -12,7 +12,7 @@ import contextlib
 import gzip
 import io
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +60,8 @@ def read_columns(path: Path, *, encoding: str = "utf-8") -> list[str]:
         reader = pa_csv.open_csv(
             str(path),
             read_options=_csv_read_options(encoding),
-            parse_options=_csv_parse_options(fmt),
+            # the names are all that is read here: a broken record is the reader's to report
+            parse_options=_csv_parse_options(fmt, invalid_row_handler=lambda row: "skip"),
         )
     except pa.ArrowInvalid as exc:
         raise _csv_error(path, fmt, encoding, exc) from exc
@@ -92,6 +93,7 @@ def iter_batches(
     string_columns: Iterable[str] = (),
     block_size: int = 1 << 24,
     columns: Sequence[str] | None = None,
+    on_invalid_row: Callable[[int | None, str], None] | None = None,
 ) -> Iterator[pa.Table]:
     """Read a data file block by block, so that memory stays bounded whatever its size.
 
@@ -99,6 +101,9 @@ def iter_batches(
     that values a stage does not touch are written back exactly as they were; JSONL streams in
     blocks too; Parquet streams by batches of rows. ``string_columns`` are text in every format.
     ``columns``, the file's column names when the caller has read them already, saves a re-read.
+    ``on_invalid_row(line, problem)``, when given, is called for each CSV/TSV record with the
+    wrong number of fields (its line in the file, header included, and what is wrong) and the
+    record is skipped; without it such a record is a DataError.
     """
     fmt, compression = _check_file(path)
     strings = list(string_columns)
@@ -110,20 +115,37 @@ def iter_batches(
         yield from _iter_json(path, compression, encoding, strings, block_size)
     else:
         names = list(columns) if columns is not None else read_columns(path, encoding=encoding)
-        yield from _iter_csv(path, fmt, encoding, block_size, names)
+        yield from _iter_csv(path, fmt, encoding, block_size, names, on_invalid_row)
 
 
 def _iter_csv(
-    path: Path, fmt: str, encoding: str, block_size: int, columns: list[str]
+    path: Path,
+    fmt: str,
+    encoding: str,
+    block_size: int,
+    columns: list[str],
+    on_invalid_row: Callable[[int | None, str], None] | None = None,
 ) -> Iterator[pa.Table]:
     convert = pa_csv.ConvertOptions(
         column_types=dict.fromkeys(columns, pa.string()), strings_can_be_null=False
     )
+    parse = _csv_parse_options(fmt)
+    if on_invalid_row is not None:
+
+        def skip(row: Any) -> str:
+            problem = f"expected {row.expected_columns} fields, found {row.actual_columns}"
+            on_invalid_row(row.number, f"{problem} ({row.text[:60]!r})")
+            return "skip"
+
+        parse = _csv_parse_options(fmt, invalid_row_handler=skip)
     try:
         reader = pa_csv.open_csv(
             str(path),
-            read_options=pa_csv.ReadOptions(encoding=encoding, block_size=block_size),
-            parse_options=_csv_parse_options(fmt),
+            # one parsing thread when rows are reported: pyarrow then knows their line numbers
+            read_options=pa_csv.ReadOptions(
+                encoding=encoding, block_size=block_size, use_threads=on_invalid_row is None
+            ),
+            parse_options=parse,
             convert_options=convert,
         )
         for batch in reader:

@@ -1,9 +1,9 @@
 """Predict with an exported model: modelcycle's preprocessing, then the graph on ONNX Runtime.
 
-This is what serving runs, so it imports only numpy, polars (through ``features``), safetensors
-(through ``artifacts``) and onnxruntime — neither PyTorch nor scikit-learn. The featurisation is
-the very code the model was trained with (:mod:`modelcycle.features`), rebuilt from its saved
-state; the graph's inputs are described in ``modelcycle.export._graph``.
+This is what serving runs, so it imports only numpy, polars and regex (through ``features``),
+safetensors (through ``artifacts``) and onnxruntime — neither PyTorch, scikit-learn nor scipy.
+The featurisation is the very code the model was trained with (:mod:`modelcycle.features`),
+rebuilt from its saved state; the graph's inputs are described in ``modelcycle.export._graph``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from modelcycle.artifacts import read_model_dir
+from modelcycle.artifacts import ModelFiles, read_model_dir
 from modelcycle.exceptions import ArtifactError, ConfigError
 from modelcycle.features import EngineeredFeaturizer, HashedBagFeaturizer, NgramFeaturizer
 from modelcycle.postprocess import Postprocess
@@ -118,7 +118,13 @@ class OnnxClassifier:
         path = Path(path)
         if path.suffix == ".onnx":
             return cls._load_file(path, threads)
-        files = read_model_dir(path)
+        return cls.from_files(read_model_dir(path), threads=threads)
+
+    @classmethod
+    def from_files(cls, files: ModelFiles, *, threads: int | None = None) -> OnnxClassifier:
+        """The classifier of a model directory already read (and verified) by
+        :func:`~modelcycle.artifacts.read_model_dir`; serving reads its ``model.json`` too."""
+        path = files.path
         graph = files.graphs.get("model.onnx")
         if graph is None:
             raise ArtifactError(
@@ -173,10 +179,8 @@ class OnnxClassifier:
         texts = ["" if text is None else str(text) for text in texts]
         extra = None if self._extra is None else self._extra.transform(texts)
         if self._ngrams is not None:
-            matrix = self._ngrams.transform(texts)
-            return bag_inputs(
-                matrix.indices, matrix.indptr, matrix.data, extra, self._ngrams.n_features
-            )
+            indptr, indices, values = self._ngrams.transform_arrays(texts)
+            return bag_inputs(indices, indptr, values, extra, self._ngrams.n_features)
         assert self._bags is not None
         ids, offsets = self._bags.encode(texts)
         if self._row_of is not None:
