@@ -44,7 +44,14 @@ from modelcycle.models._torch import (
 from modelcycle.tokenizer import SubwordTokenizer, length_sorted_blocks
 from modelcycle.training.loop import RunOptions, resolve_device, run_loop
 
-__all__ = ["EncoderClassifier", "TokenData", "TransformerClassifier", "load_backbone"]
+__all__ = [
+    "EncoderClassifier",
+    "TokenData",
+    "TransformerClassifier",
+    "embed_texts",
+    "load_backbone",
+    "resolve_backbone",
+]
 
 PACKAGED_BACKBONE = "all-MiniLM-L6-v2"
 PACKAGED_NAMES = (PACKAGED_BACKBONE, f"sentence-transformers/{PACKAGED_BACKBONE}")
@@ -140,6 +147,16 @@ def encoder_from_config(config: dict[str, Any], *, attention: str = "sdpa") -> n
     kind = settings.pop("model_type")
     built = AutoConfig.for_model(kind, **settings)
     return AutoModel.from_config(built, attn_implementation=attention)
+
+
+def embed_texts(
+    texts: list[str], *, backbone: str | None = None, max_length: int = 128
+) -> np.ndarray:
+    """Mean-pooled embeddings of ``texts`` from a pretrained backbone (default: the packaged
+    MiniLM), [n, hidden] float32: sentence-transformers' sentence embedding, unnormalised."""
+    encoder, tokenizer = load_backbone(backbone, max_length=max_length)
+    module = EncoderClassifier(encoder, 1, 0.0)
+    return _embeddings(module, tokenizer.encode(texts), tokenizer)
 
 
 class EncoderClassifier(nn.Module):
