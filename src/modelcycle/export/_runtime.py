@@ -250,6 +250,10 @@ class OnnxClassifier:
             proba[block] = self.run(self._subwords.pad([sequences[i] for i in block]))
         return proba
 
+    def predict(self, texts: Sequence[str]) -> np.ndarray:
+        """The most probable label of each text."""
+        return self.classes_[np.argmax(self.predict_proba(texts), axis=1)]
+
 
 def vocabulary_words(document: str | Sequence[str]) -> list[str]:
     """The words of a vocabulary document: a JSON list, or one string with a word per line."""
