@@ -75,6 +75,27 @@ for text in dev.texts[:300]:
     timings.append(time.perf_counter() - start)
 p50, p95 = np.percentile(np.asarray(timings[10:]) * 1000, [50, 95])
 result["served_int8_ms"] = {{"p50": float(p50), "p95": float(p95)}}
+# the graphs alone, batch 1, taking turns: INT8 against the fused FP32 graph (the fp32 row)
+# and against the exported graph before ONNX Runtime's transformer fusions
+import onnxruntime as ort
+from modelcycle.export._transformer import TransformerNet
+options = ort.SessionOptions()
+options.intra_op_num_threads, options.inter_op_num_threads = {threads}, 1
+options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+plain = TransformerNet(model.get_state()).to_onnx().SerializeToString()
+sessions = {{
+    "fp32 unfused": ort.InferenceSession(plain, options, providers=["CPUExecutionProvider"]),
+    "fp32": OnnxClassifier.load({out!r} + "/fp32", threads={threads})._session,
+    "int8": served._session,
+}}
+feeds = [served.inputs([text]) for text in dev.texts[:300]]
+graph = {{name: [] for name in sessions}}
+for feed in feeds:
+    for name, session in sessions.items():
+        start = time.perf_counter()
+        session.run(None, feed)
+        graph[name].append(time.perf_counter() - start)
+result["graph_ms_p50"] = {{k: float(np.median(v[10:]) * 1000) for k, v in graph.items()}}
 """
 
 
@@ -112,7 +133,14 @@ def run(ctx: Context) -> dict[str, Any]:
             f"agree {r['agreement']:.2%}",
             flush=True,
         )
-    served = quantized["served_int8_ms"]
+    served: Any = quantized["served_int8_ms"]
+    graph: Any = quantized["graph_ms_p50"]
+    print(
+        "   graphs alone, batch 1: "
+        + ", ".join(f"{name} p50 {ms:.2f} ms" for name, ms in graph.items())
+        + f"; INT8 is {graph['fp32 unfused'] / graph['int8']:.2f}x the unfused FP32 graph",
+        flush=True,
+    )
     print(
         f"   served INT8 (OnnxClassifier, one text): p50 {served['p50']:.2f} ms, "
         f"p95 {served['p95']:.2f} ms",
@@ -139,6 +167,7 @@ def run(ctx: Context) -> dict[str, Any]:
         },
         "quantization": {"rows": rows, "guardrail": table["guardrail"]["summary"]},
         "served_int8_ms": served,
+        "graph_ms_p50": graph,
         "summary": {
             "frozen dev accuracy": round(frozen["accuracy"], 4),
             "fine-tuned dev accuracy": round(tuned["accuracy"], 4),
@@ -152,6 +181,7 @@ def run(ctx: Context) -> dict[str, Any]:
                 for name, r in rows.items()
             },
             "served int8 p50/p95 ms": f"{served['p50']:.2f} / {served['p95']:.2f}",
+            "graph p50 ms (batch 1, taking turns)": {k: round(v, 3) for k, v in graph.items()},
         },
         "targets": targets,
     }
