@@ -1,11 +1,12 @@
 """Export a trained model to ONNX, with its preprocessing as data and a parity check.
 
 A family plugs in with a function in :data:`NETWORKS` that turns its saved state into a network
-(today every family is a :class:`~modelcycle.export._graph.BagNet`: a network names its layers and
-builds an ONNX graph with a codec per layer, so a transformer traced by ``torch.onnx.export`` and
-fed by its tokenizer's preprocessing fits the same slot). Preprocessing stays modelcycle's Python
-code and is saved beside the graph as data (settings, vocabulary, n-gram keys, idf, feature
-scaling), so serving needs only ONNX Runtime and :mod:`modelcycle.features`.
+(the bag-of-features families are a :class:`~modelcycle.export._graph.BagNet`, which builds its
+ONNX graph with a codec per layer; the transformer is a
+:class:`~modelcycle.export._transformer.TransformerNet`, traced by ``torch.onnx.export`` and fed
+by its tokenizer). Preprocessing stays modelcycle's Python code and is saved beside the graph as
+data (settings, vocabulary, n-gram keys, idf, feature scaling; or ``tokenizer.json``), so
+serving needs only ONNX Runtime, :mod:`modelcycle.features` and :mod:`modelcycle.tokenizer`.
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ from modelcycle.models._torch import (
     run_options,
 )
 from modelcycle.tokenizer import SubwordTokenizer, length_sorted_blocks
-from modelcycle.training.loop import RunOptions, resolve_device, run_loop
+from modelcycle.training.loop import LoopSettings, RunOptions, resolve_device, run_loop
 
 __all__ = [
     "EncoderClassifier",
@@ -312,7 +312,7 @@ class TransformerClassifier(TextClassifier):
             "classes": self.classes_.tolist(),
         }
         if self.freeze:
-            self.history_ = self._fit_head(sequences, targets, val, options, fingerprint)
+            self.history_ = self._fit_head(sequences, targets, val, settings, options, fingerprint)
         else:
             validate = None
             if val is not None:
@@ -323,7 +323,7 @@ class TransformerClassifier(TextClassifier):
             self.history_ = run_loop(
                 self.module_,
                 TokenData(sequences, targets, self.tokenizer_.pad_id),
-                loop_settings(self, FINE_TUNE_LR),
+                settings,
                 options,
                 n_classes=len(self.classes_),
                 validate=validate,
@@ -336,6 +336,7 @@ class TransformerClassifier(TextClassifier):
         sequences: list[np.ndarray],
         targets: np.ndarray,
         val: Any,
+        settings: LoopSettings,
         options: RunOptions,
         fingerprint: dict[str, Any],
     ) -> list[dict[str, Any]]:
@@ -367,13 +368,13 @@ class TransformerClassifier(TextClassifier):
         history = run_loop(
             PooledHead(module.head, self.dropout),
             MatrixData(((embedded - mean) / scale).astype(np.float32), targets),
-            loop_settings(self, HEAD_LR),
+            settings,
             options,
             n_classes=len(self.classes_),
             validate=validate,
             fingerprint=fingerprint,
         )
-        with torch.no_grad():  # head(x - mean) / scale) == (W / scale) x + (b - W @ (mean / scale))
+        with torch.no_grad():  # head((x - mean) / scale) == (W / scale) x + b - (W / scale) mean
             weight = module.head.weight / scale
             module.head.bias.sub_(weight @ torch.as_tensor(mean, device=device))
             module.head.weight.copy_(weight)
