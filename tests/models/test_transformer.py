@@ -202,6 +202,13 @@ def test_cli_trains_a_frozen_transformer(
     assert model.get_params()["max_length"] == 32
     assert model.predict(["wonderful brilliant great"]).tolist() == ["positive"]
 
+    onnx_file = tmp_path / "model.onnx"
+    result = runner.invoke(app, ["export", str(out), "-o", str(onnx_file)])
+    assert result.exit_code == 0, result.output
+    assert f"and {tmp_path / 'model.tokenizer.json'} (transformer" in result.output
+    served = OnnxClassifier.load(onnx_file)
+    np.testing.assert_allclose(served.predict_proba(PROBE), model.predict_proba(PROBE), atol=1e-4)
+
 
 def test_packaged_minilm_embeds_similar_sentences_closer() -> None:
     from modelcycle.models.transformer import embed_texts, packaged_backbone
