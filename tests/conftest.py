@@ -58,3 +58,12 @@ def reviews_csv(tmp_path: Path, reviews: pl.DataFrame) -> Path:
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
+
+
+@pytest.fixture(scope="session")
+def tiny_backbone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random BERT as a local Hugging Face model directory (needs the transformer extra)."""
+    pytest.importorskip("transformers", reason="the transformer extra is not installed")
+    from tests.tiny_bert import make_tiny_backbone
+
+    return make_tiny_backbone(tmp_path_factory.mktemp("tiny-bert"))

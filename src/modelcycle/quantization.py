@@ -46,13 +46,17 @@ from modelcycle.evaluation import evaluate
 from modelcycle.exceptions import ConfigError
 from modelcycle.export import OnnxClassifier
 from modelcycle.export._export import (
+    Network,
     OnnxVariant,
     check_parity,
+    fused_transformer,
     network_of,
     parity_texts,
+    parity_words,
     variant_of,
 )
 from modelcycle.export._graph import BagNet, ProductCodes, build_graph
+from modelcycle.export._transformer import TransformerNet
 from modelcycle.models import ModelState, TextClassifier, load_model
 from modelcycle.prediction import predict
 
@@ -179,11 +183,18 @@ def quantize(
 
     say("fp32: export and parity check")
     fp32 = variant_of(model, net, state)
-    diff = check_parity(
-        model, fp32, [*dataset.texts[:200], *parity_texts(state.documents["vocabulary"])]
-    )
-    built = [Built("fp32", fp32, f"exported graph (parity with the model: {diff:.1e})", "fp32")]
-    guard = _Guard(fp32.classifier(threads=config.threads), guard_texts, config)
+    sample = [*dataset.texts[:200], *parity_texts(parity_words(fp32))]
+    diff = check_parity(model, fp32, sample)
+    how = "exported graph"
+    if isinstance(net, TransformerNet):
+        fused = fused_transformer(model, fp32, net.config, sample)
+        if fused is not None:
+            (fp32, diff), how = (
+                fused,
+                "exported graph fused by ONNX Runtime's transformer optimizer",
+            )
+    built = [Built("fp32", fp32, f"{how} (parity with the model: {diff:.1e})", "fp32")]
+    guard = _Guard(fp32.classifier(threads=config.threads), guard_texts, config, fp32)
     for precision in precisions[1:]:
         say(f"{precision}: building")
         built.append(
@@ -264,8 +275,11 @@ def _precisions(family: str, config: QuantizeConfig) -> list[str]:
 class _Guard:
     """Scores a candidate INT8 graph against FP32 on the guardrail texts."""
 
-    def __init__(self, fp32: OnnxClassifier, texts: list[str], config: QuantizeConfig) -> None:
+    def __init__(
+        self, fp32: OnnxClassifier, texts: list[str], config: QuantizeConfig, source: OnnxVariant
+    ) -> None:
         self.fp32 = fp32
+        self.source = source
         self.texts = texts
         self.config = config
         self.reference = fp32.predict_proba(texts) if texts else np.zeros((0, 0))
@@ -337,12 +351,15 @@ def _with_graph(base: OnnxClassifier, graph: bytes) -> OnnxClassifier:
 def _build(
     precision: str,
     model: TextClassifier,
-    net: BagNet,
+    net: Network,
     state: ModelState,
     guard: _Guard,
     config: QuantizeConfig,
     calibration: list[str],
 ) -> Built:
+    if isinstance(net, TransformerNet):
+        static = calibration if precision == "int8-static" else []
+        return _transformer_variant(precision, net, guard, static)
     if precision == "fp16":
         return _fp16(model, net, state, guard)
     if precision in ("int8", "int8-static"):
@@ -490,6 +507,155 @@ def _int8(
     if not dense:
         compute = "int8 table rows decoded to fp32 after the gather, fp32 sums"
     return Built(name, variant, chosen["method"] + verdict, compute, tuple(attempts))
+
+
+def _transformer_variant(
+    precision: str, net: TransformerNet, guard: _Guard, calibration: list[str]
+) -> Built:
+    """FP16 or INT8 of a transformer's (fused) FP32 graph, made by ONNX Runtime's tools."""
+    fp32 = guard.fp32
+    base = guard.source
+    if precision == "fp16":
+        storage = _fp16_storage(fp32.graph)
+        texts = guard.texts[:100]
+        storage_ms = _graph_ms(_with_graph(fp32, storage), texts)
+        try:
+            from onnxconverter_common.float16 import convert_float_to_float16
+
+            with _quiet():
+                compute = convert_float_to_float16(
+                    _onnx(fp32.graph), keep_io_types=True
+                ).SerializeToString()
+                compute_ms = _graph_ms(_with_graph(fp32, compute), texts)
+        except Exception:  # no float16 kernel here for a fused transformer op
+            compute_ms = float("inf")
+        if compute_ms < 0.9 * storage_ms:
+            variant = replace(base, graph=compute, precision="fp16")
+            how = f"fp16 compute; fp16 storage + fp32 compute {storage_ms / compute_ms:.1f}x slower"
+            return Built("fp16", variant, "weights converted to fp16 (onnxconverter-common)", how)
+        how = "fp16 weights, cast to fp32 once at load; fp32 compute"
+        if compute_ms != float("inf"):
+            how += f" (fp16 compute measured {compute_ms / storage_ms:.2f}x the time on this CPU)"
+        return Built("fp16", replace(base, graph=storage, precision="fp16"), "weights in fp16", how)
+    static = bool(calibration)
+    name = "int8-static" if static else "int8"
+    nodes = [n.name for n in _onnx(fp32.graph).graph.node]
+    last = int(net.config.get("num_hidden_layers", 1)) - 1
+
+    def layers(*numbers: int) -> list[str]:
+        """The nodes of encoder layers ``numbers`` (traced names, and fused attention's)."""
+        marks = [f"layer.{k}/" for k in numbers] + [f"Attention_{k}" for k in numbers]
+        return [n for n in nodes if any(n.endswith(m) or m in n for m in marks)]
+
+    head = [n for n in nodes if "/head/" in n]
+    schemes: list[tuple[str, dict[str, Any]]]
+    if static:
+        reader = _calibration(fp32, calibration)
+        schemes = [
+            (
+                "static INT8 (QDQ), per-channel weights, min-max calibration on "
+                f"{len(calibration)} texts, the head in FP32",
+                {"per_channel": True, "exclude": head},
+            )
+        ]
+    else:
+        reader = None
+        schemes = [
+            ("ONNX Runtime dynamic INT8, per tensor (naive)", {"per_channel": False}),
+            ("dynamic INT8, per-channel weights", {"per_channel": True}),
+            (
+                f"dynamic INT8, per-channel weights, encoder layer {last} in FP32",
+                {"per_channel": True, "exclude": layers(last)},
+            ),
+            (
+                f"dynamic INT8, per-channel weights, encoder layers 0 and {last} in FP32",
+                {"per_channel": True, "exclude": layers(0, last)},
+            ),
+        ]
+    attempts: list[dict[str, Any]] = []
+    graphs: list[bytes] = []
+    for method, scheme in schemes:
+        graph = _ort_quantize_transformer(fp32.graph, reader=reader, **scheme)
+        attempts.append(guard.attempt(method, graph))
+        graphs.append(graph)
+        if attempts[-1]["passed"]:
+            break
+    passing = [i for i, a in enumerate(attempts) if a["passed"]]
+    index = passing[0] if passing else _best_within(attempts, guard.config.max_weight_ratio)
+    attempts[index]["kept"] = True
+    chosen = attempts[index]
+    verdict = "" if chosen["passed"] else " (guardrail missed: the closest scheme kept)"
+    variant = replace(
+        base, graph=graphs[index], precision=name, details={**base.details, "quantization": chosen}
+    )
+    compute = "MatMul, attention and embeddings in int8 " + (
+        "with calibrated activation ranges (QDQ)" if static else "(activations quantized per call)"
+    )
+    return Built(name, variant, chosen["method"] + verdict, compute, tuple(attempts))
+
+
+def _onnx(graph: bytes) -> Any:
+    import onnx
+
+    return onnx.load_from_string(graph)
+
+
+def _fp16_storage(graph: bytes) -> bytes:
+    """``graph`` with every float32 weight of 256 values or more stored in float16 and cast
+    back to float32 by a Cast node (which ONNX Runtime folds once, when it loads the graph)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = _onnx(graph)
+    casts = []
+    for tensor in model.graph.initializer:
+        if tensor.data_type != TensorProto.FLOAT or int(np.prod(tensor.dims)) < 256:
+            continue
+        name = tensor.name
+        values = numpy_helper.to_array(tensor).astype(np.float16)
+        tensor.CopyFrom(numpy_helper.from_array(values, f"{name}_fp16"))
+        casts.append(helper.make_node("Cast", [f"{name}_fp16"], [name], to=TensorProto.FLOAT))
+    nodes = [*casts, *model.graph.node]
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    return bytes(model.SerializeToString())
+
+
+def _ort_quantize_transformer(
+    graph: bytes, *, per_channel: bool, exclude: Sequence[str] = (), reader: Any = None
+) -> bytes:
+    """ONNX Runtime's INT8 quantization of a transformer graph: dynamic (``reader`` None) or
+    static QDQ with ``reader``'s calibration inputs; ``exclude`` names nodes kept in FP32."""
+    from onnx import TensorProto
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
+
+    # fused contrib ops (Attention, SkipLayerNormalization) defeat ONNX shape inference
+    options = {"DefaultTensorType": TensorProto.FLOAT}
+    with tempfile.TemporaryDirectory() as scratch, _quiet():
+        source, out = Path(scratch) / "fp32.onnx", Path(scratch) / "int8.onnx"
+        source.write_bytes(graph)
+        if reader is None:
+            quantize_dynamic(
+                source,
+                out,
+                per_channel=per_channel,
+                weight_type=QuantType.QInt8,
+                nodes_to_exclude=list(exclude),
+                extra_options=options,
+            )
+        else:
+            reader.rewind()
+            quantize_static(
+                source,
+                out,
+                reader,
+                quant_format=QuantFormat.QDQ,
+                per_channel=per_channel,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+                nodes_to_exclude=list(exclude),
+                extra_options=options,
+            )
+        return out.read_bytes()
 
 
 def _best_within(attempts: list[dict[str, Any]], max_ratio: float) -> int:

@@ -43,7 +43,8 @@ def fit(name: str, data: Dataset) -> TextClassifier:
 
 
 def test_every_family_is_exported() -> None:
-    assert set(TINY) == set(MODELS)
+    # the transformer needs a backbone: tests/models/test_transformer.py builds a tiny one
+    assert set(TINY) == set(MODELS) - {"transformer"}
 
 
 @pytest.mark.parametrize("name", list(VARIANTS))

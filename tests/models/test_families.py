@@ -24,7 +24,8 @@ GRADIENT_CASES = [(family, opt) for family in ("fasttext", "mlp", "logreg") for 
 
 
 def test_every_family_is_covered() -> None:
-    assert set(TINY) == set(MODELS)
+    # the transformer needs a backbone: tests/models/test_transformer.py builds a tiny one
+    assert set(TINY) == set(MODELS) - {"transformer"}
 
 
 @pytest.mark.parametrize("family", list(TINY))

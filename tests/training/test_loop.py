@@ -7,7 +7,8 @@ import torch
 from modelcycle.data import load_dataset
 from modelcycle.exceptions import ArtifactError, ConfigError
 from modelcycle.models import make_model
-from modelcycle.training.loop import LoopSettings, RunOptions, resolve_device
+from modelcycle.models._torch import FeedForward, MatrixData
+from modelcycle.training.loop import LoopSettings, RunOptions, resolve_device, run_loop
 from modelcycle.training.optim import OptimizerSettings
 
 PARAMS = {"epochs": 4, "batch_size": 4, "buckets": 500, "dropout": 0.2, "hidden": (8,)}
@@ -104,11 +105,56 @@ def test_class_weight_and_clipping_change_the_result(reviews_csv: Path) -> None:
 
 
 def test_loop_settings_and_devices_are_validated() -> None:
-    with pytest.raises(ConfigError, match="epochs and batch_size must be >= 1"):
+    with pytest.raises(ConfigError, match="epochs, batch_size and accumulate must be >= 1"):
         LoopSettings(OptimizerSettings(), epochs=0)
+    with pytest.raises(ConfigError, match="got 5, 64, 0"):
+        LoopSettings(OptimizerSettings(), accumulate=0)
     with pytest.raises(ConfigError, match="unknown device 'tpu'"):
         resolve_device("tpu")
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="PyTorch sees no CUDA GPU; use --device cpu"):
             resolve_device("cuda")
     assert resolve_device("cpu").type == "cpu"
+
+
+def train_linear(batch_size: int, accumulate: int = 1, data: object = None) -> np.ndarray:
+    X = np.random.default_rng(0).normal(size=(16, 3)).astype(np.float32)
+    targets = (X[:, 0] > 0).astype(np.int64)
+    module = FeedForward(3, (), 2, 0.0, sparse=False)
+    torch.manual_seed(0)
+    torch.nn.init.normal_(module.first.weight)
+    settings = LoopSettings(
+        OptimizerSettings(name="sgd", lr=0.5),
+        epochs=2,
+        batch_size=batch_size,
+        accumulate=accumulate,
+    )
+    run_loop(module, data or MatrixData(X, targets), settings, RunOptions(), n_classes=2)
+    return module.first.weight.detach().numpy().copy()
+
+
+def test_accumulated_mini_batches_make_the_step_of_one_larger_batch() -> None:
+    whole = train_linear(batch_size=4)
+    np.testing.assert_allclose(train_linear(batch_size=2, accumulate=2), whole, atol=1e-6)
+    assert not np.allclose(train_linear(batch_size=2), whole, atol=1e-3)
+
+
+class ReversedBatches(MatrixData):
+    """Data that proposes its own batches: the shuffled order cut from the end."""
+
+    def __init__(self, X: np.ndarray, targets: np.ndarray) -> None:
+        super().__init__(X, targets)
+        self.proposed: list[list[int]] = []
+
+    def batches(self, order: np.ndarray, batch_size: int) -> list[np.ndarray]:
+        cut = [order[::-1][i : i + batch_size] for i in range(0, len(order), batch_size)]
+        self.proposed.extend(b.tolist() for b in cut)
+        return cut
+
+
+def test_data_may_propose_its_batches() -> None:
+    X = np.random.default_rng(0).normal(size=(16, 3)).astype(np.float32)
+    data = ReversedBatches(X, (X[:, 0] > 0).astype(np.int64))
+    train_linear(batch_size=4, data=data)
+    assert len(data.proposed) == 8  # 4 batches per epoch, 2 epochs
+    assert sorted(row for batch in data.proposed[:4] for row in batch) == list(range(16))

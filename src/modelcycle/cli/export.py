@@ -19,7 +19,8 @@ def export(
         typer.Option(
             "-o",
             "--out",
-            help="FILE.onnx (written with FILE.preprocessing.json beside it), or a directory "
+            help="FILE.onnx (written with FILE.preprocessing.json, and a transformer's "
+            "FILE.tokenizer.json, beside it), or a directory "
             "for an ONNX model directory that load_model, evaluate and predict read.",
         ),
     ],
@@ -54,6 +55,10 @@ def export(
         if out.suffix == ".onnx"
         else f"the model directory {out}"
     )
+    if out.suffix == ".onnx" and result.family == "transformer":
+        from modelcycle.export._runtime import tokenizer_path
+
+        written += f" and {tokenizer_path(out)}"
     typer.echo(
         f"wrote {written} ({result.family}, graph {result.size_bytes:,} bytes); parity with "
         f"the model: max difference {result.max_abs_diff:.1e} on {result.parity_texts} texts"

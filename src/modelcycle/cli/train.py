@@ -28,8 +28,24 @@ def train(
     text: TextColumn = None,
     label: LabelColumn = None,
     model: Annotated[
-        str, typer.Option("--model", help="Model family: logreg, svm, nb, fasttext, mlp.")
+        str,
+        typer.Option("--model", help="Model family: logreg, svm, nb, fasttext, mlp, transformer."),
     ] = "logreg",
+    backbone: Annotated[
+        str | None,
+        typer.Option(
+            help="transformer: a local Hugging Face model directory or a hub name "
+            "(default: the packaged all-MiniLM-L6-v2)."
+        ),
+    ] = None,
+    freeze: Annotated[
+        bool | None,
+        typer.Option(
+            "--freeze/--fine-tune",
+            help="transformer: train the head on the frozen encoder's cached embeddings, "
+            "or fine-tune it all (the default).",
+        ),
+    ] = None,
     optimizer: Annotated[
         str | None,
         typer.Option(
@@ -149,6 +165,8 @@ def train(
         "patience": patience,
         "clip_grad": clip_grad,
         "class_weight": class_weight,
+        "backbone": backbone,
+        "freeze": freeze,
     }
     params = {k: v for k, v in flags.items() if v is not None} | parse_assignments(param or [])
     if features:

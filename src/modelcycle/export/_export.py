@@ -1,11 +1,12 @@
 """Export a trained model to ONNX, with its preprocessing as data and a parity check.
 
 A family plugs in with a function in :data:`NETWORKS` that turns its saved state into a network
-(today every family is a :class:`~modelcycle.export._graph.BagNet`: a network names its layers and
-builds an ONNX graph with a codec per layer, so a transformer traced by ``torch.onnx.export`` and
-fed by its tokenizer's preprocessing fits the same slot). Preprocessing stays modelcycle's Python
-code and is saved beside the graph as data (settings, vocabulary, n-gram keys, idf, feature
-scaling), so serving needs only ONNX Runtime and :mod:`modelcycle.features`.
+(the bag-of-features families are a :class:`~modelcycle.export._graph.BagNet`, which builds its
+ONNX graph with a codec per layer; the transformer is a
+:class:`~modelcycle.export._transformer.TransformerNet`, traced by ``torch.onnx.export`` and fed
+by its tokenizer). Preprocessing stays modelcycle's Python code and is saved beside the graph as
+data (settings, vocabulary, n-gram keys, idf, feature scaling; or ``tokenizer.json``), so
+serving needs only ONNX Runtime, :mod:`modelcycle.features` and :mod:`modelcycle.tokenizer`.
 """
 
 from __future__ import annotations
@@ -23,8 +24,15 @@ from modelcycle._version import __version__
 from modelcycle.artifacts import write_model_dir
 from modelcycle.exceptions import ExportError
 from modelcycle.export._graph import OUTPUT, BagNet, build_graph
-from modelcycle.export._runtime import PREPROCESSING_FORMAT, OnnxClassifier, preprocessing_path
+from modelcycle.export._runtime import (
+    PREPROCESSING_FORMAT,
+    OnnxClassifier,
+    preprocessing_path,
+    tokenizer_path,
+)
+from modelcycle.export._transformer import TransformerNet, optimize_transformer
 from modelcycle.models import ModelState, TextClassifier
+from modelcycle.tokenizer import SubwordTokenizer
 
 __all__ = [
     "NETWORKS",
@@ -34,6 +42,7 @@ __all__ = [
     "export_model",
     "network_of",
     "parity_texts",
+    "parity_words",
     "variant_of",
 ]
 
@@ -66,6 +75,7 @@ class OnnxVariant:
     source_params: dict[str, Any] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
     postprocess: dict[str, Any] | None = None  # the model's temperature and threshold, if any
+    tokenizer: dict[str, Any] | None = None  # tokenizer.json (transformer family)
 
     def classifier(self, *, threads: int | None = None) -> OnnxClassifier:
         """The variant, ready to predict."""
@@ -77,6 +87,7 @@ class OnnxVariant:
             vocabulary=self.vocabulary,
             precision=self.precision,
             threads=threads,
+            tokenizer=self.tokenizer,
         )
 
     def write_dir(self, path: str | Path, *, metrics: Mapping[str, Any] | None = None) -> Path:
@@ -95,19 +106,23 @@ class OnnxVariant:
         }
         if self.postprocess is not None:
             meta["postprocess"] = self.postprocess
+        # one string, a word per line (tokens never hold a newline): a third of the size
+        # of a JSON list, which matters once the weights are quantized
+        documents: dict[str, Any] = {"vocabulary": "\n".join(self.vocabulary)}
+        if self.tokenizer is not None:
+            documents = {"tokenizer": self.tokenizer}
         return write_model_dir(
             path,
             meta=meta,
             tensors=self.tensors,
-            # one string, a word per line (tokens never hold a newline): a third of the size
-            # of a JSON list, which matters once the weights are quantized
-            documents={"vocabulary": "\n".join(self.vocabulary)},
+            documents=documents,
             files={"model.onnx": self.graph},
         )
 
     def write_file(self, path: str | Path) -> Path:
         """``FILE.onnx`` and, beside it, ``FILE.preprocessing.json`` (labels, settings,
-        vocabulary and arrays as JSON), each written atomically."""
+        vocabulary and arrays as JSON) and, for a transformer, ``FILE.tokenizer.json``; each
+        written atomically."""
         path = Path(path)
         document = {
             "format": PREPROCESSING_FORMAT,
@@ -125,8 +140,13 @@ class OnnxVariant:
             "ngram_hash": NGRAM_HASH,
             "postprocess": self.postprocess,
         }
+        if self.tokenizer is not None:
+            document["tokenizer"] = tokenizer_path(path).name
+            document.pop("ngram_hash")
         with atomic_file(path) as tmp:
             tmp.write_bytes(self.graph)
+            if self.tokenizer is not None:
+                write_json(tokenizer_path(path), self.tokenizer)
             write_json(preprocessing_path(path), document)
         return path
 
@@ -196,17 +216,20 @@ def _fasttext_net(state: ModelState) -> BagNet:
     )
 
 
-NETWORKS: dict[str, Callable[[ModelState], BagNet]] = {
+Network = BagNet | TransformerNet
+
+NETWORKS: dict[str, Callable[[ModelState], Network]] = {
     "logreg": _linear_net,
     "svm": _linear_net,
     "nb": _linear_net,
     "mlp": _mlp_net,
     "fasttext": _fasttext_net,
+    "transformer": TransformerNet,
 }
 """Each exportable family's network, built from its saved state."""
 
 
-def network_of(model: TextClassifier) -> tuple[BagNet, ModelState]:
+def network_of(model: TextClassifier) -> tuple[Network, ModelState]:
     """The network of a fitted model and the state it was read from."""
     family = model.family
     if family not in NETWORKS:
@@ -221,7 +244,7 @@ def network_of(model: TextClassifier) -> tuple[BagNet, ModelState]:
 
 def variant_of(
     model: TextClassifier,
-    net: BagNet,
+    net: Network,
     state: ModelState,
     *,
     codecs: Mapping[str, str] | None = None,
@@ -233,17 +256,16 @@ def variant_of(
     """The ONNX variant of ``model``: ``net`` built with ``codecs`` (or a ready ``graph``) and
     the model's preprocessing (plus any extra preprocessing ``tensors``)."""
     if graph is None:
-        proto = build_graph(
-            net,
-            codecs,
-            metadata={
-                "modelcycle_version": __version__,
-                "family": model.family,
-                "labels": json.dumps(state.classes),
-                "precision": precision,
-            },
-        )
-        graph = proto.SerializeToString()
+        metadata = {
+            "modelcycle_version": __version__,
+            "family": model.family,
+            "labels": json.dumps(state.classes),
+            "precision": precision,
+        }
+        if isinstance(net, TransformerNet):
+            graph = net.to_onnx(codecs, metadata=metadata).SerializeToString()
+        else:
+            graph = build_graph(net, codecs, metadata=metadata).SerializeToString()
     preprocessing_tensors = {
         name: np.asarray(state.tensors[name])
         for name in PREPROCESSING_TENSORS
@@ -255,7 +277,7 @@ def variant_of(
         classes=list(state.classes),
         preprocessing=dict(state.preprocessing),
         tensors={**preprocessing_tensors, **(tensors or {})},
-        vocabulary=list(state.documents["vocabulary"]),
+        vocabulary=list(state.documents.get("vocabulary", [])),
         precision=precision,
         source_params=dict(state.params),
         details={"inputs": net.input_names(), "codecs": dict(codecs or {}), **(details or {})},
@@ -264,6 +286,7 @@ def variant_of(
             if model.postprocess_ is not None and not model.postprocess_.is_identity
             else None
         ),
+        tokenizer=state.documents.get("tokenizer"),
     )
 
 
@@ -279,6 +302,37 @@ def parity_texts(vocabulary: Sequence[str], n: int = 200, *, seed: int = 0) -> l
             for _ in range(n)
         ]
     return texts
+
+
+def parity_words(variant: OnnxVariant) -> list[str]:
+    """The words parity texts are made of: the vocabulary, or the tokenizer's whole words."""
+    if variant.tokenizer is None:
+        return variant.vocabulary
+    tokenizer = SubwordTokenizer(variant.tokenizer, max_length=8, pad_id=0)
+    return tokenizer.words()
+
+
+def fused_transformer(
+    model: TextClassifier,
+    variant: OnnxVariant,
+    config: Mapping[str, Any],
+    texts: Sequence[str],
+    tolerance: float = PARITY_TOLERANCE,
+) -> tuple[OnnxVariant, float] | None:
+    """``variant`` with its graph fused by ONNX Runtime's transformer optimizer and the fused
+    graph's parity difference, or None when it does not pass the parity check."""
+    graph = optimize_transformer(variant.graph, config)
+    fused = OnnxVariant(
+        **{
+            **variant.__dict__,
+            "graph": graph,
+            "details": {**variant.details, "fused": "onnxruntime.transformers optimizer (bert)"},
+        }
+    )
+    try:
+        return fused, check_parity(model, fused, texts, tolerance=tolerance)
+    except ExportError:
+        return None
 
 
 def check_parity(
@@ -320,8 +374,12 @@ def export_model(
     """
     net, state = network_of(model)
     variant = variant_of(model, net, state)
-    sample = [*texts, *parity_texts(state.documents["vocabulary"], seed=seed)]
+    sample = [*texts, *parity_texts(parity_words(variant), seed=seed)]
     diff = check_parity(model, variant, sample, tolerance=tolerance)
+    if isinstance(net, TransformerNet):  # ONNX Runtime's fused graph, when it computes the same
+        fused = fused_transformer(model, variant, net.config, sample, tolerance)
+        if fused is not None:
+            variant, diff = fused
     variant = OnnxVariant(
         **{
             **variant.__dict__,

@@ -19,23 +19,33 @@ from modelcycle.artifacts import ModelFiles, read_model_dir
 from modelcycle.exceptions import ArtifactError, ConfigError
 from modelcycle.features import EngineeredFeaturizer, HashedBagFeaturizer, NgramFeaturizer
 from modelcycle.postprocess import Postprocess
+from modelcycle.tokenizer import SubwordTokenizer, length_sorted_blocks
 
 __all__ = [
     "PREPROCESSING_FORMAT",
     "OnnxClassifier",
     "bag_inputs",
     "preprocessing_path",
+    "tokenizer_path",
     "vocabulary_words",
 ]
 
 PREPROCESSING_FORMAT = "modelcycle-onnx-preprocessing"
 PREPROCESSING_SUFFIX = ".preprocessing.json"
+TOKENIZER_SUFFIX = ".tokenizer.json"
+TOKENIZER_BATCH = 64
 
 
 def preprocessing_path(onnx_file: str | Path) -> Path:
     """Where the preprocessing JSON of ``model.onnx`` lives: ``model.preprocessing.json``."""
     onnx_file = Path(onnx_file)
     return onnx_file.with_name(onnx_file.name.removesuffix(".onnx") + PREPROCESSING_SUFFIX)
+
+
+def tokenizer_path(onnx_file: str | Path) -> Path:
+    """Where a transformer's ``model.onnx`` keeps its tokenizer: ``model.tokenizer.json``."""
+    onnx_file = Path(onnx_file)
+    return onnx_file.with_name(onnx_file.name.removesuffix(".onnx") + TOKENIZER_SUFFIX)
 
 
 class OnnxClassifier:
@@ -58,6 +68,7 @@ class OnnxClassifier:
         precision: str = "fp32",
         postprocess: Mapping[str, Any] | None = None,
         threads: int | None = None,
+        tokenizer: Mapping[str, Any] | None = None,
     ) -> None:
         try:
             import onnxruntime
@@ -78,13 +89,20 @@ class OnnxClassifier:
         self.preprocessing = dict(preprocessing)
         self.graph = graph
         kind = self.preprocessing.get("kind")
-        if kind == "ngrams":
-            self._ngrams: NgramFeaturizer | None = NgramFeaturizer.from_state(
-                self.preprocessing, vocabulary, tensors
+        self._subwords: SubwordTokenizer | None = None
+        self._ngrams: NgramFeaturizer | None = None
+        self._bags: HashedBagFeaturizer | None = None
+        if kind == "tokenizer":  # the transformer family: the backbone's own tokenizer
+            if tokenizer is None:
+                raise ValueError("a transformer graph needs its tokenizer.json")
+            self._subwords = SubwordTokenizer(
+                tokenizer,
+                max_length=int(self.preprocessing["max_length"]),
+                pad_id=int(self.preprocessing["pad_id"]),
             )
-            self._bags: HashedBagFeaturizer | None = None
+        elif kind == "ngrams":
+            self._ngrams = NgramFeaturizer.from_state(self.preprocessing, vocabulary, tensors)
         elif kind == "hashed_bag":
-            self._ngrams = None
             self._bags = HashedBagFeaturizer.from_state(self.preprocessing, vocabulary)
         else:
             raise ValueError(f"unknown preprocessing kind {kind!r}")
@@ -136,10 +154,11 @@ class OnnxClassifier:
                 classes=files.meta["labels"],
                 preprocessing=files.meta["preprocessing"],
                 tensors=files.tensors,
-                vocabulary=vocabulary_words(files.documents["vocabulary"]),
+                vocabulary=vocabulary_words(files.documents.get("vocabulary", "")),
                 precision=files.meta.get("precision", "fp32"),
                 postprocess=files.meta.get("postprocess"),
                 threads=threads,
+                tokenizer=files.documents.get("tokenizer"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ArtifactError(f"{path}: not a valid ONNX model directory ({exc})") from exc
@@ -156,6 +175,15 @@ class OnnxClassifier:
             raise ArtifactError(f"{side}: cannot read ({exc})") from exc
         if not isinstance(document, dict) or document.get("format") != PREPROCESSING_FORMAT:
             raise ArtifactError(f"{side}: not a modelcycle ONNX preprocessing file")
+        tokenizer = None
+        if "tokenizer" in document:
+            tokenizer_file = path.with_name(str(document["tokenizer"]))
+            try:
+                tokenizer = json.loads(tokenizer_file.read_text(encoding="utf-8"))
+            except FileNotFoundError:
+                raise ArtifactError(f"{tokenizer_file}: missing") from None
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise ArtifactError(f"{tokenizer_file}: cannot read ({exc})") from exc
         try:
             tensors = {
                 name: np.asarray(values, dtype=np.dtype(document["dtypes"][name]))
@@ -170,13 +198,16 @@ class OnnxClassifier:
                 precision=document.get("precision", "fp32"),
                 postprocess=document.get("postprocess"),
                 threads=threads,
+                tokenizer=tokenizer,
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, ConfigError) as exc:
             raise ArtifactError(f"{side}: not valid ({exc})") from exc
 
     def inputs(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """The graph's inputs for ``texts`` (the featurisation the model was trained with)."""
         texts = ["" if text is None else str(text) for text in texts]
+        if self._subwords is not None:
+            return self._subwords.inputs(texts)
         extra = None if self._extra is None else self._extra.transform(texts)
         if self._ngrams is not None:
             indptr, indices, values = self._ngrams.transform_arrays(texts)
@@ -207,8 +238,21 @@ class OnnxClassifier:
             raise TypeError("expected a list of texts, got a single string; wrap it in a list")
         if len(texts) == 0:
             return np.zeros((0, len(self.classes_)))
-        proba = self.run(self.inputs(texts)).astype(np.float64)
+        if self._subwords is not None:
+            proba = self._subword_proba(list(texts)).astype(np.float64)
+        else:
+            proba = self.run(self.inputs(texts)).astype(np.float64)
         return proba / proba.sum(axis=1, keepdims=True)
+
+    def _subword_proba(self, texts: list[str]) -> np.ndarray:
+        """A transformer's probabilities in length-sorted blocks: attention costs grow with
+        the square of the padded length, and memory with the block."""
+        assert self._subwords is not None
+        sequences = self._subwords.encode(texts)
+        proba = np.empty((len(texts), len(self.classes_)), dtype=np.float32)
+        for block in length_sorted_blocks(np.asarray([len(s) for s in sequences]), TOKENIZER_BATCH):
+            proba[block] = self.run(self._subwords.pad([sequences[i] for i in block]))
+        return proba
 
     def predict(self, texts: Sequence[str]) -> np.ndarray:
         """The most probable label of each text."""

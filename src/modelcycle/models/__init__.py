@@ -39,6 +39,7 @@ MODELS: dict[str, str] = {
     "nb": "modelcycle.models.linear:NBSVM",
     "fasttext": "modelcycle.models.fasttext:FastTextClassifier",
     "mlp": "modelcycle.models.neural:MLPTextClassifier",
+    "transformer": "modelcycle.models.transformer:TransformerClassifier",
 }
 """Model families by name. Classes are imported on first use, so that the linear families work
 without PyTorch installed (or imported)."""
@@ -58,9 +59,10 @@ def model_class(name: str, *, loadable: bool = False) -> type[TextClassifier]:
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
+        extra = "transformer" if name == "transformer" else "torch"
         raise ConfigError(
             f"model {name!r} needs {exc.name}, which is not installed; "
-            "install it with `pip install 'modelcycle[torch]'` (make install does)"
+            f"install it with `pip install 'modelcycle[{extra}]'` (make install does)"
         ) from exc
     cls: type[TextClassifier] = getattr(module, class_name)
     return cls

@@ -58,6 +58,7 @@ def loop_settings(
         class_weight=estimator.class_weight,
         loss=loss,
         seed=seed,
+        accumulate=getattr(estimator, "accumulate", 1),
     )
 
 

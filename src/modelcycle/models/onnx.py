@@ -26,7 +26,10 @@ class OnnxModel(TextClassifier):
     family = "onnx"
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "precision": [str],
-        "source_family": [StrOptions({"logreg", "svm", "nb", "fasttext", "mlp"}), None],
+        "source_family": [
+            StrOptions({"logreg", "svm", "nb", "fasttext", "mlp", "transformer"}),
+            None,
+        ],
     }
 
     def __init__(self, *, precision: str = "fp32", source_family: str | None = None) -> None:
@@ -57,8 +60,9 @@ class OnnxModel(TextClassifier):
             classes=state.classes,
             preprocessing=state.preprocessing,
             tensors=state.tensors,
-            vocabulary=vocabulary_words(state.documents["vocabulary"]),
+            vocabulary=vocabulary_words(state.documents.get("vocabulary", "")),
             precision=model.precision,
+            tokenizer=state.documents.get("tokenizer"),
         )
         model.classes_ = np.asarray(state.classes)
         model.state_ = state

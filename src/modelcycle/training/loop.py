@@ -1,9 +1,11 @@
 """The training loop: one readable function for every gradient-trained family.
 
-Per epoch: shuffle (seeded by epoch, so a resumed run shuffles the same way), mini-batches,
-forward, loss, backward, gradient clipping, optimiser step with the LR schedule; then the
-validation metric, early stopping with patience (the best epoch's weights are restored at the
-end), and a checkpoint (safetensors + JSON) from which ``resume`` continues a killed run exactly.
+Per epoch: shuffle (seeded by epoch, so a resumed run shuffles the same way), mini-batches
+(cut by the data itself when it proposes an order, e.g. texts of similar length together),
+forward, loss, backward — ``accumulate`` mini-batches per step — gradient clipping, optimiser
+step with the LR schedule; then the validation metric, early stopping with patience (the best
+epoch's weights are restored at the end), and a checkpoint (safetensors + JSON) from which
+``resume`` continues a killed run exactly.
 """
 
 from __future__ import annotations
@@ -43,11 +45,13 @@ class LoopSettings:
     class_weight: str | tuple[float, ...] | None = None  # "balanced", or a weight per class
     loss: str = "cross_entropy"  # or "hinge" (multi-class margin loss, a linear SVM's)
     seed: int = 0
+    accumulate: int = 1  # mini-batches whose gradients add up to one optimiser step
 
     def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1:
+        if self.epochs < 1 or self.batch_size < 1 or self.accumulate < 1:
             raise ConfigError(
-                f"epochs and batch_size must be >= 1, got {self.epochs}, {self.batch_size}"
+                "epochs, batch_size and accumulate must be >= 1, got "
+                f"{self.epochs}, {self.batch_size}, {self.accumulate}"
             )
         if self.loss not in ("cross_entropy", "hinge"):
             raise ConfigError(f"loss must be 'cross_entropy' or 'hinge', got {self.loss!r}")
@@ -69,7 +73,13 @@ class RunOptions:
 
 
 class TrainingData(Protocol):
-    """Training examples that can be cut into batches of tensors."""
+    """Training examples that can be cut into batches of tensors.
+
+    Data may also define ``batches(order, batch_size) -> list[np.ndarray]``: the epoch's
+    mini-batches from its shuffled ``order`` (as many as consecutive cuts would give), e.g.
+    texts of similar length together so that padding is short. Without it, the shuffled rows
+    are cut in order.
+    """
 
     targets: np.ndarray  # class index per example
 
@@ -141,7 +151,8 @@ def _epochs(
     wrapper under torchrun (then each process trains on its share of every batch)."""
     cluster = options.distributed
     main = cluster is None or cluster.is_main
-    steps_per_epoch = -(-len(data) // settings.batch_size)
+    batches_per_epoch = -(-len(data) // settings.batch_size)
+    steps_per_epoch = -(-batches_per_epoch // settings.accumulate)
     optimizer = TrainingOptimizer(replica, settings.optimizer, steps_per_epoch * settings.epochs)
     weight = _class_weight(data.targets, n_classes, settings.class_weight, device)
     targets = torch.as_tensor(data.targets, dtype=torch.long)
@@ -160,24 +171,28 @@ def _epochs(
             replica.train()
             start, seen, loss_sum = time.perf_counter(), 0, 0.0
             order = np.random.default_rng([settings.seed, epoch]).permutation(len(data))
-            for first in range(0, len(order), settings.batch_size):
-                rows = order[first : first + settings.batch_size]
-                if cluster is not None:
-                    if len(rows) < cluster.world_size:
-                        continue  # every process needs a share of the batch
-                    rows = cluster.shard(rows)
+            batches = _batches(data, order, settings.batch_size)
+            for first in range(0, len(batches), settings.accumulate):
+                step = batches[first : first + settings.accumulate]
+                if cluster is not None:  # every process needs a share of each batch
+                    step = [cluster.shard(b) for b in step if len(b) >= cluster.world_size]
+                    if not step:
+                        continue
+                step_rows = sum(len(rows) for rows in step)
                 optimizer.zero_grad()
-                with _autocast(device):
-                    logits = replica(*data.batch(rows, device))
-                loss = _loss(settings.loss, logits.float(), targets[rows].to(device), weight)
-                loss.backward()
+                for rows in step:
+                    with _autocast(device):
+                        logits = replica(*data.batch(rows, device))
+                    loss = _loss(settings.loss, logits.float(), targets[rows].to(device), weight)
+                    # each example weighs the same in the step, whatever its mini-batch
+                    (loss * (len(rows) / step_rows)).backward()
+                    seen += len(rows)
+                    loss_sum += float(loss.detach()) * len(rows)
                 if settings.clip_grad:
                     _clip_gradients(replica, settings.clip_grad)
                 lr = optimizer.step()
-                seen += len(rows)
-                loss_sum += float(loss.detach()) * len(rows)
                 bar.advance(
-                    len(rows), loss=loss_sum / seen, speed=seen / (time.perf_counter() - start)
+                    step_rows, loss=loss_sum / seen, speed=seen / (time.perf_counter() - start)
                 )
             record: dict[str, Any] = {
                 "epoch": epoch + 1,
@@ -201,6 +216,14 @@ def _epochs(
         module.load_state_dict(state.best_weights)
     module.eval()
     return state.history
+
+
+def _batches(data: TrainingData, order: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    """The epoch's mini-batches: the data's own (``batches``), or ``order`` cut in turn."""
+    propose = getattr(data, "batches", None)
+    if propose is not None:
+        return [np.ascontiguousarray(rows, dtype=np.int64) for rows in propose(order, batch_size)]
+    return [order[first : first + batch_size] for first in range(0, len(order), batch_size)]
 
 
 @dataclass
