@@ -12,10 +12,11 @@ import httpx
 import pytest
 
 from modelcycle.exceptions import ArtifactError, ConfigError
-from modelcycle.models import load_model
+from modelcycle.export import export_model
+from modelcycle.models import load_model, make_model
 from modelcycle.prediction import predict
 from modelcycle.serving import ServedModel, ServeSettings, create_app
-from tests.serving.conftest import serving
+from tests.serving.conftest import LABELS, TEXTS, serving
 
 pytestmark = pytest.mark.anyio
 
@@ -329,3 +330,23 @@ async def test_requests_after_shutdown_get_a_503(logreg_dir: Path) -> None:
         ready = await after.get("/readyz")
     assert_error(response, 503, "not_ready")
     assert_error(ready, 503, "not_ready")
+
+
+async def test_a_transformer_export_is_served_with_its_tokenizer(
+    tiny_backbone: Path, tmp_path: Path
+) -> None:
+    """The transformer family's ONNX directory (graph + tokenizer.json) serves like the others."""
+    pytest.importorskip("transformers", reason="the transformer extra is not installed")
+    params = {"backbone": str(tiny_backbone), "freeze": True, "epochs": 3}
+    model = make_model("transformer", params, seed=0).fit(TEXTS, LABELS)
+    model_dir = tmp_path / "transformer-onnx"
+    export_model(model, model_dir)
+    texts = ["a wonderful film", "an awful, boring film"]
+    expected = predict(load_model(model_dir), texts).records()
+    async with serving(create_app(model_dir)) as client:
+        response = await client.post("/v1/predict", json={"texts": texts})
+    assert response.status_code == 200, response.text
+    predictions = response.json()["predictions"]
+    assert [p["label"] for p in predictions] == [r["label"] for r in expected]
+    for got, want in zip(predictions, expected, strict=True):
+        assert got["scores"] == pytest.approx(want["scores"], abs=1e-5)
