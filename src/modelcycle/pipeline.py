@@ -213,11 +213,46 @@ def _index_html(summary: dict[str, Any]) -> str:
     body = (
         f"<h2>Headline</h2>{headline}"
         f"<h2>Data</h2><p>{_html.esc(summary['data'])}</p>{split_table}{clean_section}"
+        f"{_quantized_section(summary.get('quantization'))}"
         f"<h2>Stages</h2>{stage_table}"
         f"<h2>Files</h2><ul>{links}</ul>"
     )
     nav = [("Data report", "eda/eda.html"), ("Evaluation", "evaluation/evaluation.html")]
     return _html.page("modelcycle run", body, nav=nav)
+
+
+def smallest_variant(quantized: dict[str, Any]) -> str:
+    """The name of the smallest quantized variant (``run.json``'s ``quantization``)."""
+    return min(quantized, key=lambda name: quantized[name]["size_bytes"])
+
+
+def _quantized_section(quantized: dict[str, Any] | None) -> str:
+    """The variants' measured table, and how to serve the smallest (each is an ONNX model
+    directory that ``modelcycle serve`` runs without the training stack)."""
+    if not quantized:
+        return ""
+    rows = [
+        [
+            name,
+            f"{row['size_bytes'] / 1024:,.1f} KiB",
+            f"{row['size_ratio']:.0%}",
+            f"{row['latency_ms_p50']:.3f}",
+            _html.fmt(row["accuracy"]),
+            f"{row['agreement']:.2%}",
+        ]
+        for name, row in quantized.items()
+    ]
+    table = _html.table(
+        ["variant", "size", "of FP32", "p50 ms (1 text)", "test accuracy", "agrees with FP32"],
+        rows,
+        numeric=(1, 2, 3, 4, 5),
+    )
+    smallest = smallest_variant(quantized)
+    return (
+        f"<h2>Optimization</h2>{table}<p>Serve the smallest variant over HTTP: "
+        f"<code>modelcycle serve RUN/quantized/{_html.esc(smallest)}</code> (see "
+        '<a href="quantized/quantization.md">quantized/quantization.md</a>).</p>'
+    )
 
 
 def _quantized_summary(row: dict[str, Any]) -> dict[str, Any]:
@@ -242,4 +277,5 @@ def demo_config(seed: int = 42) -> PipelineConfig:
         "label": corpus.label,
         "drop_labels": list(corpus.drop_labels),
     }
-    return PipelineConfig.from_dict({"seed": seed, "data": data})
+    quantize = {"enabled": True}  # the demo goes as far as the variants one serves
+    return PipelineConfig.from_dict({"seed": seed, "data": data, "quantize": quantize})

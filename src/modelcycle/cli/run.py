@@ -57,6 +57,7 @@ def demo(
 
 def _run_and_report(config: PipelineConfig, out: Path) -> RunResult:
     from modelcycle.pipeline import run as run_pipeline
+    from modelcycle.pipeline import smallest_variant
 
     result = run_pipeline(config, out, on_stage=lambda name: say(f"· {name}"))
     summary, metrics = result.summary, result.metrics
@@ -70,4 +71,14 @@ def _run_and_report(config: PipelineConfig, out: Path) -> RunResult:
         f"test macro-F1: {metrics['macro_f1']:.4f}\n"
         f"report: {result.path / 'index.html'}"
     )
+    quantized = summary.get("quantization")
+    if quantized:
+        name = smallest_variant(quantized)
+        row = quantized[name]
+        typer.echo(
+            f"smallest variant: {name}, {row['size_ratio']:.0%} of FP32's size, test accuracy "
+            f"{row['accuracy']:.4f} ({100 * row['accuracy_delta']:+.2f} points), "
+            f"agrees with FP32 on {row['agreement']:.2%}\n"
+            f"serve it: modelcycle serve {result.path / 'quantized' / name}"
+        )
     return result
