@@ -39,6 +39,7 @@ __all__ = [
     "MODEL_FILE",
     "WEIGHTS_FILE",
     "ModelFiles",
+    "read_json",
     "read_model_dir",
     "update_model_meta",
     "verify_manifest",
@@ -110,7 +111,7 @@ def read_model_dir(path: str | Path) -> ModelFiles:
     if not path.is_dir():
         raise ArtifactError(f"{path}: not a model directory (it does not exist or is a file)")
     verify_manifest(path, strict=True)
-    meta = _read_json(path / MODEL_FILE)
+    meta = read_json(path / MODEL_FILE)
     if meta.get("format") != "modelcycle-model":
         raise ArtifactError(f"{path / MODEL_FILE}: not a modelcycle model description")
     version = meta.get("format_version")
@@ -129,7 +130,7 @@ def read_model_dir(path: str | Path) -> ModelFiles:
     except (SafetensorError, OSError) as exc:
         raise ArtifactError(f"{path / WEIGHTS_FILE}: cannot read weights ({exc})") from exc
     documents = {
-        file.stem: _read_json(file, expect_object=False)
+        file.stem: read_json(file, expect_object=False)
         for file in sorted(path.glob("*.json"))
         if file.name not in (MODEL_FILE, MANIFEST_FILE)
     }
@@ -153,7 +154,7 @@ def update_model_meta(path: str | Path, changes: Mapping[str, Any]) -> ModelFile
             meta.pop(key, None)
         else:
             meta[key] = value
-    listed = _read_json(files.path / MANIFEST_FILE)["files"]  # verified by read_model_dir
+    listed = read_json(files.path / MANIFEST_FILE)["files"]  # verified by read_model_dir
     with atomic_dir(files.path, replace_if=MANIFEST_FILE) as tmp:
         for name in listed:
             if name != MODEL_FILE:
@@ -192,7 +193,7 @@ def verify_manifest(directory: str | Path, *, strict: bool = True) -> dict[str, 
         raise ArtifactError(
             f"{directory}: no {MANIFEST_FILE}; this is not a directory modelcycle wrote"
         )
-    manifest = _read_json(manifest_path)
+    manifest = read_json(manifest_path)
     listed = manifest.get("files")
     if not isinstance(listed, dict):
         raise ArtifactError(f"{manifest_path}: has no 'files' table")
@@ -216,7 +217,8 @@ def verify_manifest(directory: str | Path, *, strict: bool = True) -> dict[str, 
     return manifest
 
 
-def _read_json(path: Path, *, expect_object: bool = True) -> Any:
+def read_json(path: Path, *, expect_object: bool = True) -> Any:
+    """A JSON document of a model directory; ``ArtifactError`` (one line) when missing or bad."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

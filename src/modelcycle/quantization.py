@@ -26,12 +26,10 @@ from __future__ import annotations
 
 import contextlib
 import io
-import logging
 import platform
 import tempfile
 import time
-import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -56,7 +54,7 @@ from modelcycle.export._export import (
     variant_of,
 )
 from modelcycle.export._graph import BagNet, ProductCodes, build_graph
-from modelcycle.export._transformer import TransformerNet
+from modelcycle.export._transformer import TransformerNet, quiet_onnx_tools
 from modelcycle.models import ModelState, TextClassifier, load_model
 from modelcycle.prediction import predict
 
@@ -402,7 +400,7 @@ def _fp16(model: TextClassifier, net: BagNet, state: ModelState, guard: _Guard) 
     texts = guard.texts[:200]
     storage_ms = _graph_ms(_with_graph(guard.fp32, storage.graph), texts)
     try:
-        with _quiet():
+        with quiet_onnx_tools():
             # ScatterND has no float16 kernel with reduction on the CPU: it stays float32
             compute = convert_float_to_float16(
                 build_graph(net),
@@ -522,7 +520,7 @@ def _transformer_variant(
         try:
             from onnxconverter_common.float16 import convert_float_to_float16
 
-            with _quiet():
+            with quiet_onnx_tools():
                 compute = convert_float_to_float16(
                     _onnx(fp32.graph), keep_io_types=True
                 ).SerializeToString()
@@ -630,7 +628,7 @@ def _ort_quantize_transformer(
 
     # fused contrib ops (Attention, SkipLayerNormalization) defeat ONNX shape inference
     options = {"DefaultTensorType": TensorProto.FLOAT}
-    with tempfile.TemporaryDirectory() as scratch, _quiet():
+    with tempfile.TemporaryDirectory() as scratch, quiet_onnx_tools():
         source, out = Path(scratch) / "fp32.onnx", Path(scratch) / "int8.onnx"
         source.write_bytes(graph)
         if reader is None:
@@ -683,7 +681,7 @@ def _ort_quantize(
         if not nodes and not gather:
             return bytes(graph.SerializeToString())
     ops = None if gather else ["MatMul"]
-    with tempfile.TemporaryDirectory() as scratch, _quiet():
+    with tempfile.TemporaryDirectory() as scratch, quiet_onnx_tools():
         out = Path(scratch) / "int8.onnx"
         if reader is None:
             quantize_dynamic(
@@ -910,20 +908,6 @@ def _size(n: int) -> str:
         if n >= scale:
             return f"{n / scale:.2f} {unit}"
     return f"{n} B"
-
-
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """ONNX Runtime's and onnxconverter-common's tools log advice to the root logger."""
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        root.setLevel(level)
 
 
 def _plot(table: QuantizationTable) -> bytes:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from modelcycle.artifacts import ModelFiles, read_model_dir
+from modelcycle.artifacts import ModelFiles, read_json, read_model_dir
 from modelcycle.exceptions import ArtifactError, ConfigError
 from modelcycle.features import EngineeredFeaturizer, HashedBagFeaturizer, NgramFeaturizer
 from modelcycle.postprocess import Postprocess
@@ -177,13 +177,7 @@ class OnnxClassifier:
             raise ArtifactError(f"{side}: not a modelcycle ONNX preprocessing file")
         tokenizer = None
         if "tokenizer" in document:
-            tokenizer_file = path.with_name(str(document["tokenizer"]))
-            try:
-                tokenizer = json.loads(tokenizer_file.read_text(encoding="utf-8"))
-            except FileNotFoundError:
-                raise ArtifactError(f"{tokenizer_file}: missing") from None
-            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise ArtifactError(f"{tokenizer_file}: cannot read ({exc})") from exc
+            tokenizer = read_json(path.with_name(str(document["tokenizer"])))
         try:
             tensors = {
                 name: np.asarray(values, dtype=np.dtype(document["dtypes"][name]))

@@ -10,10 +10,11 @@ parity check as every export.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -101,6 +102,21 @@ class TransformerNet:
         return model
 
 
+@contextlib.contextmanager
+def quiet_onnx_tools() -> Iterator[None]:
+    """ONNX Runtime's and onnxconverter-common's tools log advice to the root logger and warn;
+    silence both while they run."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        root.setLevel(level)
+
+
 def optimize_transformer(graph: bytes, config: Mapping[str, Any]) -> bytes:
     """ONNX Runtime's transformer optimizer (``model_type`` bert): fused attention, LayerNorm,
     GELU and embeddings. Returns ``graph`` unchanged for architectures it does not know."""
@@ -110,19 +126,12 @@ def optimize_transformer(graph: bytes, config: Mapping[str, Any]) -> bytes:
     if config.get("model_type") not in ("bert", "roberta", "distilbert", "xlm-roberta"):
         return graph
     model_type = "bert" if config["model_type"] != "distilbert" else "distilbert"
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            optimized = optimize_model(
-                onnx.load_from_string(graph),
-                model_type=model_type,
-                num_heads=int(config.get("num_attention_heads", 0)),
-                hidden_size=int(config.get("hidden_size", 0)),
-                opt_level=1,
-            )
-    finally:
-        root.setLevel(level)
+    with quiet_onnx_tools():
+        optimized = optimize_model(
+            onnx.load_from_string(graph),
+            model_type=model_type,
+            num_heads=int(config.get("num_attention_heads", 0)),
+            hidden_size=int(config.get("hidden_size", 0)),
+            opt_level=1,
+        )
     return bytes(optimized.model.SerializeToString())
