@@ -25,14 +25,28 @@ def reference_vectorizer() -> TfidfVectorizer:
 
 def test_logreg_matches_scikit_learn_pipeline(reviews_csv: Path) -> None:
     data = load_dataset(reviews_csv)
-    model = TfidfLogisticRegression(min_df=1, C=2.0).fit(data.texts, data.labels)
+    model = TfidfLogisticRegression(min_df=1, C=2.0, random_state=0).fit(data.texts, data.labels)
     vectorizer = reference_vectorizer()
-    reference = LogisticRegression(C=2.0, max_iter=1000).fit(
+    reference = LogisticRegression(C=2.0, max_iter=1000, solver="liblinear", random_state=0).fit(
         vectorizer.fit_transform(data.texts), data.labels
     )
     probe = [*data.texts, "great but awful", "unknown words only"]
     np.testing.assert_allclose(
         model.predict_proba(probe), reference.predict_proba(vectorizer.transform(probe)), atol=1e-6
+    )
+
+
+def test_logreg_with_three_classes_is_the_multinomial_fit() -> None:
+    texts = ["great fun", "great film", "awful mess", "awful plot", "a film", "the plot"] * 3
+    labels = ["pos", "pos", "neg", "neg", "neutral", "neutral"] * 3
+    model = TfidfLogisticRegression(min_df=1).fit(texts, labels)
+    vectorizer = reference_vectorizer()
+    reference = LogisticRegression(C=4.0, max_iter=1000).fit(
+        vectorizer.fit_transform(texts), labels
+    )
+    probe = ["great", "awful", "film", "unseen"]
+    np.testing.assert_allclose(
+        model.predict_proba(probe), reference.predict_proba(vectorizer.transform(probe)), atol=1e-5
     )
 
 
