@@ -70,6 +70,38 @@ def test_lazy_sparse_leaves_untouched_rows_alone(name: str) -> None:
     assert changed == [False, True, True, False, False, False]
 
 
+@pytest.mark.parametrize(
+    ("name", "weight_decay"),
+    [("sgd", 0.0), ("adagrad", 0.01), ("rmsprop", 0.0), ("adam", 0.01), ("adamw", 0.1)],
+)
+def test_dense_layers_beside_an_embedding_step_as_pytorch_would(
+    name: str, weight_decay: float
+) -> None:
+    """With a sparse table in the module, its dense layers are stepped by our code too."""
+    torch.manual_seed(0)
+    reference = nn.Sequential(nn.EmbeddingBag(6, 3, sparse=False), nn.Linear(3, 2))
+    ours = nn.Sequential(nn.EmbeddingBag(6, 3, sparse=True), nn.Linear(3, 2))
+    ours.load_state_dict(reference.state_dict())
+    torch_optimizer = {
+        "sgd": torch.optim.SGD,
+        "adagrad": torch.optim.Adagrad,
+        "rmsprop": torch.optim.RMSprop,
+        "adam": torch.optim.Adam,
+        "adamw": torch.optim.AdamW,
+    }[name](reference.parameters(), lr=0.1, weight_decay=weight_decay)
+    settings = OptimizerSettings(name=name, lr=0.1, weight_decay=weight_decay)
+    optimizer = TrainingOptimizer(ours, settings, total_steps=10)
+    assert optimizer.dense is None  # no torch.optim at all
+    ids, offsets = torch.tensor([0, 1, 2, 3, 4, 5, 5, 1]), torch.tensor([0, 3, 6])
+    for _ in range(3):
+        for module, step in ((reference, torch_optimizer), (ours, optimizer)):
+            step.zero_grad()
+            (module[1](module[0](ids, offsets)) ** 2).sum().backward()
+            step.step()
+    for theirs, mine in zip(reference.parameters(), ours.parameters(), strict=True):
+        torch.testing.assert_close(mine, theirs, rtol=1e-5, atol=1e-6)
+
+
 def test_optimizer_state_round_trips() -> None:
     torch.manual_seed(0)
     module = nn.Sequential(nn.EmbeddingBag(5, 2, sparse=True), nn.Linear(2, 2))

@@ -4,7 +4,8 @@ PyTorch updates sparse gradients (``nn.EmbeddingBag(sparse=True)``) only with SG
 SparseAdam, and has no sparse RMSprop; the dense versions update every row of a 2M-row
 embedding table at every step (measured: 85 s an epoch on SST-2 for dense RMSprop). So embedding
 tables get :class:`LazySparse`, a small lazy step over the rows a batch touched, for each
-optimiser; every other parameter gets PyTorch's own optimiser of that name.
+optimiser (and so do the dense layers beside them); a module without one gets PyTorch's own
+optimiser of that name.
 """
 
 from __future__ import annotations
@@ -76,7 +77,10 @@ class LazySparse:
 
     SGD adds the gradient rows in place (duplicates add up, as they should); the adaptive
     optimisers first sum duplicate rows, then update their per-row state ("lazy" updates, as in
-    PyTorch's SparseAdam). Weight decay applies to the touched rows only.
+    PyTorch's SparseAdam). Weight decay applies to the touched rows only (decoupled for AdamW).
+    Dense gradients take the same step over every row: a model with an embedding table has its
+    small dense layers stepped here too, which spares it ``torch.optim``'s first-use import of
+    TorchDynamo (about 1 s of every training run, measured on SST-2's 4 s fastText fit).
     """
 
     def __init__(self, params: Iterable[nn.Parameter], settings: OptimizerSettings) -> None:
@@ -93,39 +97,46 @@ class LazySparse:
             grad = param.grad
             if grad is None:
                 continue
-            exact_sum = self.settings.name == "sgd" and not self.settings.momentum
-            rows, values = _sparse_rows(grad, unique=not exact_sum)
-            self._update(index, param, rows, values)
+            if grad.is_sparse:
+                exact_sum = self.settings.name == "sgd" and not self.settings.momentum
+                rows, values = _sparse_rows(grad, unique=not exact_sum)
+                self._update(index, param, _Rows(rows, unique=not exact_sum), values)
+            else:
+                self._update(index, param, _Rows(None, unique=True), grad)
 
-    def _update(
-        self, index: int, param: torch.Tensor, rows: torch.Tensor, grad: torch.Tensor
-    ) -> None:
+    def _update(self, index: int, param: torch.Tensor, rows: _Rows, grad: torch.Tensor) -> None:
         s, lr = self.settings, self.lr
-        if s.weight_decay:
-            grad = grad + s.weight_decay * param[rows]
+        if s.weight_decay and s.name == "adamw":
+            rows.add(param, rows.get(param), -lr * s.weight_decay)
+        elif s.weight_decay:
+            grad = grad + s.weight_decay * rows.get(param)
         if s.name == "sgd":
             if s.momentum:
                 buffer = self._buffer(index, "momentum", param)
-                buffer[rows] = s.momentum * buffer[rows] + grad
-                grad = buffer[rows]
-            _add_rows(param, rows, grad, -lr)
+                grad = s.momentum * rows.get(buffer) + grad
+                rows.set(buffer, grad)
+            rows.add(param, grad, -lr)
         elif s.name == "adagrad":
             total = self._buffer(index, "sum", param)
-            _add_rows(total, rows, grad * grad, 1.0)
-            _add_rows(param, rows, grad / (total[rows].sqrt() + 1e-10), -lr)
+            summed = rows.get(total) + grad * grad
+            rows.set(total, summed)
+            rows.add(param, grad / (summed.sqrt() + 1e-10), -lr)
         elif s.name == "rmsprop":
             square = self._buffer(index, "square_avg", param)
-            square[rows] = 0.99 * square[rows] + 0.01 * grad * grad
-            _add_rows(param, rows, grad / (square[rows].sqrt() + 1e-8), -lr)
+            average = 0.99 * rows.get(square) + 0.01 * grad * grad
+            rows.set(square, average)
+            rows.add(param, grad / (average.sqrt() + 1e-8), -lr)
         else:  # adam, adamw: lazy moments, bias-corrected by the global step
             first = self._buffer(index, "exp_avg", param)
             second = self._buffer(index, "exp_avg_sq", param)
-            first[rows] = 0.9 * first[rows] + 0.1 * grad
-            second[rows] = 0.999 * second[rows] + 0.001 * grad * grad
+            moment1 = 0.9 * rows.get(first) + 0.1 * grad
+            moment2 = 0.999 * rows.get(second) + 0.001 * grad * grad
+            rows.set(first, moment1)
+            rows.set(second, moment2)
             correction1 = 1 - 0.9**self.step_count
             correction2 = 1 - 0.999**self.step_count
-            update = (first[rows] / correction1) / ((second[rows] / correction2).sqrt() + 1e-8)
-            _add_rows(param, rows, update, -lr)
+            update = (moment1 / correction1) / ((moment2 / correction2).sqrt() + 1e-8)
+            rows.add(param, update, -lr)
 
     def _buffer(self, index: int, name: str, param: torch.Tensor) -> torch.Tensor:
         key = f"{index}.{name}"
@@ -138,10 +149,34 @@ class LazySparse:
             param.grad = None
 
 
-def _add_rows(target: torch.Tensor, rows: torch.Tensor, values: torch.Tensor, alpha: float) -> None:
-    """``target[rows] += alpha * values``, duplicate rows adding up, deterministically on the CPU.
-    (Scaling first: ``index_add_``'s own ``alpha`` argument makes it 2.5x slower, measured.)"""
-    target.index_add_(0, rows, values * alpha)
+@dataclass(frozen=True)
+class _Rows:
+    """The rows a step touches: ``index`` (a sparse gradient's rows), or None for all of them;
+    ``unique`` when no row is listed twice."""
+
+    index: torch.Tensor | None
+    unique: bool
+
+    def get(self, tensor: torch.Tensor) -> torch.Tensor:
+        return tensor if self.index is None else tensor.index_select(0, self.index)
+
+    def set(self, tensor: torch.Tensor, values: torch.Tensor) -> None:
+        if self.index is None:
+            tensor.copy_(values)
+        else:
+            tensor.index_copy_(0, self.index, values)
+
+    def add(self, tensor: torch.Tensor, values: torch.Tensor, alpha: float) -> None:
+        """``tensor[rows] += alpha * values``, duplicate rows adding up, deterministically on
+        the CPU. Distinct rows are read, added and written back: half the time of
+        ``index_add_`` (0.09 against 0.17 ms for 5,000 rows of 10, measured). (Scaling first:
+        ``index_add_``'s own ``alpha`` makes it 2.5x slower, measured.)"""
+        if self.index is None:
+            tensor.add_(values, alpha=alpha)
+        elif self.unique:
+            tensor.index_copy_(0, self.index, tensor.index_select(0, self.index) + values * alpha)
+        else:
+            tensor.index_add_(0, self.index, values * alpha)
 
 
 def _sparse_rows(grad: torch.Tensor, *, unique: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -156,16 +191,17 @@ def _sparse_rows(grad: torch.Tensor, *, unique: bool) -> tuple[torch.Tensor, tor
 
 
 class TrainingOptimizer:
-    """PyTorch's optimiser of the chosen name for dense parameters, :class:`LazySparse` for
-    embedding tables with sparse gradients, and the learning-rate schedule for both."""
+    """:class:`LazySparse` for a module with embedding tables with sparse gradients (all its
+    parameters), PyTorch's optimiser of the chosen name for any other module, and the
+    learning-rate schedule for both."""
 
     def __init__(self, module: nn.Module, settings: OptimizerSettings, total_steps: int) -> None:
         sparse, dense = _split_sparse(module)
         self.settings = settings
         self.total_steps = total_steps
         self.step_index = 0
-        self.sparse = LazySparse(sparse, settings) if sparse else None
-        self.dense = _torch_optimizer(dense, settings) if dense else None
+        self.sparse = LazySparse(sparse + dense, settings) if sparse else None
+        self.dense = _torch_optimizer(dense, settings) if dense and not sparse else None
 
     def zero_grad(self) -> None:
         if self.dense is not None:
