@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from modelcycle import __version__
@@ -179,3 +180,18 @@ def test_module_entry_point_and_lazy_imports() -> None:
         check=True,
     )
     assert version.stdout == f"modelcycle {__version__}\n"
+
+
+def test_a_missing_package_is_one_line_and_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
+    from modelcycle.cli._common import handle_errors
+
+    @handle_errors
+    def needs_sklearn() -> None:
+        raise ModuleNotFoundError("No module named 'sklearn'", name="sklearn")
+
+    with pytest.raises(typer.Exit) as exit_info:
+        needs_sklearn()
+    assert exit_info.value.exit_code == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1
+    assert "needs the package 'sklearn'" in error

@@ -35,7 +35,9 @@ DataPath = Annotated[
 
 
 def handle_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """Turn a ModelcycleError or OSError into one line on stderr and exit code 1."""
+    """Turn a ModelcycleError or OSError into one line on stderr and exit code 1; so too a
+    package the command needs that this install lacks (e.g. ``predict`` in the serving image,
+    which carries only the ``serve`` extra)."""
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -44,6 +46,13 @@ def handle_errors(command: Callable[P, R]) -> Callable[P, R]:
         except (ModelcycleError, OSError) as exc:
             message = " ".join(str(exc).split())
             typer.echo(f"error: {message}", err=True)
+            raise typer.Exit(1) from None
+        except ModuleNotFoundError as exc:
+            typer.echo(
+                f"error: this command needs the package {exc.name!r}, which this installation "
+                "lacks; install modelcycle with the extras it needs (`make install` installs all)",
+                err=True,
+            )
             raise typer.Exit(1) from None
 
     return wrapper
