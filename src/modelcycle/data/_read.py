@@ -376,7 +376,7 @@ def _cast_to_string(path: Path, table: pa.Table, columns: list[str]) -> pa.Table
             _raise_first_undecodable(path, table, [name])
         try:
             table = table.set_column(index, name, column.cast(pa.string()))
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        except pa.ArrowException as exc:  # invalid values, or a type with no cast to text
             raise DataError(
                 f"holds {column.type} values, expected text", path=path, column=name
             ) from exc
