@@ -10,7 +10,7 @@ from tests.conftest import NEGATIVE, POSITIVE
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 
-def make_tiny_backbone(directory: Path, *, seed: int = 0) -> Path:
+def make_tiny_backbone(directory: Path, *, seed: int = 0, dropout: float = 0.1) -> Path:
     """Hidden 32, 2 layers, 2 heads; a WordPiece vocabulary of the test corpus' words."""
     import re
 
@@ -38,6 +38,8 @@ def make_tiny_backbone(directory: Path, *, seed: int = 0) -> Path:
         intermediate_size=64,
         max_position_embeddings=128,
         pad_token_id=0,
+        hidden_dropout_prob=dropout,
+        attention_probs_dropout_prob=dropout,
     )
     torch.manual_seed(seed)
     BertModel(config).save_pretrained(directory, safe_serialization=True)

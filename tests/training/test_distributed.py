@@ -12,19 +12,8 @@ from modelcycle.models import load_model
 from modelcycle.training.distributed import DistributedContext, from_environment
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "reviews.csv"
-ARGS = [
-    "train",
-    str(EXAMPLES),
-    "--model",
-    "fasttext",
-    "--epochs",
-    "3",
-    "--batch-size",
-    "8",
-    "-p",
-    "buckets=1000",
-    "-q",
-]
+ARGS = ["train", str(EXAMPLES), "--epochs", "3", "--batch-size", "8", "-q"]
+FASTTEXT = ["--model", "fasttext", "-p", "buckets=1000"]
 
 
 def test_environment_and_sharding() -> None:
@@ -36,11 +25,20 @@ def test_environment_and_sharding() -> None:
     assert context.shard(np.arange(7)).tolist() == [1, 4]
 
 
-def test_two_processes_learn_what_one_does(tmp_path: Path) -> None:
+@pytest.mark.parametrize("family", ["fasttext", "transformer"])
+def test_two_processes_learn_what_one_does(family: str, tmp_path: Path) -> None:
     pytest.importorskip("torch.distributed", reason="PyTorch without distributed support")
+    args = ARGS + FASTTEXT
+    if family == "transformer":  # every parameter must get a gradient under DDP
+        pytest.importorskip("transformers", reason="the transformer extra is not installed")
+        from tests.tiny_bert import make_tiny_backbone
+
+        backbone = make_tiny_backbone(tmp_path / "backbone", dropout=0.0)  # no random masks
+        model = ["--model", "transformer", "-p", f"backbone={backbone}", "-p", "dropout=0"]
+        args = [*ARGS, *model, "--lr", "1e-3"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     alone = subprocess.run(
-        [sys.executable, "-m", "modelcycle", *ARGS, "-o", str(tmp_path / "alone")],
+        [sys.executable, "-m", "modelcycle", *args, "-o", str(tmp_path / "alone")],
         capture_output=True,
         text=True,
         env=env,
@@ -49,7 +47,7 @@ def test_two_processes_learn_what_one_does(tmp_path: Path) -> None:
     assert alone.returncode == 0, alone.stderr
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
     parallel = subprocess.run(
-        [*torchrun, "-m", "modelcycle", *ARGS, "-o", str(tmp_path / "parallel")],
+        [*torchrun, "-m", "modelcycle", *args, "-o", str(tmp_path / "parallel")],
         capture_output=True,
         text=True,
         env=env,

@@ -164,6 +164,10 @@ class EncoderClassifier(nn.Module):
 
     def __init__(self, encoder: Any, n_classes: int, dropout: float) -> None:
         super().__init__()
+        if getattr(encoder, "pooler", None) is not None:
+            # BERT's [CLS] pooler is unused (we mean-pool): dropped, so that every parameter
+            # gets a gradient (DistributedDataParallel insists) and the saved model is smaller
+            encoder.pooler = None
         self.encoder: nn.Module = encoder  # a transformers PreTrainedModel
         self.dropout = nn.Dropout(dropout)
         self.config: Any = encoder.config  # the backbone's (a transformers PretrainedConfig)
