@@ -157,7 +157,8 @@ def run(ctx: Context) -> dict[str, Any]:
         "INT8 agreement >= 98%": int8["agreement"] >= 0.98,
     }
     return {
-        "what": "all-MiniLM-L6-v2 on SST-2: frozen encoder + linear head on the full train set; "
+        "what": "all-MiniLM-L6-v2 on SST-2: frozen encoder (last four layers pooled) + linear "
+        "head on the full train set; "
         f"full fine-tune on {FINE_TUNE_ROWS:,} train sentences (1 epoch, max_length 64, AdamW "
         "1e-4); `quantize` of the fine-tuned model on the dev set (2 threads, batch 1)",
         "frozen": {k: frozen[k] for k in ("accuracy", "rows", "seconds", "history")},

@@ -71,7 +71,7 @@ def test_save_and_load_give_the_same_probabilities(tuned: Any, tmp_path: Path) -
 
 
 def test_frozen_encoder_trains_the_head_only(tiny_backbone: Path) -> None:
-    untrained = fit(tiny_backbone, epochs=1, lr=1e-12)
+    untrained = fit(tiny_backbone, epochs=1, lr=1e-12, layers=2)  # as the frozen default
     frozen = fit(tiny_backbone, freeze=True, epochs=20, batch_size=4, lr=0.05)
     losses = [h["loss"] for h in frozen.history_]
     assert losses[-1] < losses[0] / 2
@@ -85,6 +85,37 @@ def test_frozen_encoder_trains_the_head_only(tiny_backbone: Path) -> None:
     logits = embedded @ head.T + frozen.module_.head.bias.detach().numpy()
     proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
     np.testing.assert_allclose(frozen.predict_proba(TEXTS[:3]), proba, atol=1e-5)
+
+
+def test_a_frozen_head_reads_the_last_layers_concatenated(
+    tiny_backbone: Path, tmp_path: Path
+) -> None:
+    import torch
+    from transformers import AutoModel
+
+    frozen = fit(tiny_backbone, freeze=True, epochs=5, batch_size=4, lr=0.05)
+    assert frozen.module_.layers == 2  # four asked for by default, the tiny BERT has two
+    assert frozen.module_.head.in_features == 2 * 32
+    # the features are the mean over the real tokens of each of the last two hidden states
+    feeds = frozen.tokenizer_.pad(frozen.tokenizer_.encode(TEXTS[:3]))
+    ids, mask = (torch.as_tensor(feeds[k]) for k in ("input_ids", "attention_mask"))
+    with torch.no_grad():
+        states = AutoModel.from_pretrained(tiny_backbone)(
+            input_ids=ids, attention_mask=mask, output_hidden_states=True
+        ).hidden_states
+    weights = mask.unsqueeze(-1).float()
+    expected = torch.cat([(h * weights).sum(1) / weights.sum(1) for h in states[-2:]], dim=1)
+    np.testing.assert_allclose(frozen.embed(TEXTS[:3]), expected.numpy(), atol=1e-5)
+
+    save_model(frozen, tmp_path / "m")
+    np.testing.assert_array_equal(
+        load_model(tmp_path / "m").predict_proba(PROBE), frozen.predict_proba(PROBE)
+    )
+    assert export_model(frozen, tmp_path / "model.onnx", texts=TEXTS).max_abs_diff <= 1e-4
+    runtime = OnnxClassifier.load(tmp_path / "model.onnx")
+    np.testing.assert_allclose(runtime.predict_proba(PROBE), frozen.predict_proba(PROBE), atol=1e-4)
+    with pytest.raises(ConfigError, match="layers=3: the backbone has 2 layers"):
+        fit(tiny_backbone, freeze=True, layers=3)
 
 
 class Killed(Exception):

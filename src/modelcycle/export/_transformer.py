@@ -61,18 +61,12 @@ class TransformerNet:
         import onnx
         import torch
 
-        from modelcycle.models.transformer import (
-            EncoderClassifier,
-            Probabilities,
-            encoder_from_config,
-        )
+        from modelcycle.models.transformer import EncoderClassifier, Probabilities
 
         if any(codec != "fp32" for codec in (codecs or {}).values()):
             raise ValueError("transformer graphs are exported in fp32; quantize them after")
-        encoder = encoder_from_config(self.config, attention="eager")
-        module = EncoderClassifier(encoder, len(self.state.classes), 0.0)
-        module.load_state_dict(
-            {k: torch.from_numpy(np.asarray(v)) for k, v in self.state.tensors.items()}
+        module = EncoderClassifier.from_arrays(
+            self.config, len(self.state.classes), dict(self.state.tensors), attention="eager"
         )
         wrapped = Probabilities(module).eval()
         # a padded example, so that the trace keeps the attention mask's path
