@@ -19,7 +19,6 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
-import pyarrow.parquet as pa_parquet
 
 from modelcycle.exceptions import DataError
 
@@ -52,7 +51,7 @@ def read_columns(path: Path, *, encoding: str = "utf-8") -> list[str]:
     """The column names of a data file, read from its first block only."""
     fmt, compression = _check_file(path)
     if fmt == "parquet":
-        return list(pa_parquet.read_schema(_parquet_source(path, compression)).names)
+        return list(_parquet().read_schema(_parquet_source(path, compression)).names)
     if fmt == "jsonl":
         first_block = _read_json_table(path, compression, encoding, block_only=True)
         return list(first_block.column_names)
@@ -77,7 +76,7 @@ def read_table(
     fmt, compression = _check_file(path)
     strings = list(string_columns)
     if fmt == "parquet":
-        table = pa_parquet.read_table(_parquet_source(path, compression))
+        table = _parquet().read_table(_parquet_source(path, compression))
     elif fmt == "jsonl":
         table = _read_json_table(path, compression, encoding)
         _check_utf8(path, table)
@@ -108,7 +107,7 @@ def iter_batches(
     fmt, compression = _check_file(path)
     strings = list(string_columns)
     if fmt == "parquet":
-        parquet = pa_parquet.ParquetFile(_parquet_source(path, compression))
+        parquet = _parquet().ParquetFile(_parquet_source(path, compression))
         for batch in parquet.iter_batches(batch_size=1 << 16):
             yield _cast_to_string(path, pa.Table.from_batches([batch]), strings)
     elif fmt == "jsonl":
@@ -381,3 +380,10 @@ def _cast_to_string(path: Path, table: pa.Table, columns: list[str]) -> pa.Table
                 f"holds {column.type} values, expected text", path=path, column=name
             ) from exc
     return table
+
+
+def _parquet() -> Any:
+    """pyarrow's Parquet module, imported on first use (10 ms a CSV never needs)."""
+    import pyarrow.parquet
+
+    return pyarrow.parquet
