@@ -158,3 +158,28 @@ def test_data_may_propose_its_batches() -> None:
     train_linear(batch_size=4, data=data)
     assert len(data.proposed) == 8  # 4 batches per epoch, 2 epochs
     assert sorted(row for batch in data.proposed[:4] for row in batch) == list(range(16))
+
+
+@pytest.mark.parametrize("max_norm", [0.5, 100.0])
+def test_clipping_scales_dense_and_sparse_gradients_by_one_global_norm(max_norm: float) -> None:
+    from torch import nn
+
+    from modelcycle.training.loop import _clip_gradients
+
+    torch.manual_seed(0)
+    module = nn.ModuleDict(
+        {"bag": nn.EmbeddingBag(50, 4, mode="mean", sparse=True), "head": nn.Linear(4, 3)}
+    )
+    ids, offsets = torch.tensor([1, 7, 7, 30, 1]), torch.tensor([0, 2])
+    module["head"](module["bag"](ids, offsets)).pow(2).sum().backward()
+    dense = {n: p.grad.clone() for n, p in module.named_parameters() if not p.grad.is_sparse}
+    rows = module["bag"].weight.grad.coalesce()
+    norm = torch.sqrt(sum(g.pow(2).sum() for g in dense.values()) + rows.values().pow(2).sum())
+    _clip_gradients(module, max_norm)
+    scale = min(1.0, max_norm / (float(norm) + 1e-6))
+    for name, param in module.named_parameters():
+        if name in dense:
+            torch.testing.assert_close(param.grad, dense[name] * scale)
+    clipped = module["bag"].weight.grad.coalesce()
+    torch.testing.assert_close(clipped.values(), rows.values() * scale)
+    assert scale < 1.0 if max_norm == 0.5 else scale == 1.0

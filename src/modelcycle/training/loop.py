@@ -281,15 +281,27 @@ def _class_weight(
 
 
 def _clip_gradients(module: nn.Module, max_norm: float) -> None:
-    """Clip the global gradient norm; sparse gradients count by their (summed) rows."""
-    grads = [p.grad for p in module.parameters() if p.grad is not None]
-    if not grads:
+    """Clip the global gradient norm; sparse gradients count by their (summed) rows. Dense
+    gradients go through PyTorch's foreach kernels, and nothing waits for the device: a few
+    kernels a step instead of three per parameter (what a GPU step of a transformer spends)."""
+    dense: list[nn.Parameter] = []
+    sparse: list[torch.Tensor] = []
+    for param in module.parameters():
+        if param.grad is not None and param.grad.is_sparse:
+            sparse.append(param.grad)
+        elif param.grad is not None:
+            dense.append(param)
+    if not dense and not sparse:
         return
-    squares = [(g.coalesce()._values() if g.is_sparse else g).float().pow(2).sum() for g in grads]
-    total = torch.stack(squares).sum().sqrt()
-    scale = max_norm / (float(total) + 1e-6)
-    if scale < 1.0:
-        for grad in grads:
+    norms = [g.coalesce()._values().float().norm() for g in sparse]
+    if dense:
+        norms.append(nn.utils.get_total_norm([p.grad for p in dense if p.grad is not None]))
+    total = torch.linalg.vector_norm(torch.stack(norms))
+    if dense:
+        nn.utils.clip_grads_with_norm_(dense, max_norm, total)
+    if sparse:
+        scale = (max_norm / (total + 1e-6)).clamp(max=1.0)
+        for grad in sparse:
             grad.mul_(scale)
 
 
