@@ -282,8 +282,8 @@ def _class_weight(
 
 def _clip_gradients(module: nn.Module, max_norm: float) -> None:
     """Clip the global gradient norm; sparse gradients count by their (summed) rows. Dense
-    gradients go through PyTorch's foreach kernels, and nothing waits for the device: a few
-    kernels a step instead of three per parameter (what a GPU step of a transformer spends)."""
+    gradients go through PyTorch's foreach kernels (a few kernels a step, not two or three per
+    parameter), and nothing waits for the device."""
     dense: list[nn.Parameter] = []
     sparse: list[torch.Tensor] = []
     for param in module.parameters():
