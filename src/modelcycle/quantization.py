@@ -624,36 +624,18 @@ def _ort_quantize_transformer(
     """ONNX Runtime's INT8 quantization of a transformer graph: dynamic (``reader`` None) or
     static QDQ with ``reader``'s calibration inputs; ``exclude`` names nodes kept in FP32."""
     from onnx import TensorProto
-    from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
 
-    # fused contrib ops (Attention, SkipLayerNormalization) defeat ONNX shape inference
-    options = {"DefaultTensorType": TensorProto.FLOAT}
-    with tempfile.TemporaryDirectory() as scratch, quiet_onnx_tools():
-        source, out = Path(scratch) / "fp32.onnx", Path(scratch) / "int8.onnx"
+    with tempfile.TemporaryDirectory() as scratch:
+        source = Path(scratch) / "fp32.onnx"  # from a file, ONNX Runtime infers shapes first
         source.write_bytes(graph)
-        if reader is None:
-            quantize_dynamic(
-                source,
-                out,
-                per_channel=per_channel,
-                weight_type=QuantType.QInt8,
-                nodes_to_exclude=list(exclude),
-                extra_options=options,
-            )
-        else:
-            reader.rewind()
-            quantize_static(
-                source,
-                out,
-                reader,
-                quant_format=QuantFormat.QDQ,
-                per_channel=per_channel,
-                activation_type=QuantType.QUInt8,
-                weight_type=QuantType.QInt8,
-                nodes_to_exclude=list(exclude),
-                extra_options=options,
-            )
-        return out.read_bytes()
+        return _ort_int8(
+            source,
+            reader,
+            per_channel=per_channel,
+            nodes_to_exclude=list(exclude),
+            # fused contrib ops (Attention, SkipLayerNormalization) defeat ONNX shape inference
+            extra_options={"DefaultTensorType": TensorProto.FLOAT},
+        )
 
 
 def _best_within(attempts: list[dict[str, Any]], max_ratio: float) -> int:
@@ -673,37 +655,41 @@ def _ort_quantize(
     """ONNX Runtime's quantization of ``graph``: dynamic, or static with ``reader``'s
     calibration inputs. ``dense`` names the dense layers to quantize (None: every supported
     node, ONNX Runtime's default); ``gather`` also quantizes the table's Gather."""
-    from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
-
     nodes = None
     if dense is not None:
         nodes = [n.name for n in graph.graph.node if n.name.split("_matmul_")[0] in dense]
         if not nodes and not gather:
             return bytes(graph.SerializeToString())
     ops = None if gather else ["MatMul"]
+    return _ort_int8(
+        graph, reader, per_channel=per_channel, op_types_to_quantize=ops, nodes_to_quantize=nodes
+    )
+
+
+def _ort_int8(model: Any, reader: Any, *, per_channel: bool, **select: Any) -> bytes:
+    """ONNX Runtime's INT8 of ``model`` (a ModelProto, or a file): dynamic when ``reader`` is
+    None, else static QDQ calibrated on ``reader``'s inputs (uint8 activations); int8 weights.
+    ``select`` is ONNX Runtime's choice of nodes (``op_types_to_quantize``, ``nodes_to_quantize``,
+    ``nodes_to_exclude``) and its ``extra_options``."""
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
+
     with tempfile.TemporaryDirectory() as scratch, quiet_onnx_tools():
         out = Path(scratch) / "int8.onnx"
         if reader is None:
             quantize_dynamic(
-                graph,
-                out,
-                op_types_to_quantize=ops,
-                nodes_to_quantize=nodes,
-                per_channel=per_channel,
-                weight_type=QuantType.QInt8,
+                model, out, per_channel=per_channel, weight_type=QuantType.QInt8, **select
             )
         else:
             reader.rewind()
             quantize_static(
-                graph,
+                model,
                 out,
                 reader,
                 quant_format=QuantFormat.QDQ,
-                op_types_to_quantize=ops,
-                nodes_to_quantize=nodes,
                 per_channel=per_channel,
                 activation_type=QuantType.QUInt8,
                 weight_type=QuantType.QInt8,
+                **select,
             )
         return out.read_bytes()
 

@@ -340,8 +340,9 @@ class TransformerClassifier(TextClassifier):
         settings = loop_settings(self, HEAD_LR if self.freeze else FINE_TUNE_LR)
         encoder, self.tokenizer_ = load_backbone(self.backbone, max_length=self.max_length)
         torch.manual_seed(settings.seed)
-        available = int(getattr(encoder.config, "num_hidden_layers", 1))
-        layers = self.layers or min(FROZEN_LAYERS if self.freeze else 1, available)
+        config: Any = encoder.config  # a transformers PretrainedConfig
+        frozen_layers = min(FROZEN_LAYERS, int(config.num_hidden_layers))
+        layers = self.layers or (frozen_layers if self.freeze else 1)
         self.module_ = EncoderClassifier(encoder, len(self.classes_), self.dropout, layers)
         sequences = self.tokenizer_.encode(texts)
         fingerprint = {
@@ -427,7 +428,8 @@ class TransformerClassifier(TextClassifier):
         return proba.reshape(len(texts), len(self.classes_))
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        """Mean-pooled embeddings of ``texts`` from the (fitted) encoder, [n, hidden]."""
+        """The features the head reads for ``texts``: the mean-pooled states of the fitted
+        encoder's last ``layers`` layers, [n, hidden × layers]."""
         self._check_fitted()
         return _embeddings(self.module_, self.tokenizer_.encode(texts), self.tokenizer_)
 

@@ -285,17 +285,20 @@ def _clip_gradients(module: nn.Module, max_norm: float) -> None:
     gradients go through PyTorch's foreach kernels (a few kernels a step, not two or three per
     parameter), and nothing waits for the device."""
     dense: list[nn.Parameter] = []
+    dense_grads: list[torch.Tensor] = []
     sparse: list[torch.Tensor] = []
     for param in module.parameters():
-        if param.grad is not None and param.grad.is_sparse:
-            sparse.append(param.grad)
-        elif param.grad is not None:
+        grad = param.grad
+        if grad is not None and grad.is_sparse:
+            sparse.append(grad)
+        elif grad is not None:
             dense.append(param)
+            dense_grads.append(grad)
     if not dense and not sparse:
         return
     norms = [g.coalesce()._values().float().norm() for g in sparse]
     if dense:
-        norms.append(nn.utils.get_total_norm([p.grad for p in dense if p.grad is not None]))
+        norms.append(nn.utils.get_total_norm(dense_grads))
     total = torch.linalg.vector_norm(torch.stack(norms))
     if dense:
         nn.utils.clip_grads_with_norm_(dense, max_norm, total)
