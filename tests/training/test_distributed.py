@@ -1,6 +1,8 @@
 """Data-parallel training under torchrun (gloo on the CPU) matches training alone."""
 
+import gc
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -59,3 +61,38 @@ def test_two_processes_learn_what_one_does(family: str, tmp_path: Path) -> None:
     one, two = load_model(tmp_path / "alone"), load_model(tmp_path / "parallel")
     texts = ["a wonderful film", "a tedious mess", "the plot makes no sense"]
     np.testing.assert_allclose(two.predict_proba(texts), one.predict_proba(texts), atol=1e-5)
+
+
+def test_the_wrapper_is_freed_before_the_process_group(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Freed after the group is destroyed, DDP's reducer drops the group's last reference and
+    # joins gloo's thread while holding the GIL, which that thread may need: an occasional hang.
+    dist = pytest.importorskip("torch.distributed", reason="PyTorch without distributed support")
+    from torch.nn.parallel import DistributedDataParallel
+
+    from modelcycle.models import make_model
+    from modelcycle.training.loop import RunOptions
+
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", str(_free_port()))
+    alive_at_destroy: list[int] = []
+    destroy = dist.destroy_process_group
+
+    def checked_destroy(*args: object, **kwargs: object) -> None:
+        gc.collect()
+        wrappers = [o for o in gc.get_objects() if type(o) is DistributedDataParallel]
+        alive_at_destroy.append(len(wrappers))
+        destroy(*args, **kwargs)
+
+    monkeypatch.setattr(dist, "destroy_process_group", checked_destroy)
+    alone = DistributedContext(rank=0, local_rank=0, world_size=1)
+    model = make_model("fasttext", {"buckets": 100, "epochs": 1}, seed=0)
+    texts = ["a wonderful film", "a tedious mess"] * 4
+    model.fit(texts, ["pos", "neg"] * 4, run=RunOptions(device="cpu", distributed=alone))
+    assert alive_at_destroy == [0]
+    assert not dist.is_initialized()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

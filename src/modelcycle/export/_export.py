@@ -56,7 +56,8 @@ NGRAM_HASH = {
     "(mod 2**64); key = (h & (2**61 - 1)) | (n << 61); a unigram's key is its word id",
     "ngrams kind": "column = position of the key in ngram_keys; tfidf: (1 + ln count) * idf, "
     "rows L2-normalised; binary: 1",
-    "hashed_bag kind": "id = word id for words, len(vocabulary) + key % buckets for n-grams",
+    "hashed_bag kind": "id = word id for words, len(vocabulary) + key % buckets for n-grams; "
+    "with end_token, the word '</s>' (id 0) ends every text before n-grams are formed",
 }
 """How texts become the graph's inputs, for readers of ``FILE.preprocessing.json``."""
 

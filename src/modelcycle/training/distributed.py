@@ -57,17 +57,17 @@ def from_environment(environ: Mapping[str, str]) -> DistributedContext | None:
 
 @contextmanager
 def process_group(context: DistributedContext, device: torch.device) -> Iterator[None]:
-    """Join the job's process group for the duration of training."""
+    """Join the job's process group for the duration of training; leave it once every process
+    is done. After an error there is no leaving together (the others may be mid-step, and a
+    barrier would wait for them forever): the error ends this process, and torchrun the rest."""
     import torch.distributed as dist
 
     backend = "nccl" if device.type == "cuda" else "gloo"
     if not dist.is_initialized():
         dist.init_process_group(backend, rank=context.rank, world_size=context.world_size)
-    try:
-        yield
-    finally:
-        dist.barrier()
-        dist.destroy_process_group()
+    yield
+    dist.barrier()
+    dist.destroy_process_group()
 
 
 def replicate(module: nn.Module, context: DistributedContext, device: torch.device) -> nn.Module:
