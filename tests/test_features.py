@@ -101,7 +101,8 @@ def test_featurizer_state_round_trip() -> None:
 def test_hashed_bag_ids_and_offsets() -> None:
     featurizer = HashedBagFeaturizer(ngrams=2, buckets=10, min_count=1).fit(["a b", "b c"])
     words = featurizer.vocabulary.words
-    assert words[0] == END_TOKEN and featurizer.size == 4 + 10
+    assert words[0] == END_TOKEN
+    assert featurizer.size == 4 + 10
     ids, offsets = featurizer.encode(["a b", "zzz", "c"])
     # "a b </s>": three words and two bigrams; "zzz </s>": the end token; "c </s>": 2 + 1
     assert offsets.tolist() == [0, 5, 6]
