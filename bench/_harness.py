@@ -72,10 +72,12 @@ def machine() -> dict[str, Any]:
 
 def measure(
     code: str, *, threads: int, repeat: int = 1, python: str | Path | None = None
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """Run ``code`` in fresh Python processes; median wall seconds of the part between
-    ``tick()`` and ``tock()``, the process's peak RSS, and what the code put in ``result``.
-    ``python`` is another interpreter to run it with (an anchor's own virtual environment)."""
+    ``tick()`` and ``tock()``, the process's peak RSS, and what the code put in ``result``
+    (that run's; ``per_run`` holds every run's). Each process sees its run number in
+    ``BENCH_RUN`` (e.g. as a seed). ``python`` is another interpreter to run it with (an
+    anchor's own virtual environment)."""
     prologue = textwrap.dedent(
         """
         import json, resource, time
@@ -95,21 +97,22 @@ def measure(
     script = prologue + textwrap.dedent(code) + epilogue
     env = {**os.environ, **{v: str(threads) for v in _THREAD_VARS}}
     runs = []
-    for _ in range(repeat):
+    for run in range(repeat):
         done = subprocess.run(
             [str(python or sys.executable), "-c", script],
             capture_output=True,
             text=True,
-            env=env,
+            env={**env, "BENCH_RUN": str(run)},
             cwd=ROOT,
         )
         if done.returncode != 0:
             raise RuntimeError(f"benchmark process failed:\n{done.stderr[-3000:]}")
         line = next(x for x in done.stdout.splitlines() if x.startswith("BENCH-RESULT "))
         runs.append(json.loads(line.removeprefix("BENCH-RESULT ")))
-    runs.sort(key=lambda r: r["seconds"])
-    median = dict(runs[len(runs) // 2])
+    by_time = sorted(runs, key=lambda r: r["seconds"])
+    median = dict(by_time[len(runs) // 2])
     median["runs"] = len(runs)
+    median["per_run"] = runs
     return median
 
 

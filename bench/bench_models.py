@@ -7,13 +7,14 @@ from typing import Any
 from bench._harness import Context, measure
 
 FAMILY = """
+import os
 import polars as pl
 from modelcycle.models import make_model
 train = pl.read_csv({train!r})
 test = pl.read_csv({test!r})
 texts, labels = train["text"].to_list(), train["label"].to_list()
 test_texts = test["text"].to_list()
-model = make_model({family!r}, {params!r}, seed=0)
+model = make_model({family!r}, {params!r}, seed=int(os.environ["BENCH_RUN"]))
 tick()
 model.fit(texts, labels)
 tock()
@@ -84,6 +85,7 @@ FAMILIES: dict[str, dict[str, Any]] = {
     "fasttext": {},
     "mlp": {},
 }
+FASTTEXT_NAME = "fastText C++ (dim 10, bigrams, 5 epochs)"
 NBSVM_BI_PUBLISHED = 0.912  # Wang & Manning 2012, IMDB
 
 
@@ -98,7 +100,7 @@ def run(ctx: Context) -> dict[str, Any]:
             )
             for family, params in FAMILIES.items()
         }
-        jobs["fastText C++ (dim 10, bigrams, 5 epochs)"] = FASTTEXT.format(
+        jobs[FASTTEXT_NAME] = FASTTEXT.format(
             train=train, test=test, threads=ctx.threads, repeat=repeat
         )
         for C in (1.0, 4.0, 10.0):
@@ -109,7 +111,10 @@ def run(ctx: Context) -> dict[str, Any]:
             train=train, test=test, vectorizer="CountVectorizer", ngrams=(1, 1), C=1.0
         )
         for name, code in jobs.items():
-            m = measure(code, threads=ctx.threads, repeat=runs)
+            compared = name in ("modelcycle fasttext", FASTTEXT_NAME)  # a 2x target: 3 runs
+            m = measure(code, threads=ctx.threads, repeat=max(runs, 3) if compared else runs)
+            # accuracy: the mean over the runs (seeds 0, 1, 2; fastText's threads vary too)
+            m["accuracy"] = sum(r["accuracy"] for r in m["per_run"]) / m["runs"]
             rows[name] = {
                 "accuracy": round(m["accuracy"], 4),
                 "train_seconds": round(m["seconds"], 2),
@@ -122,8 +127,9 @@ def run(ctx: Context) -> dict[str, Any]:
             )
         figures[data] = rows
     return {
-        "what": "train = the fit call (featurisation included), fresh processes (SST-2: median "
-        "of 3); predict = texts/s over the test set",
+        "what": "train = the fit call (featurisation included), fresh processes, median of 3 "
+        "(IMDB: 1, but 3 for fasttext and fastText); accuracy = the mean of those runs (seeds "
+        "0-2; fastText's threads vary too); predict = texts/s over the test set",
         "figures": figures,
         "summary": {
             data: {name: (r["accuracy"], r["train_seconds"]) for name, r in rows.items()}
@@ -136,7 +142,7 @@ def run(ctx: Context) -> dict[str, Any]:
 def _targets(figures: dict[str, dict[str, Any]]) -> dict[str, bool]:
     targets: dict[str, bool] = {}
     for data, rows in figures.items():
-        ft = rows["fastText C++ (dim 10, bigrams, 5 epochs)"]
+        ft = rows[FASTTEXT_NAME]
         ours = rows["modelcycle fasttext"]
         best_lr = max(
             (r for name, r in rows.items() if name.startswith("TF-IDF(1,2)")),

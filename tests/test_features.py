@@ -58,6 +58,16 @@ def test_ngram_keys_respect_text_boundaries_and_unknown_words() -> None:
     assert again.tolist() == [keys[~unigrams][0]]  # the same bigram, the same key
 
 
+def test_ngram_keys_come_in_token_order() -> None:
+    doc = np.array([0, 0, 0, 2, 2])
+    ids = np.array([1, 2, 3, 4, 5])
+    docs, keys = ngram_keys(doc, ids, (1, 3))
+    assert docs.tolist() == [0] * 6 + [2] * 3  # 3 + 2 + 1 n-grams, then 2 + 1
+    order = (keys >> np.uint64(61)).tolist()
+    assert order == [0, 2, 3, 0, 2, 0, 0, 2, 0]  # from each token: its word (0), then longer
+    assert keys[[0, 3, 5, 6, 8]].tolist() == [1, 2, 3, 4, 5]
+
+
 @pytest.mark.parametrize("min_df", [1, 2])
 def test_tfidf_equals_scikit_learn_with_the_same_tokens(min_df: int) -> None:
     featurizer, matrix = NgramFeaturizer(ngram_range=(1, 2), min_df=min_df).fit_transform(TEXTS)
@@ -104,12 +114,13 @@ def test_hashed_bag_ids_and_offsets() -> None:
     assert words[0] == END_TOKEN
     assert featurizer.size == 4 + 10
     ids, offsets = featurizer.encode(["a b", "zzz", "c"])
-    # "a b </s>": three words and two bigrams; "zzz </s>": the end token; "c </s>": 2 + 1
+    # "a b </s>": three words and two bigrams; "zzz </s>": the end token; "c </s>": 2 + 1;
+    # in token order, each word followed by the bigram it starts
     assert offsets.tolist() == [0, 5, 6]
-    assert ids[:3].tolist() == [words.index("a"), words.index("b"), 0]
-    assert all(4 <= i < 14 for i in ids[3:5])  # the bigrams land in buckets after the words
-    assert ids[3] != ids[8]  # "a b" and "c </s>" are different bigrams (10 buckets: no clash)
-    assert ids[5:8].tolist() == [0, words.index("c"), 0]
+    assert ids[[0, 2, 4]].tolist() == [words.index("a"), words.index("b"), 0]
+    assert all(4 <= i < 14 for i in ids[[1, 3]])  # the bigrams land in buckets after the words
+    assert ids[1] != ids[7]  # "a b" and "c </s>" are different bigrams (10 buckets: no clash)
+    assert ids[[5, 6, 8]].tolist() == [0, words.index("c"), 0]
 
 
 def test_hashed_bag_end_token_is_a_bigrams_last_word() -> None:

@@ -157,34 +157,42 @@ class Vocabulary:
 def ngram_keys(
     doc: np.ndarray, ids: np.ndarray, ngram_range: tuple[int, int]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(doc, key)`` for every n-gram of known words with n in ``ngram_range``.
+    """``(doc, key)`` for every n-gram of known words with n in ``ngram_range``, in token order
+    (the n-grams that start at a token, shortest first), so sorted by ``doc`` when it is.
 
     A unigram's key is its word id; an n-gram's key is a 61-bit hash of its word ids with n in
     the top three bits, so keys of different orders never collide. Unknown words (id -1) break
     n-grams, as a word that never reached the vocabulary cannot be part of a kept n-gram.
+
+    Every step works in place on one (token, order) table: on IMDB's 6M tokens a fresh array
+    of the corpus' size costs more than the arithmetic on it (first-touch page faults).
     """
-    low, high = ngram_range
-    docs: list[np.ndarray] = []
-    keys: list[np.ndarray] = []
-    known = ids >= 0
-    if low <= 1 <= high:
-        docs.append(doc[known])
-        keys.append(ids[known].astype(np.uint64))
-    for n in range(max(low, 2), high + 1):
-        if len(ids) < n:
-            break
-        width = len(ids) - n + 1
-        valid = np.ones(width, dtype=bool)
-        hashed = np.zeros(width, dtype=np.uint64)
-        for offset in range(n):
-            window = slice(offset, offset + width)
-            valid &= known[window] & (doc[window] == doc[:width])
-            hashed = hashed * _PRIME + ids[window].astype(np.uint64) + np.uint64(1)
-        docs.append(doc[:width][valid])
-        keys.append((hashed[valid] & _HASH_MASK) | (np.uint64(n) << _ORDER_SHIFT))
-    if not keys:
+    orders = [n for n in range(max(ngram_range[0], 1), ngram_range[1] + 1) if n <= len(ids)]
+    if not orders:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint64)
-    return np.concatenate(docs), np.concatenate(keys)
+    known = ids >= 0
+    words = ids.astype(np.int64, copy=False).view(np.uint64)  # -1 wraps, but is never kept
+    keys = np.empty((len(ids), len(orders)), dtype=np.uint64)
+    kept = np.zeros((len(ids), len(orders)), dtype=bool)
+    one = np.uint64(1)
+    for column, n in enumerate(orders):
+        width = len(ids) - n + 1
+        key, valid = keys[:width, column], kept[:width, column]
+        valid[:] = known[:width]
+        if n == 1:
+            key[:] = words
+            continue
+        np.add(words[:width], one, out=key)
+        for offset in range(1, n):
+            window = slice(offset, offset + width)
+            valid &= known[window]
+            valid &= doc[window] == doc[:width]
+            key *= _PRIME
+            key += words[window]
+            key += one
+        key &= _HASH_MASK
+        key |= np.uint64(n) << _ORDER_SHIFT
+    return np.repeat(doc, kept.sum(axis=1)), keys[kept]
 
 
 WEIGHTINGS = ("tfidf", "binary", "count")
@@ -393,29 +401,45 @@ class HashedBagFeaturizer:
 
     def fit(self, texts: Sequence[str]) -> HashedBagFeaturizer:
         """Learn the vocabulary (words in at least ``min_count`` texts)."""
-        vocabulary = Vocabulary.build(tokenize(texts), min_df=self.min_count)
-        if self.end_token:
-            vocabulary = Vocabulary((END_TOKEN, *vocabulary.words))
-        return replace(self, vocabulary=vocabulary)
+        return self._fitted(tokenize(texts))
+
+    def fit_encode(
+        self, texts: Sequence[str]
+    ) -> tuple[HashedBagFeaturizer, np.ndarray, np.ndarray]:
+        """``fit(texts)`` and its ``encode(texts)``, tokenising the texts once."""
+        tokens = tokenize(texts)
+        fitted = self._fitted(tokens)
+        assert fitted.vocabulary is not None
+        return fitted, *fitted._bags(*fitted.vocabulary.encode(tokens), len(texts))
 
     def encode(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """``(ids, offsets)`` as int64 arrays; without ``end_token``, a text without known words
         has an empty bag."""
         if self.vocabulary is None:
             raise ValueError("HashedBagFeaturizer is not fitted; call fit first")
-        doc, words = self.vocabulary.encode_texts(texts)
+        return self._bags(*self.vocabulary.encode_texts(texts), len(texts))
+
+    def _fitted(self, tokens: pl.DataFrame) -> HashedBagFeaturizer:
+        vocabulary = Vocabulary.build(tokens, min_df=self.min_count)
         if self.end_token:
-            doc, words = _append_end_token(doc, words, len(texts))
-        doc, keys = ngram_keys(doc, words, (1, self.ngrams))
-        is_word = keys < np.uint64(1) << _ORDER_SHIFT
-        ids = np.where(
-            is_word, keys, np.uint64(len(self.vocabulary)) + keys % np.uint64(self.buckets)
-        ).astype(np.int64)
-        order = np.argsort(doc, kind="stable")
-        counts = np.bincount(doc, minlength=len(texts))
-        offsets = np.zeros(len(texts), dtype=np.int64)
+            vocabulary = Vocabulary((END_TOKEN, *vocabulary.words))
+        return replace(self, vocabulary=vocabulary)
+
+    def _bags(
+        self, doc: np.ndarray, words: np.ndarray, n_texts: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(ids, offsets)`` of the texts whose tokens are ``(doc, word id)``."""
+        assert self.vocabulary is not None
+        if self.end_token:
+            doc, words = _append_end_token(doc, words, n_texts)
+        doc, keys = ngram_keys(doc, words, (1, self.ngrams))  # sorted by doc, as the tokens
+        hashed = keys >= np.uint64(1) << _ORDER_SHIFT
+        np.remainder(keys, np.uint64(self.buckets), out=keys, where=hashed)
+        np.add(keys, np.uint64(len(self.vocabulary)), out=keys, where=hashed)
+        counts = np.bincount(doc, minlength=n_texts)
+        offsets = np.zeros(n_texts, dtype=np.int64)
         np.cumsum(counts[:-1], out=offsets[1:])
-        return ids[order], offsets
+        return keys.view(np.int64), offsets
 
     def to_state(self) -> tuple[dict[str, Any], list[str]]:
         """``(settings, words)`` for saving without pickle."""

@@ -36,9 +36,13 @@ TRAINING_CONSTRAINTS: dict[str, list[Any]] = {
 
 
 def loop_settings(
-    estimator: Any, default_lr: Mapping[str, float], loss: str = "cross_entropy"
+    estimator: Any,
+    default_lr: Mapping[str, float],
+    loss: str = "cross_entropy",
+    batch_size: int | None = None,
 ) -> LoopSettings:
-    """The loop settings from an estimator's parameters; ``lr=None`` takes the family's default."""
+    """The loop settings from an estimator's parameters; ``lr=None`` takes the family's default,
+    ``batch_size`` (when given) replaces the estimator's."""
     name = estimator.optimizer
     lr = estimator.lr if estimator.lr is not None else default_lr[name]
     seed = estimator.random_state if isinstance(estimator.random_state, int) else 0
@@ -52,7 +56,7 @@ def loop_settings(
             warmup=estimator.warmup,
         ),
         epochs=estimator.epochs,
-        batch_size=estimator.batch_size,
+        batch_size=batch_size or estimator.batch_size,
         patience=estimator.patience,
         clip_grad=estimator.clip_grad,
         class_weight=estimator.class_weight,

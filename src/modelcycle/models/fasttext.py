@@ -40,8 +40,16 @@ from modelcycle.training.loop import run_loop
 SGD_LR_PER_EXAMPLE = 0.08
 """SGD's default rate is this times the batch size: the mean loss of a batch then moves the
 weights as fastText's per-example updates at rate 0.08 would."""
-ADAPTIVE_LR = {"adagrad": 0.1, "rmsprop": 0.005, "adam": 0.005, "adamw": 0.005}
+ADAPTIVE_LR = {"adagrad": 0.1, "rmsprop": 0.005, "adam": 0.01, "adamw": 0.01}
 """The adaptive optimisers' defaults, which do not scale with the batch size."""
+SGD_BATCH_SIZE = 256
+"""SGD's default batch: its per-example rate diverges on the larger batches below (measured)."""
+IDS_PER_BATCH = 40_000
+MIN_BATCHES_PER_EPOCH = 32
+"""The adaptive optimisers' default batch holds about ``IDS_PER_BATCH`` ids (a power of two of
+texts, at most 1/``MIN_BATCHES_PER_EPOCH`` of them, at least 256): a step costs the same
+whatever its size, so short texts batch many (SST-2: 2,048 sentences, the same accuracy as 256
+in 0.4 of the time, mean of 3 seeds) and long ones few (IMDB: 256 reviews; 1,024 lose a point)."""
 
 
 class FastTextModule(nn.Module):
@@ -67,22 +75,45 @@ class FastTextModule(nn.Module):
     def forward(
         self, ids: torch.Tensor, offsets: torch.Tensor, *extra: torch.Tensor
     ) -> torch.Tensor:
-        if self.training:
-            bag = _bag_mean(ids, offsets, self.embedding.weight)
-        else:
+        if self.training and self.embedding.sparse:
+            bag = _BagMean.apply(ids, offsets, self.embedding.weight)
+        else:  # inference, or dense gradients (data-parallel on GPUs)
             bag = self.embedding(ids, offsets)  # (texts, dim)
         return self.head(torch.cat([bag, *extra], dim=1) if extra else bag)
 
 
-def _bag_mean(ids: torch.Tensor, offsets: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """The mean embedding of each bag, as ``EmbeddingBag(mode="mean")`` computes it, but with a
-    backward pass twice as fast on the CPU (a gather and a segment sum; measured 0.36 ms against
-    0.77 ms for a batch of 256 SST-2 sentences)."""
-    lengths = torch.diff(offsets, append=torch.tensor([len(ids)], device=ids.device))
-    segment = torch.repeat_interleave(torch.arange(len(offsets), device=ids.device), lengths)
-    rows = F.embedding(ids, weight, sparse=True)  # (ids, dim)
-    sums = torch.zeros(len(offsets), weight.shape[1], dtype=rows.dtype, device=rows.device)
-    return sums.index_add_(0, segment, rows) / lengths.clamp(min=1).unsqueeze(1)
+class _BagMean(torch.autograd.Function):
+    """The mean embedding of each bag, as ``EmbeddingBag(mode="mean")`` computes it, with a
+    gradient that is already coalesced: one row per distinct id, summed by a second
+    ``embedding_bag`` over the ids' positions sorted by id. So the optimiser needs no
+    ``unique`` of its own, and nothing goes through ``index_add_``, which scatters element by
+    element (measured, a batch of 256 SST-2 sentences: 17 us against 216 us for the summing)."""
+
+    @staticmethod
+    def forward(
+        ctx: Any, ids: torch.Tensor, offsets: torch.Tensor, weight: torch.Tensor
+    ) -> torch.Tensor:
+        ctx.save_for_backward(ids, offsets)
+        ctx.table_shape = weight.shape
+        return F.embedding_bag(ids, weight, offsets, mode="mean")
+
+    @staticmethod
+    def backward(ctx: Any, grad_bags: torch.Tensor) -> tuple[None, None, torch.Tensor]:
+        ids, offsets = ctx.saved_tensors
+        lengths = torch.diff(offsets, append=offsets.new_tensor([len(ids)]))
+        per_bag = grad_bags / lengths.clamp(min=1).unsqueeze(1).to(grad_bags.dtype)
+        bag_of_position = torch.repeat_interleave(
+            torch.arange(len(offsets), device=ids.device), lengths
+        )
+        sorted_ids, positions = torch.sort(ids, stable=True)  # stable: the same sums every run
+        distinct, counts = torch.unique_consecutive(sorted_ids, return_counts=True)
+        rows = F.embedding_bag(
+            bag_of_position[positions], per_bag, torch.cumsum(counts, 0) - counts, mode="sum"
+        )
+        grad = torch.sparse_coo_tensor(
+            distinct.unsqueeze(0), rows, ctx.table_shape, check_invariants=False
+        )
+        return None, None, grad
 
 
 class BagData:
@@ -113,12 +144,23 @@ class BagData:
         return (*bags, self.extra[torch.from_numpy(rows)].to(device))
 
 
+def default_batch_size(optimizer: str, n_texts: int, n_ids: int) -> int:
+    """The batch size when none is given (see ``IDS_PER_BATCH``)."""
+    if optimizer == "sgd":
+        return SGD_BATCH_SIZE
+    fits = min(IDS_PER_BATCH * n_texts / max(n_ids, 1), n_texts / MIN_BATCHES_PER_EPOCH)
+    return max(SGD_BATCH_SIZE, 1 << int(max(fits, 1)).bit_length() - 1)
+
+
 class FastTextClassifier(TextClassifier):
     """``fasttext``: averaged embeddings of words and hashed word n-grams, softmax on top.
 
     Example::
 
         model = FastTextClassifier(dim=10, ngrams=2, epochs=5).fit(texts, labels)
+
+    ``batch_size=None`` sizes the batches by the data (:func:`default_batch_size`); the fitted
+    ``batch_size_`` is the size used.
     """
 
     family = "fasttext"
@@ -130,6 +172,7 @@ class FastTextClassifier(TextClassifier):
         "hidden": [tuple, list],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         **TRAINING_CONSTRAINTS,
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "features": [tuple, list],
     }
 
@@ -149,7 +192,7 @@ class FastTextClassifier(TextClassifier):
         schedule: str = "linear",
         warmup: float = 0.0,
         epochs: int = 5,
-        batch_size: int = 256,
+        batch_size: int | None = None,
         patience: int | None = None,
         clip_grad: float | None = None,
         class_weight: str | None = None,
@@ -181,11 +224,14 @@ class FastTextClassifier(TextClassifier):
         return FastTextModule(n_ids, self.dim, hidden, n_classes, self.dropout, n_extra)
 
     def _fit(self, texts: list[str], targets: np.ndarray, val: Any, run: Any) -> None:
-        self.featurizer_ = HashedBagFeaturizer(self.ngrams, self.buckets, self.min_count).fit(texts)
-        ids, offsets = self.featurizer_.encode(texts)
+        featurizer = HashedBagFeaturizer(self.ngrams, self.buckets, self.min_count)
+        self.featurizer_, ids, offsets = featurizer.fit_encode(texts)
         self.extra_, extra = ExtraInputs.fit(self.features, texts)
-        default_lr = {"sgd": SGD_LR_PER_EXAMPLE * self.batch_size, **ADAPTIVE_LR}
-        settings = loop_settings(self, default_lr)
+        self.batch_size_ = self.batch_size or default_batch_size(
+            self.optimizer, len(texts), len(ids)
+        )
+        default_lr = {"sgd": SGD_LR_PER_EXAMPLE * self.batch_size_, **ADAPTIVE_LR}
+        settings = loop_settings(self, default_lr, batch_size=self.batch_size_)
         torch.manual_seed(settings.seed)
         self.module_ = self._module(self.featurizer_.size, len(self.classes_), self.extra_.width)
         validate = None

@@ -118,9 +118,9 @@ class LazySparse:
             rows.add(param, grad, -lr)
         elif s.name == "adagrad":
             total = self._buffer(index, "sum", param)
-            summed = rows.get(total) + grad * grad
+            summed = rows.get(total).addcmul(grad, grad)
             rows.set(total, summed)
-            rows.add(param, grad / (summed.sqrt() + 1e-10), -lr)
+            rows.add(param, grad / summed.sqrt_().add_(1e-10), -lr)  # summed is stored: reuse
         elif s.name == "rmsprop":
             square = self._buffer(index, "square_avg", param)
             average = 0.99 * rows.get(square) + 0.01 * grad * grad
@@ -174,7 +174,9 @@ class _Rows:
         if self.index is None:
             tensor.add_(values, alpha=alpha)
         elif self.unique:
-            tensor.index_copy_(0, self.index, tensor.index_select(0, self.index) + values * alpha)
+            tensor.index_copy_(
+                0, self.index, tensor.index_select(0, self.index).add_(values, alpha=alpha)
+            )
         else:
             tensor.index_add_(0, self.index, values * alpha)
 
@@ -182,7 +184,7 @@ class _Rows:
 def _sparse_rows(grad: torch.Tensor, *, unique: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """Row indices and gradient rows of a sparse COO gradient; ``unique`` sums duplicates."""
     rows, values = grad._indices()[0], grad._values()
-    if not unique:
+    if not unique or bool((rows[1:] > rows[:-1]).all()):  # already one row per index
         return rows, values
     distinct, inverse = torch.unique(rows, return_inverse=True)
     summed = torch.zeros(len(distinct), values.shape[1], dtype=values.dtype, device=values.device)

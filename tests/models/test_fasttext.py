@@ -1,0 +1,71 @@
+"""The fasttext family's own parts: its bag mean's gradient and its default batch size."""
+
+import pytest
+import torch
+from torch import nn
+
+from modelcycle.models import make_model
+from modelcycle.models.fasttext import FastTextModule, default_batch_size
+
+
+def _gradients(module: FastTextModule, ids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+    module.zero_grad()
+    scores = module(ids, offsets)
+    (scores * torch.arange(1.0, scores.shape[1] + 1)).sum().backward()
+    grad = module.embedding.weight.grad
+    assert grad is not None
+    return grad.to_dense()
+
+
+def test_training_bag_mean_matches_embedding_bag() -> None:
+    torch.manual_seed(0)
+    module = FastTextModule(n_ids=12, dim=4, hidden=(), n_classes=3, dropout=0.0)
+    nn.init.normal_(module.head.first.weight)  # fastText's zero start would hide the gradient
+    ids = torch.tensor([3, 1, 3, 7, 11, 1, 3, 0])  # repeated ids, within and across bags
+    offsets = torch.tensor([0, 3, 3, 6])  # the second bag is empty
+    module.train()
+    trained = module(ids, offsets)
+    grad = _gradients(module, ids, offsets)
+    module.eval()  # inference takes PyTorch's EmbeddingBag, the reference
+    with torch.no_grad():
+        inferred = module(ids, offsets)
+    torch.testing.assert_close(trained, inferred)
+    reference = nn.EmbeddingBag(12, 4, mode="mean", sparse=True)
+    reference.weight.data.copy_(module.embedding.weight.data)
+    scores = module.head(reference(ids, offsets))
+    (scores * torch.arange(1.0, scores.shape[1] + 1)).sum().backward()
+    assert reference.weight.grad is not None
+    torch.testing.assert_close(grad, reference.weight.grad.to_dense())
+    assert grad[[2, 4, 5, 6, 8, 9, 10]].abs().sum() == 0  # ids no bag holds
+
+
+def test_training_gradient_has_one_row_per_id() -> None:
+    module = FastTextModule(n_ids=20, dim=3, hidden=(), n_classes=2, dropout=0.0).train()
+    ids = torch.tensor([5, 2, 5, 5, 9, 2])
+    module(ids, torch.tensor([0, 2])).sum().backward()
+    grad = module.embedding.weight.grad
+    assert grad is not None
+    assert grad._indices()[0].tolist() == [2, 5, 9]
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "texts", "ids", "expected"),
+    [
+        ("adagrad", 67_349, 1_261_000, 2048),  # SST-2: short sentences batch many
+        ("rmsprop", 25_000, 11_784_000, 256),  # IMDB: long reviews batch few
+        ("adagrad", 9_596, 373_500, 256),  # too few texts for 32 batches of more
+        ("adam", 1_000_000, 2_000_000, 16_384),  # 2 ids a text: 20,000 texts, a power of two
+        ("sgd", 67_349, 1_261_000, 256),  # SGD keeps its batch
+        ("adagrad", 10, 0, 256),
+    ],
+)
+def test_default_batch_size(optimizer: str, texts: int, ids: int, expected: int) -> None:
+    assert default_batch_size(optimizer, texts, ids) == expected
+
+
+def test_fit_records_the_batch_size_it_used() -> None:
+    texts = ["good film", "bad film", "great plot", "awful plot"] * 5
+    labels = ["pos", "neg", "pos", "neg"] * 5
+    assert make_model("fasttext", {"epochs": 1}).fit(texts, labels).batch_size_ == 256
+    given = make_model("fasttext", {"epochs": 1, "batch_size": 3}).fit(texts, labels)
+    assert given.batch_size_ == 3
