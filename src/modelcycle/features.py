@@ -163,17 +163,22 @@ def ngram_keys(
     A unigram's key is its word id; an n-gram's key is a 61-bit hash of its word ids with n in
     the top three bits, so keys of different orders never collide. Unknown words (id -1) break
     n-grams, as a word that never reached the vocabulary cannot be part of a kept n-gram.
-
-    Every step works in place on one (token, order) table: on IMDB's 6M tokens a fresh array
-    of the corpus' size costs more than the arithmetic on it (first-touch page faults).
     """
+    keys, kept = _ngram_table(doc, ids, ngram_range)
+    return np.repeat(doc, kept.sum(axis=1, dtype=np.uint8)), keys[kept]
+
+
+def _ngram_table(
+    doc: np.ndarray, ids: np.ndarray, ngram_range: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(keys, kept)``, both (token, order): the key of the n-gram that starts at each token,
+    and whether it exists. Every step works in place: on IMDB's 6M tokens a fresh array of the
+    corpus' size costs more than the arithmetic on it (first-touch page faults)."""
     orders = [n for n in range(max(ngram_range[0], 1), ngram_range[1] + 1) if n <= len(ids)]
-    if not orders:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint64)
-    known = ids >= 0
-    words = ids.astype(np.int64, copy=False).view(np.uint64)  # -1 wraps, but is never kept
     keys = np.empty((len(ids), len(orders)), dtype=np.uint64)
     kept = np.zeros((len(ids), len(orders)), dtype=bool)
+    known = ids >= 0
+    words = ids.astype(np.int64, copy=False).view(np.uint64)  # -1 wraps, but is never kept
     one = np.uint64(1)
     for column, n in enumerate(orders):
         width = len(ids) - n + 1
@@ -192,7 +197,7 @@ def ngram_keys(
             key += one
         key &= _HASH_MASK
         key |= np.uint64(n) << _ORDER_SHIFT
-    return np.repeat(doc, kept.sum(axis=1)), keys[kept]
+    return keys, kept
 
 
 WEIGHTINGS = ("tfidf", "binary", "count")
@@ -432,13 +437,14 @@ class HashedBagFeaturizer:
         assert self.vocabulary is not None
         if self.end_token:
             doc, words = _append_end_token(doc, words, n_texts)
-        doc, keys = ngram_keys(doc, words, (1, self.ngrams))  # sorted by doc, as the tokens
+        table, kept = _ngram_table(doc, words, (1, self.ngrams))
+        keys = table[kept]  # in token order, so text by text
         hashed = keys >= np.uint64(1) << _ORDER_SHIFT
         np.remainder(keys, np.uint64(self.buckets), out=keys, where=hashed)
         np.add(keys, np.uint64(len(self.vocabulary)), out=keys, where=hashed)
-        counts = np.bincount(doc, minlength=n_texts)
+        per_text = np.bincount(doc, weights=kept.sum(axis=1, dtype=np.uint8), minlength=n_texts)
         offsets = np.zeros(n_texts, dtype=np.int64)
-        np.cumsum(counts[:-1], out=offsets[1:])
+        np.cumsum(per_text[:-1], out=offsets[1:], dtype=np.int64)
         return keys.view(np.int64), offsets
 
     def to_state(self) -> tuple[dict[str, Any], list[str]]:
@@ -478,7 +484,8 @@ def _append_end_token(
     ends = np.cumsum(np.bincount(doc, minlength=n_texts))
     out_doc = np.empty(len(doc) + n_texts, dtype=np.int64)
     out_words = np.empty(len(doc) + n_texts, dtype=np.int64)
-    token_at = np.arange(len(doc)) + doc  # each token moves by the end tokens before it
+    token_at = np.arange(len(doc), dtype=np.int64)
+    token_at += doc  # each token moves by the end tokens before it
     end_at = ends + np.arange(n_texts)
     out_doc[token_at], out_words[token_at] = doc, words
     out_doc[end_at], out_words[end_at] = np.arange(n_texts), 0
