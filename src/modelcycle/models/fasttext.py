@@ -49,7 +49,8 @@ MIN_BATCHES_PER_EPOCH = 32
 """The adaptive optimisers' default batch holds about ``IDS_PER_BATCH`` ids (a power of two of
 texts, at most 1/``MIN_BATCHES_PER_EPOCH`` of them, at least 256): a step costs the same
 whatever its size, so short texts batch many (SST-2: 2,048 sentences, the same accuracy as 256
-in 0.4 of the time, mean of 3 seeds) and long ones few (IMDB: 256 reviews; 1,024 lose a point)."""
+in under half the time, mean of 3 seeds) and long ones few (IMDB: 256 reviews; 1,024 lose a
+point)."""
 
 
 class FastTextModule(nn.Module):
