@@ -69,3 +69,13 @@ def test_fit_records_the_batch_size_it_used() -> None:
     assert make_model("fasttext", {"epochs": 1}).fit(texts, labels).batch_size_ == 256
     given = make_model("fasttext", {"epochs": 1, "batch_size": 3}).fit(texts, labels)
     assert given.batch_size_ == 3
+
+
+def test_dense_embedding_gradients_when_asked() -> None:
+    # data-parallel training on GPUs turns sparse gradients off (NCCL cannot reduce them)
+    module = FastTextModule(n_ids=20, dim=3, hidden=(), n_classes=2, dropout=0.0).train()
+    module.embedding.sparse = False
+    module(torch.tensor([5, 2, 5]), torch.tensor([0, 1])).sum().backward()
+    grad = module.embedding.weight.grad
+    assert grad is not None
+    assert not grad.is_sparse
