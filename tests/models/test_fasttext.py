@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from modelcycle.models import make_model
-from modelcycle.models.fasttext import FastTextModule, default_batch_size
+from modelcycle.models.fasttext import FastTextModule, default_batch_size, default_lr
 
 
 def _gradients(module: FastTextModule, ids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
@@ -52,7 +52,7 @@ def test_training_gradient_has_one_row_per_id() -> None:
     ("optimizer", "texts", "ids", "expected"),
     [
         ("adagrad", 67_349, 1_261_000, 2048),  # SST-2: short sentences batch many
-        ("rmsprop", 25_000, 11_784_000, 256),  # IMDB: long reviews batch few
+        ("rmsprop", 25_000, 11_784_000, 512),  # IMDB: long reviews batch few
         ("adagrad", 9_596, 373_500, 256),  # too few texts for 32 batches of more
         ("adam", 1_000_000, 2_000_000, 16_384),  # 2 ids a text: 20,000 texts, a power of two
         ("sgd", 67_349, 1_261_000, 256),  # SGD keeps its batch
@@ -61,6 +61,16 @@ def test_training_gradient_has_one_row_per_id() -> None:
 )
 def test_default_batch_size(optimizer: str, texts: int, ids: int, expected: int) -> None:
     assert default_batch_size(optimizer, texts, ids) == expected
+
+
+def test_default_lr_grows_with_batches_of_long_texts() -> None:
+    assert default_lr("sgd", 256, 500.0) == pytest.approx(0.08 * 256)
+    assert default_lr("adagrad", 2048, 18.7) == pytest.approx(0.1)  # SST-2: 38,000 ids
+    assert default_lr("adagrad", 256, 10.0) == pytest.approx(0.1)  # never below the base
+    assert default_lr("adagrad", 512, 471.4) == pytest.approx(0.1 * (512 * 471.4 / 40_000) ** 0.5)
+    assert default_lr("adam", 512, 471.4) == pytest.approx(
+        2 * default_lr("adagrad", 512, 471.4) / 20
+    )
 
 
 def test_fit_records_the_batch_size_it_used() -> None:

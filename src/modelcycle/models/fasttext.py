@@ -8,6 +8,7 @@ and the embedding table is updated lazily by whichever of the four optimisers is
 
 from __future__ import annotations
 
+import math
 from numbers import Integral, Real
 from typing import Any, ClassVar, Self
 
@@ -41,16 +42,40 @@ SGD_LR_PER_EXAMPLE = 0.08
 """SGD's default rate is this times the batch size: the mean loss of a batch then moves the
 weights as fastText's per-example updates at rate 0.08 would."""
 ADAPTIVE_LR = {"adagrad": 0.1, "rmsprop": 0.005, "adam": 0.01, "adamw": 0.01}
-"""The adaptive optimisers' defaults, which do not scale with the batch size."""
+"""The adaptive optimisers' defaults for batches of up to ``IDS_PER_BATCH`` ids; larger batches
+(long texts) scale them by the square root of their size in ids: IMDB, batches of 512 reviews
+(240,000 ids), adagrad 0.9057 against 0.8987 unscaled, rmsprop 0.9046 against 0.8823, adam
+0.9046 against 0.8843."""
 SGD_BATCH_SIZE = 256
-"""SGD's default batch: its per-example rate diverges on the larger batches below (measured)."""
+"""SGD's default batch (and the others' smallest): its per-example rate diverges on larger
+batches (measured)."""
 IDS_PER_BATCH = 40_000
+LONG_TEXTS_BATCH_SIZE = 512
 MIN_BATCHES_PER_EPOCH = 32
-"""The adaptive optimisers' default batch holds about ``IDS_PER_BATCH`` ids (a power of two of
-texts, at most 1/``MIN_BATCHES_PER_EPOCH`` of them, at least 256): a step costs the same
-whatever its size, so short texts batch many (SST-2: 2,048 sentences, the same accuracy as 256
-in under half the time, mean of 3 seeds) and long ones few (IMDB: 256 reviews; 1,024 lose a
-point)."""
+"""The adaptive optimisers' default batch holds about ``IDS_PER_BATCH`` ids, or
+``LONG_TEXTS_BATCH_SIZE`` texts when that is more; at most 1/``MIN_BATCHES_PER_EPOCH`` of the
+texts and at least 256 (a power of two). A step costs about the same whatever its size, so
+short texts batch many (SST-2: 2,048 sentences, the same accuracy as 256 in under half the
+time, mean of 3 seeds); IMDB batches 512 reviews (0.906, as 256 with the scaled rate, and 10%
+faster)."""
+
+
+def default_batch_size(optimizer: str, n_texts: int, n_ids: int) -> int:
+    """The batch size when none is given (see ``MIN_BATCHES_PER_EPOCH``)."""
+    if optimizer == "sgd":
+        return SGD_BATCH_SIZE
+    fits = min(
+        max(IDS_PER_BATCH * n_texts / max(n_ids, 1), LONG_TEXTS_BATCH_SIZE),
+        n_texts / MIN_BATCHES_PER_EPOCH,
+    )
+    return max(SGD_BATCH_SIZE, 1 << int(max(fits, 1)).bit_length() - 1)
+
+
+def default_lr(optimizer: str, batch_size: int, ids_per_text: float) -> float:
+    """The optimiser's default rate for batches of ``batch_size`` texts (see ``ADAPTIVE_LR``)."""
+    if optimizer == "sgd":
+        return SGD_LR_PER_EXAMPLE * batch_size
+    return ADAPTIVE_LR[optimizer] * max(1.0, math.sqrt(batch_size * ids_per_text / IDS_PER_BATCH))
 
 
 class FastTextModule(nn.Module):
@@ -145,14 +170,6 @@ class BagData:
         return (*bags, self.extra[torch.from_numpy(rows)].to(device))
 
 
-def default_batch_size(optimizer: str, n_texts: int, n_ids: int) -> int:
-    """The batch size when none is given (see ``IDS_PER_BATCH``)."""
-    if optimizer == "sgd":
-        return SGD_BATCH_SIZE
-    fits = min(IDS_PER_BATCH * n_texts / max(n_ids, 1), n_texts / MIN_BATCHES_PER_EPOCH)
-    return max(SGD_BATCH_SIZE, 1 << int(max(fits, 1)).bit_length() - 1)
-
-
 class FastTextClassifier(TextClassifier):
     """``fasttext``: averaged embeddings of words and hashed word n-grams, softmax on top.
 
@@ -231,8 +248,9 @@ class FastTextClassifier(TextClassifier):
         self.batch_size_ = self.batch_size or default_batch_size(
             self.optimizer, len(texts), len(ids)
         )
-        default_lr = {"sgd": SGD_LR_PER_EXAMPLE * self.batch_size_, **ADAPTIVE_LR}
-        settings = loop_settings(self, default_lr, batch_size=self.batch_size_)
+        ids_per_text = len(ids) / max(len(texts), 1)
+        rate = default_lr(self.optimizer, self.batch_size_, ids_per_text)
+        settings = loop_settings(self, {self.optimizer: rate}, batch_size=self.batch_size_)
         torch.manual_seed(settings.seed)
         self.module_ = self._module(self.featurizer_.size, len(self.classes_), self.extra_.width)
         validate = None
