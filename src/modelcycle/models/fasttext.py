@@ -46,15 +46,15 @@ ADAPTIVE_LR = {"adagrad": 0.1, "rmsprop": 0.005, "adam": 0.01, "adamw": 0.01}
 (long texts) scale them by the square root of their size in ids: IMDB, batches of 512 reviews
 (240,000 ids), adagrad 0.9057 against 0.8987 unscaled, rmsprop 0.9046 against 0.8823, adam
 0.9046 against 0.8843."""
-SGD_BATCH_SIZE = 256
-"""SGD's default batch (and the others' smallest): its per-example rate diverges on larger
-batches (measured)."""
+BASE_BATCH_SIZE = 256
+"""SGD's default batch (its per-example rate diverges on larger ones, measured) and the
+smallest default batch of the others."""
 IDS_PER_BATCH = 40_000
 LONG_TEXTS_BATCH_SIZE = 512
 MIN_BATCHES_PER_EPOCH = 32
 """The adaptive optimisers' default batch holds about ``IDS_PER_BATCH`` ids, or
 ``LONG_TEXTS_BATCH_SIZE`` texts when that is more; at most 1/``MIN_BATCHES_PER_EPOCH`` of the
-texts and at least 256 (a power of two). A step costs about the same whatever its size, so
+texts and at least ``BASE_BATCH_SIZE`` (a power of two). A step costs about the same whatever its size, so
 short texts batch many (SST-2: 2,048 sentences, the same accuracy as 256 in under half the
 time, mean of 3 seeds); IMDB batches 512 reviews (0.906, as 256 with the scaled rate, and 10%
 faster)."""
@@ -63,12 +63,12 @@ faster)."""
 def default_batch_size(optimizer: str, n_texts: int, n_ids: int) -> int:
     """The batch size when none is given (see ``MIN_BATCHES_PER_EPOCH``)."""
     if optimizer == "sgd":
-        return SGD_BATCH_SIZE
+        return BASE_BATCH_SIZE
     fits = min(
         max(IDS_PER_BATCH * n_texts / max(n_ids, 1), LONG_TEXTS_BATCH_SIZE),
         n_texts / MIN_BATCHES_PER_EPOCH,
     )
-    return max(SGD_BATCH_SIZE, 1 << int(max(fits, 1)).bit_length() - 1)
+    return max(BASE_BATCH_SIZE, 1 << int(max(fits, 1)).bit_length() - 1)
 
 
 def default_lr(optimizer: str, batch_size: int, ids_per_text: float) -> float:
