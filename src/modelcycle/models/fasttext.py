@@ -54,10 +54,10 @@ LONG_TEXTS_BATCH_SIZE = 512
 MIN_BATCHES_PER_EPOCH = 32
 """The adaptive optimisers' default batch holds about ``IDS_PER_BATCH`` ids, or
 ``LONG_TEXTS_BATCH_SIZE`` texts when that is more; at most 1/``MIN_BATCHES_PER_EPOCH`` of the
-texts and at least ``BASE_BATCH_SIZE`` (a power of two). A step costs about the same whatever its size, so
-short texts batch many (SST-2: 2,048 sentences, the same accuracy as 256 in under half the
-time, mean of 3 seeds); IMDB batches 512 reviews (0.906, as 256 with the scaled rate, and 10%
-faster)."""
+texts and at least ``BASE_BATCH_SIZE`` (a power of two). A step costs about the same whatever
+its size, so short texts batch many (SST-2: 2,048 sentences, the same accuracy as 256 in under
+half the time, mean of 3 seeds); IMDB batches 512 reviews (0.906, as 256 with the scaled rate,
+and 10% faster)."""
 
 
 def default_batch_size(optimizer: str, n_texts: int, n_ids: int) -> int:
