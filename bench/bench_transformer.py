@@ -81,7 +81,8 @@ import onnxruntime as ort
 from modelcycle.export._transformer import TransformerNet
 options = ort.SessionOptions()
 options.intra_op_num_threads, options.inter_op_num_threads = {threads}, 1
-options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+for key in ("session.intra_op.allow_spinning", "session.force_spinning_stop"):
+    options.add_session_config_entry(key, "1")  # as OnnxClassifier sets a transformer's
 plain = TransformerNet(model.get_state()).to_onnx().SerializeToString()
 sessions = {{
     "fp32 unfused": ort.InferenceSession(plain, options, providers=["CPUExecutionProvider"]),

@@ -58,6 +58,8 @@ def test_parity_at_export(name: str, tmp_path: Path, reviews_csv: Path) -> None:
     expected = model.predict_proba([*data.texts, *PROBE])
     from_file = OnnxClassifier.load(tmp_path / "model.onnx")
     np.testing.assert_allclose(from_file.predict_proba([*data.texts, *PROBE]), expected, atol=1e-4)
+    options = from_file._session.get_session_options()  # a bag graph's threads sleep
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
 
     export_model(model, tmp_path / "dir")
     loaded = load_model(tmp_path / "dir")

@@ -165,6 +165,10 @@ def test_onnx_export_matches_torch_and_runs_without_it(tuned: Any, tmp_path: Pat
     assert document["inputs"] == ["input_ids", "attention_mask"]
     assert document["tokenizer"] == "model.tokenizer.json"
     runtime = OnnxClassifier.load(tmp_path / "model.onnx")
+    # its worker threads busy-wait between operators, and stop when a run ends
+    options = runtime._session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "1"
+    assert options.get_session_config_entry("session.force_spinning_stop") == "1"
     # dynamic batch and sequence axes: one text, many texts, long and empty texts
     for texts in (PROBE[:1], PROBE, TEXTS):
         np.testing.assert_allclose(
