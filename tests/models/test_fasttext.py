@@ -1,11 +1,12 @@
 """The fasttext family's own parts: its bag mean's gradient and its default batch size."""
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from modelcycle.models import make_model
-from modelcycle.models.fasttext import FastTextModule, default_batch_size, default_lr
+from modelcycle.models.fasttext import BagData, FastTextModule, default_batch_size, default_lr
 
 
 def _gradients(module: FastTextModule, ids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
@@ -17,12 +18,14 @@ def _gradients(module: FastTextModule, ids: torch.Tensor, offsets: torch.Tensor)
     return grad.to_dense()
 
 
-def test_training_bag_mean_matches_embedding_bag() -> None:
+@pytest.mark.parametrize("dtype", [torch.int64, torch.int32])  # BagData's batches are int32
+def test_training_bag_mean_matches_embedding_bag(dtype: torch.dtype) -> None:
     torch.manual_seed(0)
     module = FastTextModule(n_ids=12, dim=4, hidden=(), n_classes=3, dropout=0.0)
     nn.init.normal_(module.head.first.weight)  # fastText's zero start would hide the gradient
-    ids = torch.tensor([3, 1, 3, 7, 11, 1, 3, 0])  # repeated ids, within and across bags
-    offsets = torch.tensor([0, 3, 3, 6])  # the second bag is empty
+    # repeated ids, within and across bags; the second bag is empty
+    ids = torch.tensor([3, 1, 3, 7, 11, 1, 3, 0], dtype=dtype)
+    offsets = torch.tensor([0, 3, 3, 6], dtype=dtype)
     module.train()
     trained = module(ids, offsets)
     grad = _gradients(module, ids, offsets)
@@ -89,3 +92,15 @@ def test_dense_embedding_gradients_when_asked() -> None:
     grad = module.embedding.weight.grad
     assert grad is not None
     assert not grad.is_sparse
+
+
+def test_batches_hold_the_rows_bags_in_int32_where_ids_fit() -> None:
+    ids = np.array([5, 6, 7, 8, 9, 10], dtype=np.int64)
+    offsets = np.array([0, 2, 2, 5])  # bags [5, 6], [], [7, 8, 9], [10]
+    batch_ids, starts = BagData(ids, offsets, np.zeros(4), None).batch(
+        np.array([2, 0, 1]), torch.device("cpu")
+    )
+    assert batch_ids.tolist() == [7, 8, 9, 5, 6] and starts.tolist() == [0, 3, 5]
+    assert batch_ids.dtype == starts.dtype == torch.int32
+    wide = BagData(ids + 2**31, offsets, np.zeros(4), None).batch(np.array([3]), torch.device("cpu"))
+    assert wide[0].tolist() == [10 + 2**31] and wide[0].dtype == wide[1].dtype == torch.int64
