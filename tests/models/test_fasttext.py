@@ -58,7 +58,9 @@ def test_training_gradient_has_one_row_per_id() -> None:
         ("rmsprop", 25_000, 11_784_000, 512),  # IMDB: long reviews batch few
         ("adagrad", 9_596, 373_500, 256),  # too few texts for 32 batches of more
         ("adam", 1_000_000, 2_000_000, 16_384),  # 2 ids a text: 20,000 texts, a power of two
-        ("sgd", 67_349, 1_261_000, 256),  # SGD keeps its batch
+        ("sgd", 67_349, 1_261_000, 64),  # SGD: about 1,000 steps an epoch
+        ("sgd", 9_596, 373_500, 32),  # ... but never fewer than 32 texts a batch
+        ("sgd", 1_000_000, 2_000_000, 256),  # ... nor more than 256
         ("adagrad", 10, 0, 256),
     ],
 )
@@ -67,7 +69,7 @@ def test_default_batch_size(optimizer: str, texts: int, ids: int, expected: int)
 
 
 def test_default_lr_grows_with_batches_of_long_texts() -> None:
-    assert default_lr("sgd", 256, 500.0) == pytest.approx(0.08 * 256)
+    assert default_lr("sgd", 32, 500.0) == default_lr("sgd", 256, 10.0)  # SGD: one rate
     assert default_lr("adagrad", 2048, 18.7) == pytest.approx(0.1)  # SST-2: 38,000 ids
     assert default_lr("adagrad", 256, 10.0) == pytest.approx(0.1)  # never below the base
     assert default_lr("adagrad", 512, 471.4) == pytest.approx(0.1 * (512 * 471.4 / 40_000) ** 0.5)
