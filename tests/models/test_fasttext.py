@@ -102,7 +102,10 @@ def test_batches_hold_the_rows_bags_in_int32_where_ids_fit() -> None:
     batch_ids, starts = BagData(ids, offsets, np.zeros(4), None).batch(
         np.array([2, 0, 1]), torch.device("cpu")
     )
-    assert batch_ids.tolist() == [7, 8, 9, 5, 6] and starts.tolist() == [0, 3, 5]
+    assert batch_ids.tolist() == [7, 8, 9, 5, 6]
+    assert starts.tolist() == [0, 3, 5]
     assert batch_ids.dtype == starts.dtype == torch.int32
-    wide = BagData(ids + 2**31, offsets, np.zeros(4), None).batch(np.array([3]), torch.device("cpu"))
-    assert wide[0].tolist() == [10 + 2**31] and wide[0].dtype == wide[1].dtype == torch.int64
+    wide = BagData(ids + 2**31, offsets, np.zeros(4), None)
+    wide_ids, wide_starts = wide.batch(np.array([3]), torch.device("cpu"))
+    assert wide_ids.tolist() == [10 + 2**31]
+    assert wide_ids.dtype == wide_starts.dtype == torch.int64
