@@ -43,6 +43,11 @@ _TRAINING_PARAMS = (
     "clip_grad",
 )
 
+SGD_LR = 5.0
+"""SGD's default rate for the gradient-trained variant: a linear model's convex loss takes a
+larger step than the networks' default 0.5 (logreg, rate 5 against 0.5: MR 0.784 against 0.736,
+SST-2 0.823 against 0.805, IMDB 0.896 against 0.861; svm on MR 0.773 against 0.715)."""
+
 
 class LinearTextClassifier(TextClassifier):
     """The shared machinery of the linear families: n-gram features, a weight matrix, scores."""
@@ -131,12 +136,15 @@ class LinearTextClassifier(TextClassifier):
             return
         from modelcycle.models.neural import NeuralClassifier
 
+        training = {name: getattr(self, name) for name in _TRAINING_PARAMS}
+        if training["lr"] is None and self.optimizer == "sgd":
+            training["lr"] = SGD_LR
         head = NeuralClassifier(
             loss=self.loss,
             optimizer=self.optimizer,
             class_weight=self.class_weight,
             random_state=self.random_state,
-            **{name: getattr(self, name) for name in _TRAINING_PARAMS},
+            **training,
         )
         X_val = y_val = None
         if val is not None:
