@@ -19,7 +19,7 @@ from tests.serving.conftest import free_port, running_server
 
 ROOT = Path(__file__).parents[2]
 DEPLOY = ROOT / "deploy"
-TRAINING_STACK = {"torch", "scikit-learn", "scipy", "matplotlib", "wordcloud", "cleanlab"}
+TRAINING_STACK = {"torch", "scikit-learn", "scipy", "matplotlib", "cleanlab"}
 
 
 def dockerfile() -> list[tuple[str, str]]:

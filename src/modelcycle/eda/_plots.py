@@ -1,14 +1,8 @@
-"""The report's figures, each an embeddable data URI: SVG charts (``modelcycle._charts``) and
-word clouds (the ``wordcloud`` package, fed our exact counts, as PNG).
-
-wordcloud (which imports matplotlib) is imported inside the functions that need it, so that
-importing modelcycle, or computing a profile for its JSON only, never loads it.
-"""
+"""The report's figures, each an embeddable SVG data URI: charts (``modelcycle._charts``) and
+word clouds (``modelcycle.eda._cloud``, fed the exact counts)."""
 
 from __future__ import annotations
 
-import base64
-import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -16,13 +10,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from modelcycle._charts import PALETTE, Panel, data_uri, figure, log_ticks
+from modelcycle.eda._cloud import word_cloud
 
 if TYPE_CHECKING:
     from modelcycle.eda._profile import PlotData
 
 WIDTH = 1040  # pixels: the width of the report's column
 ALL_TEXTS = "#d0d7de"
-CLOUD_SHADES = ["Blues", "Reds", "Greens", "Purples", "Oranges", "BuGn"]
+CLOUD_GREY = "#57606a"
 
 
 @dataclass(frozen=True)
@@ -31,12 +26,6 @@ class Figure_:
 
     uri: str
     alt: str
-
-
-def prepare() -> None:
-    """Import wordcloud (and with it matplotlib: a third of a second), e.g. in a thread while
-    the counting keeps the cores busy."""
-    import wordcloud  # noqa: F401
 
 
 def draw(plots: PlotData) -> dict[str, Any]:
@@ -48,9 +37,9 @@ def draw(plots: PlotData) -> dict[str, Any]:
     figures["lengths"] = _lengths(plots)
     figures["vocabulary"] = _vocabulary(plots)
     if plots.word_freq:
-        figures["cloud"] = _cloud(plots.word_freq, plots.seed, "Greys")
+        figures["cloud"] = _cloud(plots.word_freq, plots.seed, CLOUD_GREY)
     figures["label_clouds"] = {
-        label: _cloud(words, plots.seed, CLOUD_SHADES[i % len(CLOUD_SHADES)])
+        label: _cloud(words, plots.seed, _colour(i))
         for i, (label, words) in enumerate(list(plots.label_words.items())[:8])
         if words
     }
@@ -182,36 +171,10 @@ def _vocabulary(plots: PlotData) -> Figure_:
     )
 
 
-def _cloud(words: Mapping[str, float], seed: int, shades: str) -> Figure_:
-    from matplotlib import colormaps
-    from wordcloud import WordCloud
-
-    shade = colormaps[shades]
-
-    def colour(*_: Any, random_state: Any = None, **__: Any) -> str:
-        # a colour from the dark half of the map; wordcloud's own colormap= imports pyplot
-        red, green, blue, _alpha = shade(
-            0.55 + 0.45 * (random_state.random() if random_state else 0.5)
-        )
-        return f"rgb({red * 255:.0f},{green * 255:.0f},{blue * 255:.0f})"
-
-    cloud = WordCloud(  # laid out on a 347×173 grid and drawn at 1.5×: 520×260, 40% faster
-        width=347,
-        height=173,
-        scale=1.5,
-        max_words=100,
-        background_color="white",
-        color_func=colour,
-        prefer_horizontal=0.95,
-        random_state=seed,
-        relative_scaling=0.45,
-        margin=3,
-    ).generate_from_frequencies({w: float(v) for w, v in words.items() if v > 0})
-    buffer = io.BytesIO()
-    cloud.to_image().save(buffer, format="PNG", compress_level=3)
-    uri = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+def _cloud(words: Mapping[str, float], seed: int, colour: str) -> Figure_:
     top = ", ".join(list(words)[:8])
-    return Figure_(uri, f"Word cloud; the largest words: {top}.")
+    alt = f"Word cloud; the largest words: {top}."
+    return Figure_(data_uri(word_cloud(words, colour=colour, alt=alt, seed=seed)), alt)
 
 
 def _groups(plots: PlotData, count: int) -> tuple[np.ndarray, list[str]]:

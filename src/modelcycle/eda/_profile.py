@@ -16,7 +16,7 @@ import polars as pl
 
 from modelcycle._io import atomic_dir, write_json, write_text
 from modelcycle.data import Dataset
-from modelcycle.eda import _counts, _plots
+from modelcycle.eda import _counts
 from modelcycle.eda._counts import ORDERS, Counter, GramTable
 from modelcycle.eda._map import document_map
 from modelcycle.text import (
@@ -146,7 +146,6 @@ def profile(
         # Python-bound work on the sample, alongside the counting (polars works without the GIL)
         languages = background.submit(_languages, sample_texts[:LANGUAGE_SAMPLE], sample_rows)
         points = background.submit(document_map, sample_texts, seed)
-        background.submit(_plots.prepare)  # the report is nearly always drawn next
         counter = Counter(n_labels=len(labels))
         rows = _row_stats(frame, text, dataset.label, labels, counter, batch_bytes)
         data, plots = _figures(dataset, compare, rows, counter, labels, detailed, top)
