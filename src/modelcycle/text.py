@@ -48,7 +48,8 @@ def normalized(text: pl.Expr) -> pl.Expr:
         .str.replace_all(HTML_TAG, " ")
         .str.replace_all(HTML_ENTITY, " ")
         .str.replace_all(r"[^\w\s]", "")
-        .str.replace_all(r"\s+", " ")
+        # what r"\s+" → " " does, 4× faster: single spaces, the most of them, are left alone
+        .str.replace_all(r"\s{2,}|[^\S ]", " ")
         .str.strip_chars()
     )
 
@@ -84,7 +85,9 @@ QUALITY_CHECKS: dict[str, QualityCheck] = {
         "mojibake: UTF-8 decoded as Latin-1 (Ã©, â€™) or replacement characters",
         lambda t: t.str.contains(MOJIBAKE),
     ),
-    "non_ascii": QualityCheck("characters outside ASCII", lambda t: t.str.contains(NON_ASCII)),
+    "non_ascii": QualityCheck(  # in UTF-8, exactly the texts with more bytes than characters
+        "characters outside ASCII", lambda t: t.str.len_bytes() != t.str.len_chars()
+    ),
     "all_caps": QualityCheck("written in capitals only (3+ letters, no lower case)", _all_caps),
     "repeated_chars": QualityCheck(
         "a letter or !?. repeated 4+ times (sooooo, !!!!)",

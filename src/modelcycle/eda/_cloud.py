@@ -4,7 +4,7 @@ The ``wordcloud`` package lays out words with a font rasteriser and paints a PNG
 matplotlib it imports, that is 0.3 s before the first cloud and 0.14 s per cloud, half of the
 whole report on a 67,000-sentence file. Here each word is a box of its size (the Helvetica/Arial
 advance widths, which SVG's ``textLength`` then holds the browser's font to) placed on a grid of
-2-pixel cells: the free spot nearest the centre, found for every spot at once from the grid's
+3-pixel cells: the free spot nearest the centre, found for every spot at once from the grid's
 summed-area table. The words stay text: crisp at any zoom, searchable, a few kilobytes.
 
 Example::
@@ -21,7 +21,7 @@ from html import escape
 import numpy as np
 
 FONT = "Arial, Helvetica, 'Liberation Sans', sans-serif"
-CELL = 2  # pixels per grid cell
+CELL = 3  # pixels per grid cell
 PAD = 2  # pixels kept free around each word
 ASCENT, DESCENT = 0.74, 0.22  # of the font size: the box a word's glyphs take above/below
 LARGEST, SMALLEST = 0.2, 10.0  # the first word's size, of the cloud's height; the least size
