@@ -24,9 +24,7 @@ agree with FP32 on ``min_agreement`` of a sample of texts (no labels used) with 
 
 from __future__ import annotations
 
-import contextlib
 import io
-import platform
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -36,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from modelcycle._hardware import cpu
 from modelcycle._io import atomic_dir, write_json, write_text
 from modelcycle.artifacts import write_manifest
 from modelcycle.config import QuantizeConfig
@@ -886,13 +885,7 @@ def _choose(rows: list[dict[str, Any]], max_drop: float | None) -> dict[str, Any
 def _device() -> str:
     import onnxruntime
 
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return f"{cpu}, ONNX Runtime {onnxruntime.__version__} (CPUExecutionProvider)"
+    return f"{cpu()}, ONNX Runtime {onnxruntime.__version__} (CPUExecutionProvider)"
 
 
 def _size(n: int) -> str:
