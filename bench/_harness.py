@@ -13,6 +13,7 @@ import platform
 import subprocess
 import sys
 import textwrap
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -72,6 +73,23 @@ def measure(
     (that run's; ``per_run`` holds every run's). Each process sees its run number in
     ``BENCH_RUN`` (e.g. as a seed). ``python`` is another interpreter to run it with (an
     anchor's own virtual environment)."""
+    return _median([_run(code, threads, python, run) for run in range(repeat)])
+
+
+def measure_in_turns(
+    codes: Mapping[str, tuple[str, str | Path | None]], *, threads: int, repeat: int
+) -> dict[str, dict[str, Any]]:
+    """``measure`` for several (code, python) pairs by name, taking turns one process each, so
+    that a machine whose speed drifts slows them alike and their ratios hold."""
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in codes}
+    for run in range(repeat):
+        for name, (code, python) in codes.items():
+            runs[name].append(_run(code, threads, python, run))
+    return {name: _median(each) for name, each in runs.items()}
+
+
+def _run(code: str, threads: int, python: str | Path | None, run: int) -> dict[str, Any]:
+    """One fresh process of ``code`` (see ``measure``): what it put in ``result``, timed."""
     prologue = textwrap.dedent(
         """
         import json, resource, time
@@ -89,20 +107,23 @@ def measure(
         """
     )
     script = prologue + textwrap.dedent(code) + epilogue
-    env = {**os.environ, **{v: str(threads) for v in _THREAD_VARS}}
-    runs = []
-    for run in range(repeat):
-        done = subprocess.run(
-            [str(python or sys.executable), "-c", script],
-            capture_output=True,
-            text=True,
-            env={**env, "BENCH_RUN": str(run)},
-            cwd=ROOT,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"benchmark process failed:\n{done.stderr[-3000:]}")
-        line = next(x for x in done.stdout.splitlines() if x.startswith("BENCH-RESULT "))
-        runs.append(json.loads(line.removeprefix("BENCH-RESULT ")))
+    env = {**os.environ, **{v: str(threads) for v in _THREAD_VARS}, "BENCH_RUN": str(run)}
+    done = subprocess.run(
+        [str(python or sys.executable), "-c", script],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"benchmark process failed:\n{done.stderr[-3000:]}")
+    line = next(x for x in done.stdout.splitlines() if x.startswith("BENCH-RESULT "))
+    result: dict[str, Any] = json.loads(line.removeprefix("BENCH-RESULT "))
+    return result
+
+
+def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run of median time, with ``runs`` (how many) and ``per_run`` (all of them)."""
     by_time = sorted(runs, key=lambda r: r["seconds"])
     median = dict(by_time[len(runs) // 2])
     median["runs"] = len(runs)
