@@ -74,22 +74,23 @@ def word_cloud(
     rng = np.random.default_rng(seed)
     texts = []
     table, distance = _summed_area(taken), _distance(rows, columns)
-    too_long = np.inf  # the shortest length that found no room at the smallest size
+    too_long = np.inf  # the fewest ems that found no room at the smallest size
     for word, weight in ranked:
-        if advance(word, SMALLEST) >= too_long:
+        ems = advance(word, 1.0)  # its width at size 1: widths scale with the size
+        if ems >= too_long:
             continue  # nor will this word: the canvas only fills up
         size = max(SMALLEST, LARGEST * height * float(np.sqrt(weight / ranked[0][1])))
-        spot = _place(table, distance, advance(word, size), size)
+        spot = _place(table, distance, ems * size, size)
         while spot is None and size > SMALLEST:
             size = max(SMALLEST, size * 0.85)
-            spot = _place(table, distance, advance(word, size), size)
+            spot = _place(table, distance, ems * size, size)
         if spot is None:
-            too_long = min(too_long, advance(word, SMALLEST))
+            too_long = min(too_long, ems)
             continue
         top, left, box_rows, box_columns = spot
         taken[top : top + box_rows, left : left + box_columns] = True
         table = _summed_area(taken)
-        length = advance(word, size)
+        length = ems * size
         x = left * CELL + (box_columns * CELL - length) / 2
         y = top * CELL + PAD + ASCENT * size
         texts.append(
