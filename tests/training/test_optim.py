@@ -118,3 +118,27 @@ def test_optimizer_state_round_trips() -> None:
     assert sorted(again) == sorted(tensors)
     for key in tensors:
         torch.testing.assert_close(again[key], tensors[key])
+
+
+@pytest.mark.parametrize(("name", "scale"), [("sgd", 4.0), ("adam", 1.0)])
+def test_sparse_grad_scale_multiplies_sgd_steps_of_sparse_rows_only(
+    name: str, scale: float
+) -> None:
+    """SGD's sparse rows move ``scale`` times as far, its dense layer as far as without; the
+    adaptive optimisers ignore the setting (their steps do not grow with the gradient)."""
+    steps = []
+    for grad_scale in (1.0, 4.0):
+        torch.manual_seed(0)
+        module = nn.Sequential(nn.EmbeddingBag(6, 3, sparse=True), nn.Linear(3, 2))
+        before = [p.detach().clone() for p in module.parameters()]
+        settings = OptimizerSettings(name=name, lr=0.1, sparse_grad_scale=grad_scale)
+        optimizer = TrainingOptimizer(module, settings, total_steps=1)
+        optimizer.zero_grad()
+        module[1](module[0](torch.tensor([0, 1, 4]), torch.tensor([0, 2]))).sum().backward()
+        optimizer.step()
+        steps.append([p.detach() - b for p, b in zip(module.parameters(), before, strict=True)])
+    (table, *dense), (scaled_table, *scaled_dense) = steps
+    assert table.abs().sum() > 0
+    torch.testing.assert_close(scaled_table, table * scale)
+    for mine, theirs in zip(scaled_dense, dense, strict=True):
+        torch.testing.assert_close(mine, theirs)

@@ -133,6 +133,11 @@ class NeuralClassifier(ClassifierMixin, BaseEstimator):
         if isinstance(self.class_weight, dict):
             weights = tuple(float(self.class_weight.get(c, 1.0)) for c in self.classes_)
             settings = replace(settings, class_weight=weights)
+        if self.optimizer == "sgd" and self.hidden and sp.issparse(X):
+            # a feature's weights step by its texts' summed gradient, the dense layers by the
+            # mean: MR 0.542 -> 0.777, SST-2 0.806 -> 0.830, IMDB 0.864 -> 0.905 (seed 0)
+            summed = replace(settings.optimizer, sparse_grad_scale=float(settings.batch_size))
+            settings = replace(settings, optimizer=summed)
         self.history_ = run_loop(
             self.module_,
             MatrixData(X, targets),
@@ -185,7 +190,10 @@ class NeuralClassifier(ClassifierMixin, BaseEstimator):
 class MLPTextClassifier(TextClassifier):
     """The ``mlp`` family: TF-IDF word n-grams (and any engineered ``features``) into a
     feed-forward network with dropout. (For a network over bag-of-n-gram embeddings, use
-    ``fasttext`` with ``hidden=(...)``.)"""
+    ``fasttext`` with ``hidden=(...)``.)
+
+    SGD is the default: mean of seeds 0-2, MR 0.772, SST-2 0.822, IMDB 0.905 against Adam's
+    0.774, 0.817 and 0.890, in half Adam's time."""
 
     family = "mlp"
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
@@ -206,7 +214,7 @@ class MLPTextClassifier(TextClassifier):
         max_features: int | None = None,
         hidden: tuple[int, ...] = (128,),
         dropout: float = 0.3,
-        optimizer: str = "adam",
+        optimizer: str = "sgd",
         lr: float | None = None,
         weight_decay: float = 0.0,
         momentum: float = 0.0,
