@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
 import pytest
 
 pytest.importorskip("transformers", reason="the transformer extra is not installed")
@@ -13,7 +14,7 @@ pytest.importorskip("transformers", reason="the transformer extra is not install
 from sklearn.base import clone
 
 from modelcycle.data import load_dataset
-from modelcycle.exceptions import ArtifactError, ConfigError, NotFittedError
+from modelcycle.exceptions import ArtifactError, ConfigError, ExportError, NotFittedError
 from modelcycle.export import OnnxClassifier, export_model
 from modelcycle.models import load_model, make_model, save_model
 from modelcycle.training.loop import RunOptions
@@ -192,6 +193,17 @@ def test_quantization_table_rows(tuned: Any, tmp_path: Path, reviews_csv: Path) 
     assert table.row("fp16")["size_ratio"] < 0.75
     assert table.row("int8")["weights_ratio"] < 0.5
     assert table.row("int8-static")["method"].startswith("static INT8 (QDQ)")
+    # static means calibrated activations: every dense layer's input is quantized, not only its
+    # weights (the encoder's fused ops have no ONNX types; without them calibration skips all)
+    static = onnx.load(tmp_path / "q" / "int8-static" / "model.onnx").graph
+    made_by = {out: node for node in static.node for out in node.output}
+    dense = [n for n in static.node if n.op_type == "MatMul" and "/head/" not in n.name]
+    assert dense
+    for node in dense:
+        activation = made_by[node.input[0]]
+        assert activation.op_type == "DequantizeLinear", node.name
+        assert made_by[activation.input[0]].op_type == "QuantizeLinear", node.name
+    assert {"QAttention", "QEmbedLayerNormalization"} <= {n.op_type for n in static.node}
     for row in table.rows:
         assert row["agreement"] >= 0.5
         variant = OnnxClassifier.load(tmp_path / "q" / row["precision"])
@@ -259,3 +271,27 @@ def test_packaged_minilm_embeds_similar_sentences_closer() -> None:
     unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
     similar, dissimilar = float(unit[0] @ unit[1]), float(unit[0] @ unit[2])
     assert similar > dissimilar + 0.2
+
+
+def test_static_int8_refuses_a_graph_it_cannot_type(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from onnx import TensorProto, helper
+    from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
+
+    from modelcycle.quantization import _ort_quantize_transformer
+
+    def incomplete(model: Any, **_: Any) -> Any:  # as ONNX Runtime's: save, then raise
+        Path("sym_shape_infer_temp.onnx").write_bytes(b"")
+        raise Exception("Incomplete symbolic shape inference")
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g", [x], [y])
+    monkeypatch.setattr(SymbolicShapeInference, "infer_shapes", staticmethod(incomplete))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ExportError, match=r"int8-static: .* cannot type this graph"):
+        _ort_quantize_transformer(
+            helper.make_model(graph).SerializeToString(), per_channel=True, reader=object()
+        )
+    assert list(tmp_path.iterdir()) == []  # nothing left where the user runs it
