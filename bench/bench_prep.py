@@ -221,7 +221,7 @@ def run(ctx: Context) -> dict[str, Any]:
         LABEL_ISSUES.format(
             data=str(sst2),
             out=str(issues_dir / "clean.csv"),
-            issues_file=str(issues_dir / "label_issues.csv"),
+            issues_file=str(issues_dir / "clean.label_issues.csv"),
         ),
         threads=ctx.threads,
     )

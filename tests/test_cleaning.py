@@ -7,7 +7,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelcycle.cleaning import clean, clean_file, confident_learning, find_label_issues, fix_texts
+from modelcycle.cleaning import (
+    clean,
+    clean_file,
+    confident_learning,
+    find_label_issues,
+    fix_texts,
+    side_files,
+)
 from modelcycle.config import CleanConfig
 from modelcycle.data import Dataset
 from modelcycle.exceptions import ConfigError, DataError
@@ -255,10 +262,10 @@ def test_clean_file_writes_output_and_siblings(tmp_path: Path) -> None:
     report = clean_file(source, out)
     assert source.read_bytes() == before
     assert sorted(p.name for p in out.parent.iterdir()) == [
-        "changed.csv",
+        "clean.changed.csv",
+        "clean.clean_report.json",
         "clean.csv",
-        "clean_report.json",
-        "removed.csv",
+        "clean.removed.csv",
     ]
     assert out.read_text(encoding="utf-8") == (
         "text,label,stars\n"
@@ -266,7 +273,7 @@ def test_clean_file_writes_output_and_siblings(tmp_path: Path) -> None:
         "great film loved it,pos,4\n"
         "café was nice & warm,neg,2\n"
     )
-    removed = pl.read_csv(out.parent / "removed.csv", infer_schema=False)
+    removed = pl.read_csv(out.parent / "clean.removed.csv", infer_schema=False)
     assert removed.select("row", "reason").rows() == [
         ("3", "duplicate"),
         ("5", "missing_text"),
@@ -275,13 +282,13 @@ def test_clean_file_writes_output_and_siblings(tmp_path: Path) -> None:
         ("8", "conflicting_labels"),
     ]
     assert removed.get_column("text")[0] == "Great film!<br /><br />Loved it."  # as it was
-    changed = pl.read_csv(out.parent / "changed.csv", infer_schema=False)
+    changed = pl.read_csv(out.parent / "clean.changed.csv", infer_schema=False)
     assert changed.select("row", "column", "reason").rows() == [
         ("1", "text", "html"),
         ("2", "label", "label_space+label_case"),
         ("4", "text", "mojibake+html+whitespace"),
     ]
-    summary = json.loads((out.parent / "clean_report.json").read_text())
+    summary = json.loads((out.parent / "clean.clean_report.json").read_text())
     assert summary == report.summary
     assert (summary["rows_in"], summary["rows_out"], summary["rows_removed"]) == (8, 3, 5)
     assert summary["html"] == {
@@ -300,7 +307,7 @@ def test_streaming_in_small_blocks_gives_the_same_files(tmp_path: Path) -> None:
     blocks = clean_file(
         source, tmp_path / "b" / "out.csv", CleanConfig(conflicts="majority"), block_size=2048
     )
-    for name in ("out.csv", "removed.csv", "changed.csv"):
+    for name in ("out.csv", "out.removed.csv", "out.changed.csv"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     assert blocks.summary["rows_out"] == whole.summary["rows_out"] == 37  # the majority label
     assert blocks.summary["rows_in"] == 600
@@ -315,6 +322,55 @@ def test_parquet_and_jsonl_in_and_out(tmp_path: Path) -> None:
         {"text": "a & b", "label": "1"},
         {"text": "c", "label": "2"},
     ]
+
+
+def test_two_outputs_in_one_folder_keep_their_own_records(tmp_path: Path) -> None:
+    source = tmp_path / "in.csv"
+    source.write_text(CSV, encoding="utf-8")
+    first = clean_file(source, tmp_path / "out" / "a.csv")
+    second = clean_file(source, tmp_path / "out" / "b.csv.gz", CleanConfig(duplicates="none"))
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "a.changed.csv",
+        "a.clean_report.json",
+        "a.csv",
+        "a.removed.csv",
+        "b.changed.csv",
+        "b.clean_report.json",
+        "b.csv.gz",
+        "b.removed.csv",
+    ]
+    for name, report in (("a", first), ("b", second)):
+        summary = json.loads((tmp_path / "out" / f"{name}.clean_report.json").read_text())
+        assert summary == report.summary
+        assert summary["files"] == {
+            "removed": f"{name}.removed.csv",
+            "changed": f"{name}.changed.csv",
+        }
+    reasons = [
+        pl.read_csv(tmp_path / "out" / f"{name}.removed.csv").get_column("reason").to_list()
+        for name in ("a", "b")
+    ]
+    assert reasons[0] == ["duplicate", *reasons[1]]  # b kept the duplicate: a's record is intact
+
+
+@pytest.mark.parametrize(
+    ("out", "expected"),
+    [
+        ("d/x.csv", ["d/x.removed.csv", "d/x.changed.csv", "d/x.label_issues.csv"]),
+        ("x.jsonl.gz", ["x.removed.csv", "x.changed.csv", "x.label_issues.csv"]),
+        (
+            "my.data.parquet",
+            ["my.data.removed.csv", "my.data.changed.csv", "my.data.label_issues.csv"],
+        ),
+        ("noext", ["noext.removed.csv", "noext.changed.csv", "noext.label_issues.csv"]),
+    ],
+)
+def test_side_files_are_named_after_the_output(out: str, expected: list[str]) -> None:
+    found = side_files(out)
+    assert [found["removed"], found["changed"], found["label_issues"]] == [
+        Path(e) for e in expected
+    ]
+    assert found["report"] == Path(expected[0].replace("removed.csv", "clean_report.json"))
 
 
 def test_clean_file_refuses_to_overwrite_its_input(tmp_path: Path) -> None:

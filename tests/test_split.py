@@ -41,6 +41,31 @@ def test_an_empty_part_is_a_clear_error() -> None:
         split_dataset(data, SplitConfig(test=0.2, val=0.0))
 
 
+def test_all_unique_labels_say_that_stratification_is_impossible() -> None:
+    data = Dataset.from_records(
+        [f"text {i}" for i in range(50)], [f"l{i}" for i in range(50)], source="d.csv"
+    )
+    with pytest.raises(DataError) as caught:
+        split_dataset(data, SplitConfig(test=0.2, val=0.1))
+    assert str(caught.value) == (
+        "d.csv, column 'label': cannot stratify by label: every label has a single row (50 labels "
+        "in 50 rows), so no label can be in two parts and the test part would be empty; pass "
+        "--no-stratify for a random split, or merge the rare labels"
+    )
+    parts = split_dataset(data, SplitConfig(test=0.2, val=0.1, stratify=False))
+    assert (len(parts.train), len(parts.val or []), len(parts.test)) == (35, 5, 10)
+
+
+def test_labels_too_small_for_a_share_name_the_share() -> None:
+    data = Dataset.from_records([f"text {i}" for i in range(40)], [f"l{i // 2}" for i in range(40)])
+    with pytest.raises(
+        DataError,
+        match=r"column 'label': cannot stratify by label: the largest of its 20 labels has 2 "
+        r"rows, too few to put one in a 10% val part; pass --no-stratify",
+    ):
+        split_dataset(data, SplitConfig(test=0.3, val=0.1))
+
+
 def test_a_class_too_small_for_a_part_stays_in_train() -> None:
     data = Dataset.from_records(["a", "b", "c", "d", "e"], ["x", "x", "x", "x", "y"])
     parts = split_dataset(data, SplitConfig(test=0.4, val=0.0))

@@ -1,8 +1,9 @@
 """Cleaning: fix and remove what is wrong in labeled text, and record every change and removal.
 
 :func:`clean` works on a :class:`~modelcycle.data.Dataset` in memory; :func:`clean_file` streams a
-file of any size through the same steps, block by block, and writes the cleaned file with its
-siblings ``removed.csv``, ``changed.csv`` and ``clean_report.json``. The steps, in order:
+file of any size through the same steps, block by block, and writes the cleaned file ``x.csv``
+with its siblings ``x.removed.csv``, ``x.changed.csv`` and ``x.clean_report.json`` (named after
+it, so that two outputs in one folder keep their own records). The steps, in order:
 
 1. **Fix each text**: mojibake (UTF-8 read as Latin-1, repaired by ftfy), HTML tags and entities,
    Unicode NFC, control characters, repeated whitespace.
@@ -17,8 +18,8 @@ siblings ``removed.csv``, ``changed.csv`` and ``clean_report.json``. The steps, 
    confident learning; reported, and removed only when asked.
 7. **Fill numeric columns** (opt-in): median, mean, zero or a number.
 
-Nothing is lost silently: every input row is either in the output or in ``removed.csv`` with its
-reason, and every changed value is in ``changed.csv`` with its reason, before and after; the
+Nothing is lost silently: every input row is either in the output or in the removed rows with its
+reason, and every changed value is in the changed rows with its reason, before and after; the
 report counts each action and checks that rows in = rows out + rows removed. Detection uses the
 shared expressions of :mod:`modelcycle.text`, so cleaning and the EDA report mean the same thing by
 "a duplicate" or "a text with HTML".
@@ -55,6 +56,7 @@ __all__ = [
     "confident_learning",
     "find_label_issues",
     "fix_texts",
+    "side_files",
 ]
 
 TEXT_FIXES = ("mojibake", "html", "unicode", "control", "whitespace")
@@ -148,6 +150,21 @@ def clean(dataset: Dataset, config: CleanConfig | None = None) -> tuple[Dataset,
     return cleaned, report
 
 
+def side_files(out: str | Path) -> dict[str, Path]:
+    """The files :func:`clean_file` writes beside ``out``, named after it: for ``x.csv`` (or
+    ``x.csv.gz``), ``x.removed.csv``, ``x.changed.csv``, ``x.clean_report.json`` and, when label
+    issues are searched, ``x.label_issues.csv``."""
+    out = Path(out)
+    stem = Path(out.name.removesuffix(".gz")).stem
+    names = {
+        "removed": REMOVED_FILE,
+        "changed": CHANGED_FILE,
+        "label_issues": LABEL_ISSUES_FILE,
+        "report": REPORT_FILE,
+    }
+    return {kind: out.with_name(f"{stem}.{name}") for kind, name in names.items()}
+
+
 def clean_file(
     path: str | Path,
     out: str | Path,
@@ -159,23 +176,21 @@ def clean_file(
     block_size: int = 1 << 24,
 ) -> CleanReport:
     """Clean the data file ``path`` into ``out``, streaming: memory is bounded by the block size
-    and a few bytes per row, not by the file's size. ``out``'s directory also receives
-    ``removed.csv``, ``changed.csv`` and ``clean_report.json`` (and ``label_issues.csv`` when
-    label issues are searched). The input is never modified; every output appears only when all
-    of them are complete. ``block_size`` is the size in bytes of the blocks a CSV is read in.
+    and a few bytes per row, not by the file's size. Beside ``out`` go its :func:`side_files`:
+    the removed rows, the changed values and the report (and the label issues when they are
+    searched). The input is never modified; every output appears only when all of them are
+    complete. ``block_size`` is the size in bytes of the blocks a CSV is read in.
     """
     config = config or CleanConfig()
     path, out = Path(path), Path(out)
-    siblings = [out.parent / name for name in (REMOVED_FILE, CHANGED_FILE, REPORT_FILE)]
-    if config.find_label_issues or config.drop_label_issues:
-        siblings.append(out.parent / LABEL_ISSUES_FILE)
-    for target in (out, *siblings):
+    siblings = side_files(out)
+    if not (config.find_label_issues or config.drop_label_issues):
+        del siblings["label_issues"]
+    for target in (out, *siblings.values()):
         if target.resolve() == path.resolve():
             raise DataError(
                 f"the output {target} would overwrite the input; choose another -o", path=path
             )
-    if out.name in (REMOVED_FILE, CHANGED_FILE, REPORT_FILE, LABEL_ISSUES_FILE):
-        raise DataError(f"-o {out.name} is the name of a report file; choose another name")
     columns = read_columns(path, encoding=encoding)
     text_column, label_column = resolve_columns(
         path, text=text, label=label, encoding=encoding, columns=columns
@@ -188,7 +203,7 @@ def clean_file(
         spill_dir = Path(
             stack.enter_context(tempfile.TemporaryDirectory(prefix=".clean-", dir=out.parent))
         )
-        sink = _FileSink(stack, out)
+        sink = _FileSink(stack, out, siblings)
         summary = _run(
             batches,
             _SpillStore(spill_dir / "spill.arrow"),
@@ -199,7 +214,8 @@ def clean_file(
             source=str(path),
         )
         summary["output"] = str(out)
-    write_json(out.parent / REPORT_FILE, summary)
+        summary["files"] = {kind: siblings[kind].name for kind in summary["files"]}
+    write_json(siblings["report"], summary)
     return CleanReport(summary)
 
 
@@ -1009,13 +1025,13 @@ class _FileSink:
     """Writers for the output and its siblings: they close with ``stack``, and their files
     appear only if everything before succeeded."""
 
-    def __init__(self, stack: contextlib.ExitStack, out: Path) -> None:
+    def __init__(self, stack: contextlib.ExitStack, out: Path, siblings: dict[str, Path]) -> None:
         self.stack = stack
-        self.directory = out.parent
+        self.siblings = siblings
         self.writers = {
             "out": stack.enter_context(TableWriter(out)),
-            "removed": stack.enter_context(TableWriter(out.parent / REMOVED_FILE)),
-            "changed": stack.enter_context(TableWriter(out.parent / CHANGED_FILE)),
+            "removed": stack.enter_context(TableWriter(siblings["removed"])),
+            "changed": stack.enter_context(TableWriter(siblings["changed"])),
         }
         self._issues: pl.DataFrame | None = None
 
@@ -1027,7 +1043,7 @@ class _FileSink:
     def label_issues(self, frame: pl.DataFrame | None) -> None:
         self._issues = frame
         if frame is not None:
-            writer = self.stack.enter_context(TableWriter(self.directory / LABEL_ISSUES_FILE))
+            writer = self.stack.enter_context(TableWriter(self.siblings["label_issues"]))
             writer.write(frame)
 
     def write(self, kind: str, frame: pl.DataFrame) -> None:

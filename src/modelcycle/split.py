@@ -84,22 +84,18 @@ def split_dataset(dataset: Dataset, config: SplitConfig | None = None) -> Splits
     groups = frame.get_column(config.group) if config.group else None
     components = _components(len(dataset), [texts] if config.leakage_guard else [], groups)
     shares = np.array([1.0 - config.test - config.val, config.val, config.test])
+    stratify = config.time is None and config.stratify and dataset.label is not None
     if config.time is not None:
         times = _times(dataset, config.time)
         assignment = _by_time(components, times, shares)
     else:
-        stratify = config.stratify and dataset.label is not None
         labels = dataset.labels if stratify else np.zeros(len(dataset), dtype=str)
         rng = np.random.default_rng(config.seed)
         assignment = _stratified(components, labels, shares, rng)
     counts = np.bincount(assignment, minlength=3)
-    for index, name in ((0, "train"), (2, "test"), (1, "val")):
+    for index in (0, 2, 1):
         if counts[index] == 0 and shares[index] > 0:
-            raise DataError(
-                f"cannot split {len(dataset)} rows into shares of {shares[1]:.2f} val and "
-                f"{shares[2]:.2f} test: the {name} part would be empty (too few rows or groups)",
-                path=dataset.source,
-            )
+            raise _empty_part(dataset, shares, index, stratified=stratify)
     rows = {name: np.flatnonzero(assignment == index) for index, name in enumerate(PARTS)}
     checks = _checks(texts, assignment, components, groups)
     return Splits(
@@ -167,6 +163,41 @@ def _components(n: int, keys: list[pl.Series], groups: pl.Series | None) -> np.n
     return np.asarray(order[inverse])
 
 
+def _empty_part(dataset: Dataset, shares: np.ndarray, index: int, *, stratified: bool) -> DataError:
+    """Why part ``index`` would be empty, in one line: stratification, where the labels are too
+    small for a share that the rows as a whole would fill, or else too few rows or groups."""
+    name, n = PARTS[index], len(dataset)
+    if stratified and _targets(np.array([n]), shares)[index, 0] > 0:
+        per_label = np.unique(dataset.labels, return_counts=True)[1]
+        if _targets(per_label, shares)[index].sum() == 0:
+            largest = int(per_label.max())
+            why = (
+                f"every label has a single row ({len(per_label):,} labels in {n:,} rows), so no "
+                f"label can be in two parts and the {name} part would be empty"
+                if largest == 1
+                else f"the largest of its {len(per_label):,} labels has {largest:,} rows, too few "
+                f"to put one in a {shares[index]:.0%} {name} part"
+            )
+            return DataError(
+                f"cannot stratify by label: {why}; pass --no-stratify for a random split, or "
+                "merge the rare labels",
+                path=dataset.source,
+                column=dataset.label,
+            )
+    return DataError(
+        f"cannot split {n} rows into shares of {shares[1]:.2f} val and {shares[2]:.2f} test: "
+        f"the {name} part would be empty (too few rows or groups)",
+        path=dataset.source,
+    )
+
+
+def _targets(per_class: np.ndarray, shares: np.ndarray) -> np.ndarray:
+    """Rows of each class (columns) that each part (rows: train, val, test) should get."""
+    targets = np.floor(np.outer(shares, per_class) + 0.5)
+    targets[0] = per_class - targets[1] - targets[2]
+    return targets
+
+
 def _stratified(
     components: np.ndarray, labels: np.ndarray, shares: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
@@ -174,8 +205,7 @@ def _stratified(
     classes, y = np.unique(labels, return_inverse=True)
     k, n_comp = len(classes), int(components.max(initial=-1)) + 1
     per_class = np.bincount(y, minlength=k)
-    targets = np.floor(np.outer(shares, per_class) + 0.5)
-    targets[0] = per_class - targets[1] - targets[2]
+    targets = _targets(per_class, shares)
     sizes = np.bincount(components, minlength=n_comp)
     assigned = np.full(n_comp, -1)
     filled = np.zeros((3, k))

@@ -45,7 +45,7 @@ def test_clean(tmp_path: Path, runner: CliRunner, dirty_csv: Path) -> None:
         f"wrote {out}: 2 of 4 rows\n"
         "removed 2 rows (1 missing_label, 1 duplicate)\n"
         "changed 2 rows (1 fill, 2 html, 2 label_map)\n"
-        f"report: {out.parent / 'clean_report.json'}\n"
+        f"report: {out.parent / 'reviews.clean_report.json'}\n"
     )
     assert out.read_text(encoding="utf-8") == (
         "review_text,sentiment,stars\nLoved it! Great cast.,positive,5\nDull & long,negative,0\n"
@@ -67,7 +67,7 @@ def test_clean_label_issues_are_reported(tmp_path: Path, runner: CliRunner) -> N
         "label issues: 1 found, 0 removed\n  row 3: labeled 'neg', the model says 'pos'"
         in result.stdout
     )
-    assert (out.parent / "label_issues.csv").read_text().startswith("row,label,suggested,")
+    assert (out.parent / "d.label_issues.csv").read_text().startswith("row,label,suggested,")
     assert len(out.read_text().splitlines()) == 41
 
 
@@ -184,6 +184,23 @@ def test_split_by_group_and_errors(tmp_path: Path, runner: CliRunner, reviews_cs
     assert result.exit_code == 1
     assert result.stderr == "error: split.test must be between 0 and 1, got 1.5\n"
     assert not out.exists()
+
+
+def test_split_with_all_unique_labels_says_why(tmp_path: Path, runner: CliRunner) -> None:
+    data = tmp_path / "unique.csv"
+    rows = [f"text number {i},label {i}" for i in range(30)]
+    data.write_text("text,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    out = tmp_path / "parts"
+    result = runner.invoke(app, ["split", str(data), "-o", str(out)])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: {data}, column 'label': cannot stratify by label: every label has a single row "
+        "(30 labels in 30 rows), so no label can be in two parts and the test part would be "
+        "empty; pass --no-stratify for a random split, or merge the rare labels\n"
+    )
+    assert not out.exists()
+    result = runner.invoke(app, ["split", str(data), "-o", str(out), "--no-stratify"])
+    assert result.exit_code == 0, result.stderr
 
 
 def test_datasets_list_and_info(runner: CliRunner) -> None:

@@ -87,3 +87,18 @@ def test_a_directory_it_did_not_write_is_refused(
 )
 def test_bad_usage_exits_2(runner: CliRunner, args: list[str]) -> None:
     assert runner.invoke(app, args).exit_code == 2
+
+
+def test_max_labels_bounds_the_per_label_parts(tmp_path: Path, runner: CliRunner) -> None:
+    data = tmp_path / "topics.csv"
+    rows = [f"text about topic {i},t{i}" for i in range(5)] + ["more on topic zero,t0"]
+    data.write_text("text,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    out = tmp_path / "eda"
+    result = runner.invoke(app, ["eda", str(data), "-o", str(out), "--max-labels", "2"])
+    assert result.exit_code == 0, result.stderr
+    report = json.loads((out / "eda.json").read_text())
+    assert list(report["ngrams_by_label"]) == ["t0", "t1"]
+    assert report["other_labels"] == {"count": 3, "rows": 3}
+    assert report["settings"]["max_labels"] == 2
+    bad = runner.invoke(app, ["eda", str(data), "-o", str(out), "--max-labels", "0"])
+    assert bad.exit_code == 2

@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from modelcycle.data import Dataset
-from modelcycle.eda import EdaReport, profile
+from modelcycle.eda import EdaReport, _counts, _profile, profile
 from tests.eda.conftest import CORPUS
 
 
@@ -211,3 +211,54 @@ def test_rows_without_a_label_are_counted_apart() -> None:
     assert data["missing"]["label"] == 1
     assert data["length_by_label"]["(no label)"]["words"]["count"] == 1
     assert data["ngrams_by_label"]["(no label)"]["2"] == [["no idea", 1]]
+
+
+def many_labels(n: int) -> Dataset:
+    """``n`` labels, one row each, plus two more rows of each of the first three (the largest)."""
+    texts = [f"film number w{i} was seen" for i in range(n)]
+    texts += ["great film", "great film", "bad film", "bad film", "bad", "bad"]
+    labels = [f"L{i:04d}" for i in range(n)] + [f"L000{i // 2}" for i in range(6)]
+    return Dataset.from_records(texts, labels, source="many.csv")
+
+
+def test_many_labels_are_counted_in_a_bounded_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    widths: list[int] = []
+
+    class Spy(_profile.Counter):
+        def table(self, order: int) -> _counts.GramTable:
+            found = super().table(order)
+            widths.append(found.counts.shape[1])
+            return found
+
+    monkeypatch.setattr(_profile, "Counter", Spy)
+    data = profile(many_labels(3000), max_labels=20).data
+    assert set(widths) == {21}  # 20 labels and one column for the 2,980 others
+    assert len(data["labels"]) == 3000
+    assert list(data["labels"])[:3] == ["L0000", "L0001", "L0002"]
+    assert data["other_labels"] == {"count": 2980, "rows": 2980}
+    detailed = list(data["labels"])[:20]
+    for per_label in ("ngrams_by_label", "length_by_label", "distinctive", "distinctive_by_n"):
+        assert list(data[per_label]) == detailed, per_label
+    assert data["ngrams_by_label"]["L0000"]["2"][0] == ["great film", 2]
+
+
+def test_per_label_figures_do_not_depend_on_the_labels_left_out(corpus: Dataset) -> None:
+    everything = profile(corpus).data
+    two = profile(corpus, max_labels=2).data
+    assert list(two["distinctive"]) == ["neg", "pos"]
+    assert two["other_labels"] == {"count": 1, "rows": 2}
+    assert everything["other_labels"] == {"count": 0, "rows": 0}
+    for per_label in ("ngrams_by_label", "length_by_label", "distinctive", "distinctive_by_n"):
+        assert two[per_label] == {k: everything[per_label][k] for k in ("neg", "pos")}
+
+
+def test_the_page_lists_the_largest_labels_and_says_how_many_are_left_out() -> None:
+    html = profile(many_labels(3000)).to_html()
+    assert "(2,970 more labels)" in html  # the label table: the largest 30, then the rest
+    assert html.count("<td>L0") == 30 + 2 * 20  # label table; 20 labels in both length tables
+    # n-grams and distinctive n-grams (3 orders each) of 20 labels, word clouds of 8
+    assert html.count("<h3>L0") == 20 * 3 * 2 + 8
+    assert (
+        "Per-label lengths, n-grams, distinctive n-grams and plots cover the 20 largest labels; "
+        "the other 2,980 labels (2,980 rows) are left out of them"
+    ) in html

@@ -86,7 +86,7 @@ def clean(
         typer.Option(
             "--find-label-issues",
             help="Look for likely label errors (confident learning); report them in "
-            "label_issues.csv.",
+            "OUT's sibling NAME.label_issues.csv.",
         ),
     ] = False,
     drop_label_issues: Annotated[
@@ -100,12 +100,13 @@ def clean(
 ) -> None:
     """Clean labeled text: duplicates, missing values, HTML, mojibake, labels; nothing silently.
 
-    Writes OUT and, beside it, removed.csv and changed.csv (every removed or changed row, with
-    the reason) and clean_report.json (counts of each action). The input is never modified.
+    Writes OUT (say clean/reviews.csv) and, beside it, reviews.removed.csv and
+    reviews.changed.csv (every removed or changed row, with the reason) and
+    reviews.clean_report.json (counts of each action). The input is never modified.
 
     Example: modelcycle clean reviews.csv -o clean/reviews.csv --duplicates normalized
     """
-    from modelcycle.cleaning import clean_file
+    from modelcycle.cleaning import clean_file, side_files
     from modelcycle.config import CleanConfig
 
     pairs = dict(item.split("=", 1) for item in label_map.split(",")) if label_map else {}
@@ -145,4 +146,4 @@ def clean(
                 f"{example['suggested']!r} (p={example['p_suggested']:.2f}): "
                 f"{example['text'][:80]!r}"
             )
-    typer.echo(f"report: {out.parent / 'clean_report.json'}")
+    typer.echo(f"report: {side_files(out)['report']}")

@@ -23,12 +23,21 @@ def eda(
             help="A second file (e.g. the test set) to compare with: overlap and shift.",
         ),
     ] = None,
+    max_labels: Annotated[
+        int,
+        typer.Option(
+            "--max-labels",
+            min=1,
+            help="Labels (the largest) that get per-label lengths, n-grams and plots; the rest "
+            "are counted together and reported as other_labels.",
+        ),
+    ] = 20,
     encoding: Encoding = "utf-8",
     seed: Seed = 42,
 ) -> None:
     """Profile labeled text: duplicates, labels, lengths, words, n-grams, quality; eda.html.
 
-    Example: modelcycle eda train.csv -o eda/ --compare test.csv
+    Example: modelcycle eda train.csv -o eda/ --compare test.csv --max-labels 30
     """
     from modelcycle.data import load_dataset
     from modelcycle.eda import profile
@@ -51,7 +60,7 @@ def eda(
             require_label=False,
             allow_missing_labels=True,
         )
-    report = profile(dataset, compare=other, seed=seed)
+    report = profile(dataset, compare=other, max_labels=max_labels, seed=seed)
     report.write(out)
     d = report.data
     typer.echo(

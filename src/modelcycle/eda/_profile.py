@@ -126,9 +126,11 @@ def profile(
     n-grams, text quality and, with ``compare``, how a second dataset differs from it.
 
     Counts are exact. ``top`` is the length of each ranked list, ``max_labels`` how many labels
-    (the largest) get per-label lists and plots, ``sample`` how many texts the document map and the
-    language detection use (drawn with ``seed``). Texts are processed ``batch_bytes`` at a time,
-    so memory stays bounded on large files.
+    (the largest) get per-label lists and plots: the n-grams of the other labels are counted
+    together in one column, so that time and memory do not grow with the number of labels, and
+    ``other_labels`` says how many labels and rows that is. ``sample`` is how many texts the
+    document map and the language detection use (drawn with ``seed``). Texts are processed
+    ``batch_bytes`` at a time, so memory stays bounded on large files.
 
     Example::
 
@@ -146,7 +148,8 @@ def profile(
         # Python-bound work on the sample, alongside the counting (polars works without the GIL)
         languages = background.submit(_languages, sample_texts[:LANGUAGE_SAMPLE], sample_rows)
         points = background.submit(document_map, sample_texts, seed)
-        counter = Counter(n_labels=len(labels))
+        # one count column per detailed label, plus one for all the others together
+        counter = Counter(n_labels=min(len(labels), len(detailed) + 1))
         rows = _row_stats(frame, text, dataset.label, labels, counter, batch_bytes)
         data, plots = _figures(dataset, compare, rows, counter, labels, detailed, top)
         data["languages"] = languages.result()
@@ -204,6 +207,7 @@ def _figures(
         else 0,
     }
     data.update(_label_summary(data["labels"]))
+    data["other_labels"] = _other_labels(data["labels"], detailed)
     data["length"] = {unit: _describe(rows[unit]) for unit in ("chars", "words")}
     data["length_by_label"] = (
         {
@@ -287,6 +291,13 @@ def _label_counts(rows: pl.DataFrame, labels: list[str]) -> dict[str, int]:
     return counts
 
 
+def _other_labels(counts: dict[str, int], detailed: list[str]) -> dict[str, int]:
+    """How many labels, and rows with them, are left out of the per-label figures."""
+    shown = set(detailed)
+    left_out = [n for label, n in counts.items() if label not in shown]
+    return {"count": len(left_out), "rows": sum(left_out)}
+
+
 def _row_stats(
     frame: pl.DataFrame,
     text: str,
@@ -295,7 +306,8 @@ def _row_stats(
     counter: Counter,
     batch_bytes: int,
 ) -> pl.DataFrame:
-    """One row per text: label code, length, hashes and quality flags; feeds ``counter``."""
+    """One row per text: label code, length, hashes and quality flags; feeds ``counter`` (where
+    the labels beyond its last column share that column)."""
     column = pl.col(text)
     checks = {name: check.expr(column).fill_null(False) for name, check in QUALITY_CHECKS.items()}
     parts = []
@@ -321,7 +333,10 @@ def _row_stats(
             empty=(column == "").fill_null(False),
             **checks,
         )
-        counter.add(stats.get_column("tok"), codes)
+        counter.add(
+            stats.get_column("tok"),
+            codes.clip(upper_bound=counter.n_labels - 1) if codes is not None else None,
+        )
         parts.append(
             stats.with_columns(
                 words=pl.col("tok").list.len(), lab=pl.col("lab").cast(pl.UInt32)

@@ -11,6 +11,8 @@ from modelcycle.eda._plots import Figure_
 
 ORDER_NAMES = {"1": "Words", "2": "Bigrams", "3": "Trigrams"}
 STATS = ("count", "mean", "std", "min", "p25", "p50", "p75", "max")
+LABEL_ROWS = 30
+"""Labels listed in the label tables (the largest); the others are summed up in one last row."""
 
 
 def sections(data: dict[str, Any]) -> list[tuple[str, str]]:
@@ -308,17 +310,19 @@ def _conflict_examples(items: list[dict[str, Any]]) -> Html:
 
 
 def _labels(data: dict[str, Any], figures: dict[str, Any]) -> str:
-    if not data["labels"]:
+    counts = data["labels"]
+    if not counts:
         return '<p class="muted">No label column: the per-label parts are left out.</p>'
-    total = sum(data["labels"].values())
-    table = _html.table(
-        ["label", "texts", "share", ""],
-        [
-            [label, f"{n:,}", _pct(n, total), _bar(n / max(data["labels"].values()))]
-            for label, n in data["labels"].items()
-        ],
-        numeric=(1, 2),
-    )
+    total, largest = sum(counts.values()), max(counts.values())
+    shown = list(counts.items())[:LABEL_ROWS]
+    rows: list[list[Any]] = [
+        [label, f"{n:,}", _pct(n, total), _bar(n / largest)] for label, n in shown
+    ]
+    if len(counts) > len(shown):
+        rest = total - sum(n for _, n in shown)
+        more = f"({len(counts) - len(shown):,} more labels)"
+        rows.append([more, f"{rest:,}", _pct(rest, total), ""])
+    table = _html.table(["label", "texts", "share", ""], rows, numeric=(1, 2))
     ratio = data["imbalance_ratio"]
     note = _note(
         f"Imbalance ratio (largest / smallest label): <b>{ratio:.2f}</b>. "
@@ -330,6 +334,13 @@ def _labels(data: dict[str, Any], figures: dict[str, Any]) -> str:
         ),
         "warn" if ratio >= 3 else "ok",
     )
+    other = data["other_labels"]
+    if other["count"]:
+        note += _note(
+            f"Per-label lengths, n-grams, distinctive n-grams and plots cover the "
+            f"{len(counts) - other['count']:,} largest labels; the other {other['count']:,} labels "
+            f"({other['rows']:,} rows) are left out of them but counted in every overall figure."
+        )
     return (
         f'<div class="grid"><div>{table}{note}</div><div>{_figure(figures, "labels")}</div></div>'
     )
@@ -534,12 +545,16 @@ def _compare(data: dict[str, Any], figures: dict[str, Any]) -> str:
                 "warn",
             )
         )
+    shares = list(shift["shares"].items())
+    more = (
+        [[f"({len(shares) - LABEL_ROWS:,} more labels)", "", "", ""]]
+        if len(shares) > LABEL_ROWS
+        else []
+    )
     labels = _html.table(
         ["label", "share in data", "share in other", "difference"],
-        [
-            [label, f"{a:.1%}", f"{b:.1%}", f"{b - a:+.1%}"]
-            for label, (a, b) in shift["shares"].items()
-        ],
+        [[label, f"{a:.1%}", f"{b:.1%}", f"{b - a:+.1%}"] for label, (a, b) in shares[:LABEL_ROWS]]
+        + more,
         numeric=(1, 2, 3),
     )
     lengths = _html.table(
