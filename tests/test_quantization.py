@@ -120,6 +120,27 @@ def test_variants_predict_through_the_normal_api(tmp_path: Path, data: Dataset) 
         assert [r["label"] for r in records] == ["positive", "negative"]
 
 
+def test_each_variant_records_its_own_measured_figures(tmp_path: Path, data: Dataset) -> None:
+    model = fit("nb", data, min_df=1)
+    _, document = run(model, data, tmp_path / "q", precisions=("fp16", "int8"))
+    for row in document["rows"]:
+        variant = tmp_path / "q" / row["precision"]
+        metrics = json.loads((variant / "model.json").read_text())["metrics"]
+        report = evaluate(load_model(variant), data)  # verifies the manifest, too
+        assert metrics == {
+            "accuracy": row["accuracy"],
+            "macro_f1": report.metrics["macro_f1"],
+            "latency_ms_p50": row["latency_ms_p50"],
+            "latency_ms_p95": row["latency_ms_p95"],
+            "model_latency_ms_p50": row["model_latency_ms_p50"],
+            "throughput_per_s": row["throughput_per_s"],
+            "n": len(data),
+            "data": data.source,
+        }
+        assert row["dir_size_bytes"] == sum(f.stat().st_size for f in variant.iterdir())
+    verify_manifest(tmp_path / "q")
+
+
 def test_static_int8_with_calibration(tmp_path: Path, data: Dataset) -> None:
     model = fit("mlp", data, min_df=1, epochs=8, batch_size=4, patience=None, hidden=(16,))
     table, document = run(model, data, tmp_path / "q", calibrate=10)

@@ -37,7 +37,7 @@ import numpy as np
 
 from modelcycle._hardware import cpu
 from modelcycle._io import atomic_dir, write_json, write_text
-from modelcycle.artifacts import write_manifest
+from modelcycle.artifacts import update_model_meta, write_manifest
 from modelcycle.config import QuantizeConfig
 from modelcycle.data import Dataset
 from modelcycle.evaluation import evaluate
@@ -203,6 +203,7 @@ def quantize(
     with atomic_dir(out_dir, replace_if=TABLE_FILE) as tmp:
         classifiers: dict[str, Any] = {}
         accuracy: dict[str, float] = {}
+        macro_f1: dict[str, float] = {}
         predictions: dict[str, np.ndarray] = {}
         for item in built:
             say(f"{item.name}: write and evaluate")
@@ -210,10 +211,20 @@ def quantize(
             loaded = load_model(tmp / item.name)
             report = evaluate(loaded, dataset, model_name=item.name, seed=config.seed)
             accuracy[item.name] = report.metrics["accuracy"]
+            macro_f1[item.name] = report.metrics["macro_f1"]
             predictions[item.name] = predict(loaded, dataset.texts).labels  # as evaluate answers
             classifiers[item.name] = OnnxClassifier.load(tmp / item.name, threads=config.threads)
         say("timing: batch 1 and batch " + str(config.batch_size))
         timings = _time(classifiers, shuffled, dataset.texts, config)
+        for item in built:  # each variant carries its own figures (GET /v1/model shows them)
+            measured = {
+                "accuracy": accuracy[item.name],
+                "macro_f1": macro_f1[item.name],
+                **timings[item.name],
+                "n": len(dataset),
+                "data": dataset.source,
+            }
+            update_model_meta(tmp / item.name, {"metrics": measured})
         rows = [
             _row(item, tmp, built[0], accuracy, predictions, timings, len(dataset))
             for item in built

@@ -350,3 +350,148 @@ async def test_a_transformer_export_is_served_with_its_tokenizer(
     assert [p["label"] for p in predictions] == [r["label"] for r in expected]
     for got, want in zip(predictions, expected, strict=True):
         assert got["scores"] == pytest.approx(want["scores"], abs=1e-5)
+
+
+async def test_the_probes_answer_head(logreg_dir: Path) -> None:
+    async with serving(create_app(logreg_dir)) as client:
+        answers = [await client.head(path) for path in ("/healthz", "/readyz")]
+        schema = (await client.get("/openapi.json")).json()
+    assert [a.status_code for a in answers] == [200, 200]
+    assert [a.headers["content-type"] for a in answers] == ["application/json"] * 2
+    assert set(schema["paths"]["/healthz"]) == {"get"}  # HEAD is implied, not another operation
+    transport = httpx.ASGITransport(app=create_app(logreg_dir))  # no lifespan: never ready
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        assert (await client.head("/readyz")).status_code == 503
+
+
+async def test_docs_load_swagger_ui_from_this_server(logreg_dir: Path) -> None:
+    """/docs works offline: every file it loads comes from the server itself."""
+    import re
+
+    async with serving(create_app(logreg_dir)) as client:
+        page = await client.get("/docs")
+        urls = re.findall(r'(?:src|href)="([^"]*)"', page.text)
+        files = {url: await client.get(url) for url in urls}
+    assert page.status_code == 200
+    assert "://" not in page.text  # no other origin, not even in the script
+    assert sorted(urls) == [
+        "/static-offline-docs/favicon.png",
+        "/static-offline-docs/swagger-ui-bundle.js",
+        "/static-offline-docs/swagger-ui.css",
+    ]
+    types = {url: answer.headers["content-type"].split(";")[0] for url, answer in files.items()}
+    assert types == {
+        "/static-offline-docs/favicon.png": "image/png",
+        "/static-offline-docs/swagger-ui-bundle.js": "text/javascript",
+        "/static-offline-docs/swagger-ui.css": "text/css",
+    }
+    assert all(answer.status_code == 200 and answer.content for answer in files.values())
+    assert b"SwaggerUIBundle" in files["/static-offline-docs/swagger-ui-bundle.js"].content
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"texts": [1]}', "texts.0: Input should be a valid string; expected"),
+        (b'{"texts": [1, 2]}', "texts.0: Input should be a valid string (and 1 more problem);"),
+        (b'{"texts": [1, 2, 3]}', "texts.0: Input should be a valid string (and 2 more problems);"),
+    ],
+)
+async def test_invalid_request_counts_the_other_problems(
+    logreg_dir: Path, body: bytes, message: str
+) -> None:
+    async with serving(create_app(logreg_dir)) as client:
+        response = await client.post("/v1/predict", content=body)
+    assert assert_error(response, 422, "invalid_request")["message"].startswith(message)
+
+
+async def asgi_post(
+    app: Any, chunks: list[bytes], headers: list[tuple[bytes, bytes]]
+) -> tuple[list[str], int]:
+    """POST ``chunks`` to ``app`` as an ASGI server would: what happened in order (each body
+    chunk the app read, then the answer), and the answer's status."""
+    events: list[str] = []
+    pending = list(chunks)
+
+    async def receive() -> dict[str, Any]:
+        if not pending:
+            return {"type": "http.disconnect"}
+        chunk = pending.pop(0)
+        events.append(f"read {len(chunk)}")
+        return {"type": "http.request", "body": chunk, "more_body": bool(pending)}
+
+    status = []
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            status.append(message["status"])
+            events.append("answer")
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/predict",
+        "raw_path": b"/v1/predict",
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("test", 80),
+    }
+    await app(scope, receive, send)
+    return events, status[0]
+
+
+async def test_a_body_over_the_limit_is_read_to_its_end_before_the_413(logreg_dir: Path) -> None:
+    """A client that sends its whole body before it reads (http.client, requests) reads the 413:
+    the body is read and dropped first (a close with unread input would send a reset)."""
+    app = create_app(logreg_dir, settings=ServeSettings(max_body_bytes=1000))
+    declared = [(b"content-length", b"3000")]
+    events, status = await asgi_post(app, [b"x" * 1000] * 3, declared)
+    assert (events, status) == (["read 1000", "read 1000", "read 1000", "answer"], 413)
+    # streamed without a length: read past the limit, then to its end
+    events, status = await asgi_post(app, [b"x" * 600] * 4, [])
+    assert (events, status) == (["read 600"] * 4 + ["answer"], 413)
+    # a client that waits for "100 Continue" has sent nothing: it is answered at once
+    waiting = [*declared, (b"expect", b"100-continue")]
+    events, status = await asgi_post(app, [b"x" * 1000] * 3, waiting)
+    assert (events, status) == (["answer"], 413)
+
+
+async def test_a_body_far_over_the_limit_is_not_read(logreg_dir: Path) -> None:
+    app = create_app(logreg_dir, settings=ServeSettings(max_body_bytes=1000))
+    declared = [(b"content-length", str(32 << 20).encode())]  # over 16 MiB and 4 x the limit
+    events, status = await asgi_post(app, [b"x" * 1000] * 3, declared)
+    assert (events, status) == (["answer"], 413)
+
+
+async def test_a_quantized_variant_shows_its_measured_metrics(
+    logreg_dir: Path, tmp_path: Path
+) -> None:
+    from modelcycle.config import QuantizeConfig
+    from modelcycle.data import Dataset
+    from modelcycle.quantization import quantize
+
+    model = make_model("logreg", {"min_df": 1}, seed=0).fit(TEXTS, LABELS)
+    data = Dataset.from_records(TEXTS, LABELS, source="reviews")
+    fast = {"latency_texts": 5, "throughput_texts": 64, "guardrail_texts": 24}
+    table = quantize(model, data, tmp_path / "q", QuantizeConfig(precisions=("int8",), **fast))
+    async with serving(create_app(tmp_path / "q" / "int8")) as client:
+        shown = (await client.get("/v1/model")).json()
+    row = table.row("int8")
+    assert shown["precision"] == "int8"
+    assert shown["metrics"]["accuracy"] == row["accuracy"]
+    assert shown["metrics"]["latency_ms_p50"] == row["latency_ms_p50"]
+    assert (shown["metrics"]["n"], shown["metrics"]["data"]) == (len(TEXTS), "reviews")
+
+
+def test_head_limits_are_validated() -> None:
+    with pytest.raises(ConfigError, match="max_header_bytes must be an integer from 1024"):
+        ServeSettings(max_header_bytes=100)
+    with pytest.raises(ConfigError, match="header_timeout_s must be a number over 0"):
+        ServeSettings(header_timeout_s=0)
+    settings = ServeSettings(max_header_bytes=8192, header_timeout_s=0.5)
+    assert ServeSettings.from_json(settings.to_json()) == settings

@@ -47,6 +47,16 @@ def serve(
     max_text_chars: Annotated[
         int, typer.Option(help="Most characters per text (413 beyond).")
     ] = 50_000,
+    max_header_bytes: Annotated[
+        int, typer.Option(help="Most bytes of a request line and headers (431 beyond).")
+    ] = 32 << 10,
+    header_timeout: Annotated[
+        float,
+        typer.Option(
+            help="Seconds a request's line and headers may take to arrive (408 and the "
+            "connection closed beyond)."
+        ),
+    ] = 10.0,
     api_key_env: Annotated[
         str | None,
         typer.Option(
@@ -77,6 +87,8 @@ def serve(
         max_body_bytes=max_body_bytes,
         max_texts=max_texts,
         max_text_chars=max_text_chars,
+        max_header_bytes=max_header_bytes,
+        header_timeout_s=header_timeout,
         api_key_env=api_key_env,
         threads=threads,
         access_log=access_log,

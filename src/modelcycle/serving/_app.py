@@ -4,10 +4,10 @@
 
     POST /v1/predict   {"texts": ["...", ...]} -> {"predictions": [{"label", "scores"}], "model"}
     GET  /v1/model     the model's identity, labels, post-processing, limits and batching
-    GET  /healthz      alive (always 200 while the process answers)
-    GET  /readyz       200 once the model is loaded and warmed up, 503 before
+    GET  /healthz      alive (always 200 while the process answers; HEAD too)
+    GET  /readyz       200 once the model is loaded and warmed up, 503 before (HEAD too)
     GET  /metrics      Prometheus text format
-    GET  /openapi.json the OpenAPI schema (and /docs)
+    GET  /openapi.json the OpenAPI schema (and /docs: Swagger UI, its files served here)
 
 Every error, whatever produced it (validation, routing, limits, API key, an internal fault), is
 ``{"error": {"code": "...", "message": "..."}}`` with a 4xx status for a bad request and never a
@@ -31,9 +31,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, 
 from pathlib import Path
 from typing import Annotated, Any
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -169,7 +171,7 @@ def create_app(model_dir: str | Path, *, settings: ServeSettings | None = None) 
                 await warming
             await batcher.close()
 
-    app = FastAPI(
+    app = FastAPIOffline(  # /docs with Swagger UI's own files, served here: it works offline
         title="modelcycle",
         version=__version__,
         description=f"Text classification with the ONNX model {model.info['name']!r}.",
@@ -264,6 +266,10 @@ def create_app(model_dir: str | Path, *, settings: ServeSettings | None = None) 
             raise ApiError(503, "not_ready", "the model is warming up")
         return {"status": "ready", "warmup_seconds": status["warmup_seconds"]}
 
+    # probes that send HEAD get the GET answer's status and headers (the server drops the body)
+    app.head("/healthz", include_in_schema=False)(healthz)
+    app.head("/readyz", include_in_schema=False)(readyz)
+
     @app.get(
         "/metrics",
         summary="Prometheus metrics",
@@ -338,7 +344,8 @@ def _invalid(errors: Sequence[Any]) -> ApiError:
     if first.get("type") == "json_invalid":
         return ApiError(400, "invalid_json", f"the body is not valid JSON: {first.get('msg')}")
     where = ".".join(str(part) for part in first.get("loc", ()) if part != "body") or "body"
-    more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
+    others = len(errors) - 1
+    more = f" (and {others} more problem{'s' if others > 1 else ''})" if others else ""
     return ApiError(
         422,
         "invalid_request",
@@ -388,6 +395,11 @@ def _add_error_handlers(app: FastAPI) -> None:
 
 
 PREDICT_PATH = "/v1/predict"
+DRAIN_MIN_BYTES = 16 << 20
+DRAIN_SECONDS = 10.0
+"""A body over the limit is still read and dropped, up to max(4 x max_body_bytes,
+DRAIN_MIN_BYTES) bytes and DRAIN_SECONDS, before the 413: a client that sends its whole body
+before it reads (Python's http.client, requests, httpx) then reads the 413, not a reset."""
 Predict = Callable[[bytes, Scope], Awaitable[bytes]]
 
 
@@ -397,7 +409,8 @@ class Gate:
 
     Written as plain ASGI (not Starlette's ``BaseHTTPMiddleware``, which costs a task per
     request) so that the hot path stays short. The body is read here, counted against
-    ``max_body_bytes`` (413 before the rest is read) and handed on.
+    ``max_body_bytes`` (413 beyond, once the rest is read and dropped: DRAIN_SECONDS) and
+    handed on.
     """
 
     def __init__(
@@ -513,14 +526,20 @@ class Gate:
             "shorter texts per request",
             {"Connection": "close"},
         )
+        drain = max(4 * limit, DRAIN_MIN_BYTES)
+        declared, waits = None, False  # waits: the client sends its body after a 100 Continue
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
                     return b"", (400, "bad_request", "Content-Length is not a number", {})
-                if declared > limit:
-                    return b"", too_large
+            elif name == b"expect":
+                waits = value.lower() == b"100-continue"
+        if declared is not None and declared > limit:
+            if not waits and declared <= drain:
+                await _drain(receive, drain)
+            return b"", too_large
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -529,10 +548,13 @@ class Gate:
                 break
             chunk = message.get("body", b"")
             size += len(chunk)
+            more = message.get("more_body", False)
             if size > limit:
+                if more:
+                    await _drain(receive, drain - size)
                 return b"", too_large
             chunks.append(chunk)
-            if not message.get("more_body", False):
+            if not more:
                 break
         return b"".join(chunks), None
 
@@ -558,6 +580,16 @@ class Gate:
             if code is not None:
                 fields["error"] = code
             access_log.info("request", extra={"fields": fields})
+
+
+async def _drain(receive: Receive, budget: int) -> None:
+    """Read and drop the rest of a refused body: at most ``budget`` bytes and DRAIN_SECONDS."""
+    with anyio.move_on_after(DRAIN_SECONDS):
+        while budget > 0:
+            message = await receive()
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                return
+            budget -= len(message.get("body", b""))
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -22,7 +22,13 @@ class ServeSettings:
       thread); 1 turns the micro-batcher off and runs each request's call on the event loop.
       ``max_wait_ms``: how long a batch may wait for more texts before it runs; 0 runs whatever
       has queued up while the model was busy, so a lone request never waits.
-    - ``max_body_bytes``, ``max_texts``, ``max_text_chars``: request limits, answered with 413.
+    - ``max_body_bytes``, ``max_texts``, ``max_text_chars``: request limits, answered with 413
+      (a body over the limit is still read and dropped, up to the larger of 4x the limit and
+      16 MiB, so that a client that sends its whole body before it reads still reads the 413).
+    - ``max_header_bytes``: the most bytes of a request line and headers (431 beyond; counted by
+      whole network reads, so a little more may pass). ``header_timeout_s``: how long a request's
+      line and headers may take to arrive, from its first byte or the connection's opening (408
+      and the connection closed beyond; a connection that sent nothing is closed).
     - ``api_key_env``: the name of an environment variable holding the API key; every path but
       ``/healthz`` and ``/readyz`` then needs ``Authorization: Bearer KEY`` (or ``X-API-Key``).
     - ``threads``: ONNX Runtime's threads per model call (1: best latency for small graphs).
@@ -39,6 +45,8 @@ class ServeSettings:
     max_body_bytes: int = 1 << 20
     max_texts: int = 256
     max_text_chars: int = 50_000
+    max_header_bytes: int = 32 << 10
+    header_timeout_s: float = 10.0
     api_key_env: str | None = None
     threads: int = 1
     access_log: bool = True
@@ -53,6 +61,7 @@ class ServeSettings:
             "max_body_bytes": (self.max_body_bytes, 1, 1 << 31),
             "max_texts": (self.max_texts, 1, 1_000_000),
             "max_text_chars": (self.max_text_chars, 1, 1 << 30),
+            "max_header_bytes": (self.max_header_bytes, 1024, 1 << 24),
             "threads": (self.threads, 1, 1024),
             "graceful_timeout_s": (self.graceful_timeout_s, 0, 3600),
         }
@@ -62,6 +71,11 @@ class ServeSettings:
         wait = self.max_wait_ms
         if isinstance(wait, bool) or not isinstance(wait, int | float) or not 0 <= wait <= 10_000:
             raise ConfigError(f"max_wait_ms must be a number from 0 to 10000, got {wait!r}")
+        head = self.header_timeout_s
+        if isinstance(head, bool) or not isinstance(head, int | float) or not 0 < head <= 3600:
+            raise ConfigError(
+                f"header_timeout_s must be a number over 0 and at most 3600, got {head!r}"
+            )
         if not self.host:
             raise ConfigError("host must not be empty (e.g. 127.0.0.1, or 0.0.0.0 for all)")
         if self.api_key_env is not None and not self.api_key_env.strip():
