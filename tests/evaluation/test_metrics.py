@@ -15,6 +15,7 @@ from sklearn.metrics import (
 from sklearn.preprocessing import label_binarize
 
 from modelcycle.evaluation import (
+    CONFUSION_LABELS,
     bootstrap_accuracy_ci,
     compute_metrics,
     expected_calibration_error,
@@ -70,6 +71,7 @@ def test_every_metric_matches_scikit_learn() -> None:
     assert m["confusion_matrix"] == {
         "labels": CLASSES,
         "matrix": confusion_matrix(TRUTH, PREDICTED, labels=CLASSES).tolist(),
+        "folded": [],
     }
     np.testing.assert_allclose(
         m["confusion_matrix_normalized"]["matrix"],
@@ -119,6 +121,59 @@ def test_unseen_labels_count_as_errors_and_undefined_metrics_are_none() -> None:
     assert m["log_loss"] is None
     assert m["roc_auc"] is None
     assert m["per_class"]["z"]["roc_auc"] is None
+
+
+def test_per_class_ranking_scores_match_scikit_learn_with_ties_and_unknown_rows() -> None:
+    rng = np.random.default_rng(7)
+    classes = ["a", "b", "c", "d"]
+    truth = rng.choice(["a", "b", "c", "d", "z"], size=300)
+    proba = rng.dirichlet([1, 1, 1, 1], size=300).round(1)  # rounded: many tied scores
+    proba /= proba.sum(axis=1, keepdims=True)
+    m = compute_metrics(truth, proba, classes, bootstrap=0)
+    for j, label in enumerate(classes):
+        positive = truth == label
+        assert m["per_class"][label]["roc_auc"] == pytest.approx(
+            roc_auc_score(positive, proba[:, j])
+        )
+        assert m["per_class"][label]["pr_auc"] == pytest.approx(
+            average_precision_score(positive, proba[:, j])
+        )
+    known = truth != "z"
+    assert m["roc_auc"] == pytest.approx(
+        roc_auc_score(truth[known], proba[known], multi_class="ovr", labels=classes)
+    )
+
+
+def test_confusion_matrix_of_many_labels_folds_the_smallest_into_other() -> None:
+    k = CONFUSION_LABELS + 5
+    names = [f"l{i:02d}" for i in range(k)]
+    # Label i has k - i rows, all answered right but for one row of l00 answered l34.
+    truth = np.array([name for i, name in enumerate(names) for _ in range(k - i)])
+    predicted = truth.copy()
+    predicted[0] = names[-1]
+    proba = np.full((len(truth), k), 1 / k)
+    m = compute_metrics(truth, proba, names, predicted=predicted, bootstrap=0)
+    confusion = m["confusion_matrix"]
+    kept = names[:CONFUSION_LABELS]
+    assert confusion["labels"] == [*kept, "(other 5 labels)"]
+    assert confusion["folded"] == names[CONFUSION_LABELS:]
+    matrix = np.array(confusion["matrix"])
+    assert matrix.shape == (CONFUSION_LABELS + 1, CONFUSION_LABELS + 1)
+    assert matrix[0, 0] == k - 1
+    assert matrix[0, -1] == 1  # l00 answered l34, a folded label
+    assert matrix[-1, -1] == sum(k - i for i in range(CONFUSION_LABELS, k))
+    assert matrix.sum() == len(truth)
+    assert m["confusion_matrix_normalized"]["labels"] == confusion["labels"]
+    assert len(m["per_class"]) == k
+
+
+def test_one_label_more_than_the_limit_is_shown_not_folded() -> None:
+    names = [f"l{i:02d}" for i in range(CONFUSION_LABELS + 1)]
+    proba = np.eye(len(names))
+    m = compute_metrics(np.array(names), proba, names, bootstrap=0)
+    assert m["confusion_matrix"]["labels"] == names
+    assert m["confusion_matrix"]["folded"] == []
+    assert m["confusion_matrix"]["matrix"] == np.eye(len(names), dtype=int).tolist()
 
 
 def test_expected_calibration_error_known_case() -> None:

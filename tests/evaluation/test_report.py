@@ -9,7 +9,7 @@ import pytest
 
 from modelcycle.config import EvalConfig
 from modelcycle.data import Dataset, load_dataset
-from modelcycle.evaluation import EvalReport, evaluate, evaluate_predictions
+from modelcycle.evaluation import CONFUSION_LABELS, EvalReport, evaluate, evaluate_predictions
 from modelcycle.exceptions import SchemaError
 from modelcycle.models.linear import TfidfLogisticRegression
 from modelcycle.postprocess import Postprocess, Threshold
@@ -163,3 +163,34 @@ def test_multiclass_report_has_one_vs_rest_curves_and_no_threshold() -> None:
     assert '<section id="threshold">' not in page
     assert "one-vs-rest" in page
     assert report.metrics["positive_label"] is None
+
+
+def test_thousands_of_labels_give_a_bounded_confusion_matrix(tmp_path: Path) -> None:
+    k = 3_000
+    names = [f"label{i:04d}" for i in range(k)]
+    # label0000 has 3 rows, label0001..0039 2, the others 1: the 30 with the most rows are
+    # label0000..0029. Every row is answered right but for one of label0000 (as label2999).
+    truth = names[:1] + names[:40] + names
+    answer = np.searchsorted(names, truth)
+    answer[0] = k - 1
+    proba = np.zeros((len(truth), k), dtype=np.float32)
+    proba[np.arange(len(truth)), answer] = 1.0
+    data = Dataset.from_records([f"text {i}" for i in range(len(truth))], truth)
+    report = evaluate_predictions(data, proba, names, EvalConfig(bootstrap=0))
+    report.write(tmp_path / "eval")
+    written = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    confusion = written["confusion_matrix"]
+    assert confusion["labels"] == [*names[:CONFUSION_LABELS], "(other 2,970 labels)"]
+    assert confusion["folded"] == names[CONFUSION_LABELS:]
+    matrix = np.array(confusion["matrix"])
+    assert matrix.shape == (CONFUSION_LABELS + 1, CONFUSION_LABELS + 1)
+    assert matrix[0].tolist() == [2] + [0] * (CONFUSION_LABELS - 1) + [1]
+    assert matrix[1].tolist() == [0, 2] + [0] * (CONFUSION_LABELS - 1)
+    assert matrix[-1, -1] == len(truth) - 3 - 2 * (CONFUSION_LABELS - 1)
+    assert matrix.sum() == len(truth)
+    assert len(written["per_class"]) == k
+    assert written["per_class"]["label0000"]["recall"] == pytest.approx(2 / 3)
+    assert np.array(written["confusion_matrix_normalized"]["matrix"]).shape == matrix.shape
+    page = (tmp_path / "eval" / "evaluation.html").read_text()
+    assert "the other 2,970 are added up in the last row and column" in page
+    assert page.count("(other 2,970 labels)") == 2  # the table's last row and column

@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from modelcycle.cli._common import DataPath, Encoding, LabelColumn, Seed, TextColumn, handle_errors
+from modelcycle.cli._common import (
+    DataPath,
+    Encoding,
+    LabelColumn,
+    Seed,
+    TextColumn,
+    handle_errors,
+    say,
+)
 
 
 @handle_errors
@@ -48,6 +56,8 @@ def compare(
     )
     report.write(out)
     r = report.result
+    for warning in r["warnings"]:
+        say(f"warning: {warning}")
     a, b = r["models"]["a"], r["models"]["b"]
     low, high = r["difference"]["ci95"] or (float("nan"), float("nan"))
     verdict = {"a": f"{model_a} is better", "b": f"{model_b} is better"}.get(

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from modelcycle.cli._common import DataPath, Encoding, LabelColumn, Seed, TextColumn, handle_errors
+from modelcycle.cli._common import (
+    DataPath,
+    Encoding,
+    LabelColumn,
+    Seed,
+    TextColumn,
+    handle_errors,
+    say,
+)
 
 ModelPath = Annotated[Path, typer.Argument(help="Model directory written by `modelcycle train`.")]
 ThresholdMetric = Annotated[
@@ -41,8 +50,8 @@ def evaluate(
         Path | None,
         typer.Option(
             "--calibrate",
-            help="Validation data: fit temperature scaling on it and store it with the model "
-            "first (as `modelcycle calibrate` does).",
+            help="Validation data: fit temperature scaling (and --threshold) on it and report "
+            "what they would do; the model is not changed (`modelcycle calibrate` stores them).",
         ),
     ] = None,
     threshold: ThresholdMetric = None,
@@ -58,12 +67,15 @@ def evaluate(
 ) -> None:
     """Evaluate a model on labeled data: metrics.json and evaluation.html.
 
+    The model directory is never changed: --calibrate shows what calibration would do,
+    `modelcycle calibrate` stores it.
+
     Example: modelcycle evaluate model/ test.csv -o eval/ --slice source
     """
     from modelcycle.config import EvalConfig
     from modelcycle.data import load_dataset
     from modelcycle.evaluation import calibrate as fit_postprocess
-    from modelcycle.evaluation import describe, store_postprocess
+    from modelcycle.evaluation import describe
     from modelcycle.evaluation import evaluate as evaluate_model
     from modelcycle.models import load_model
 
@@ -84,10 +96,17 @@ def evaluate(
         classifier, dataset, config, model_name=str(model), seed=seed, postprocess=fitted, raw=raw
     )
     report.write(out)
-    if fitted is not None:  # stored once the report is written: a failure changes nothing
-        store_postprocess(model, fitted)
-        typer.echo(f"calibrated on {calibrate}: {describe(fitted)}; updated {model / 'model.json'}")
+    if fitted is not None:
+        store = ["modelcycle", "calibrate", str(model), str(calibrate)]
+        store += ["--threshold", threshold] if threshold is not None else []
+        store += ["--positive", positive] if positive is not None else []
+        typer.echo(
+            f"calibrated on {calibrate}: {describe(fitted)}; not stored in {model} "
+            f"(`{shlex.join(store)}` stores it)"
+        )
     m = report.metrics
+    for warning in m["warnings"]:
+        say(f"warning: {warning}")
     typer.echo(
         f"accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}  on {m['n']:,} rows; "
         f"wrote {out / 'metrics.json'} and {out / 'evaluation.html'}"

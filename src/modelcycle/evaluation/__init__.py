@@ -21,6 +21,7 @@ from modelcycle.evaluation._calibration import (
 )
 from modelcycle.evaluation._compare import CompareReport, compare
 from modelcycle.evaluation._metrics import (
+    CONFUSION_LABELS,
     bootstrap_accuracy_ci,
     compute_metrics,
     expected_calibration_error,
@@ -32,6 +33,7 @@ from modelcycle.evaluation._metrics import (
 from modelcycle.evaluation._report import EvalReport, evaluate, evaluate_predictions
 
 __all__ = [
+    "CONFUSION_LABELS",
     "THRESHOLD_METRICS",
     "CompareReport",
     "EvalReport",

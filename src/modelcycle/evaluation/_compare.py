@@ -11,6 +11,7 @@ import numpy as np
 from modelcycle._io import atomic_dir, write_json, write_text
 from modelcycle.config import EvalConfig
 from modelcycle.data import Dataset
+from modelcycle.evaluation._labels import LabelCheck, check_labels
 from modelcycle.evaluation._metrics import compute_metrics, mcnemar, paired_bootstrap_ci
 from modelcycle.exceptions import SchemaError
 from modelcycle.models import TextClassifier
@@ -69,6 +70,10 @@ def compare(
     the accuracy difference A − B with a paired bootstrap 95% interval, McNemar's test on the
     rows where exactly one is right, and examples of those rows.
 
+    Rows whose label a model does not know count as its errors (``unknown_labels`` of each
+    model, and ``warnings``); data without a single label that a model knows is refused with a
+    :class:`~modelcycle.exceptions.DataError` naming both label sets.
+
     Example::
 
         compare(load_model("a/"), load_model("b/"), load_dataset("test.csv")).write("cmp/")
@@ -77,23 +82,16 @@ def compare(
     if dataset.label is None:
         raise SchemaError("comparing needs labels; choose the label column", path=dataset.source)
     truth = dataset.labels
+    checks = [
+        check_labels(dataset, truth, model.classes_.astype(str).tolist(), model=f"model {name}")
+        for model, name in zip((model_a, model_b), names, strict=True)
+    ]
     texts = dataset.texts
     answers = [_answers(model, texts) for model in (model_a, model_b)]
-    summaries = []
-    for (predicted, proba, classes), model in zip(answers, (model_a, model_b), strict=True):
-        metrics = compute_metrics(
-            truth,
-            proba,
-            classes,
-            predicted=predicted,
-            bootstrap=config.bootstrap,
-            bins=config.calibration_bins,
-            seed=seed,
-        )
-        summary = {key: metrics[key] for key in _SUMMARY_KEYS}
-        post = model.postprocess_
-        summary["postprocess"] = None if post is None or post.is_identity else post.to_json()
-        summaries.append(summary)
+    summaries = [
+        _summary(model, answer, truth, check, config, seed)
+        for model, answer, check in zip((model_a, model_b), answers, checks, strict=True)
+    ]
     correct_a, correct_b = (answer[0] == truth for answer in answers)
     only_a, only_b = int(np.sum(correct_a & ~correct_b)), int(np.sum(~correct_a & correct_b))
     test = mcnemar(only_a, only_b)
@@ -123,6 +121,7 @@ def compare(
         "agreement": float(np.mean(answers[0][0] == answers[1][0])),
         "significance_level": SIGNIFICANCE,
         "better": better,
+        "warnings": [warning for check in checks for warning in check.warnings],
         "disagreements": {
             "only_a_correct": _examples(
                 texts, truth, answers, correct_a & ~correct_b, loser=1, k=config.examples
@@ -133,6 +132,32 @@ def compare(
         },
     }
     return CompareReport(result)
+
+
+def _summary(
+    model: TextClassifier,
+    answer: tuple[np.ndarray, np.ndarray, list[str]],
+    truth: np.ndarray,
+    check: LabelCheck,
+    config: EvalConfig,
+    seed: int,
+) -> dict[str, Any]:
+    """One model's figures in ``comparison.json``: its metrics, post-processing, unknown labels."""
+    predicted, proba, classes = answer
+    metrics = compute_metrics(
+        truth,
+        proba,
+        classes,
+        predicted=predicted,
+        bootstrap=config.bootstrap,
+        bins=config.calibration_bins,
+        seed=seed,
+    )
+    summary = {key: metrics[key] for key in _SUMMARY_KEYS}
+    post = model.postprocess_
+    summary["postprocess"] = None if post is None or post.is_identity else post.to_json()
+    summary["unknown_labels"] = check.unknown
+    return summary
 
 
 def _answers(model: TextClassifier, texts: list[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:

@@ -67,7 +67,9 @@ def curves_png(truth: np.ndarray, proba: np.ndarray, classes: Sequence[str]) -> 
     (the 10 largest) for more. None when no class has both positive and negative rows."""
     names = [str(c) for c in classes]
     shown = [names[1]] if len(names) == 2 else names
-    counts = {name: int(np.sum(truth == name)) for name in shown}
+    values, sizes = np.unique(np.asarray(truth).astype(str), return_counts=True)
+    rows = dict(zip(values.tolist(), sizes.tolist(), strict=True))  # one pass, not one per label
+    counts = {name: rows.get(name, 0) for name in shown}
     shown = [n for n in sorted(shown, key=lambda n: -counts[n]) if 0 < counts[n] < len(truth)]
     shown = shown[:MAX_CURVES]
     if not shown:

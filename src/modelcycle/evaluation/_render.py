@@ -93,7 +93,7 @@ def comparison_html(result: dict[str, Any]) -> str:
     )
     disagreements = result["disagreements"]
     body = (
-        _section("models", "Side by side", side_by_side)
+        _section("models", "Side by side", _warnings(result.get("warnings", [])) + side_by_side)
         + _section("test", "Is the difference real?", test_text + contingency)
         + _section(
             "disagreements",
@@ -133,7 +133,12 @@ def _headline(m: dict[str, Any]) -> str:
         f"{_html.fmt(m['pr_auc'])}, log loss {_html.fmt(m['log_loss'])}, expected calibration "
         f"error {_html.fmt(m['ece'])}.</p>"
     )
-    return cards + floors + _postprocess_note(m)
+    return _warnings(m.get("warnings", [])) + cards + floors + _postprocess_note(m)
+
+
+def _warnings(warnings: Sequence[str]) -> str:
+    """Each warning (such as labels the model does not know) in a highlighted note."""
+    return "".join(f'<p class="note warn">Warning: {_html.esc(w)}</p>' for w in warnings)
 
 
 def _postprocess_note(m: dict[str, Any]) -> str:
@@ -165,11 +170,20 @@ def _postprocess_note(m: dict[str, Any]) -> str:
         ],
         numeric=(1, 2),
     )
-    return (
-        f"<p>The model directory stores post-processing{where}: {'; '.join(steps)}. Every "
-        "figure on this page is with it, as the model answers in <code>predict</code>; the raw "
-        "model's figures are beside.</p>" + table
-    )
+    if m.get("postprocess_stored") is False:
+        intro = (
+            f"<p>Post-processing{where} for this report only: {'; '.join(steps)}. Every figure "
+            "on this page is with it, as the model would answer once calibrated; the model "
+            "directory was not changed (<code>modelcycle calibrate MODEL VAL</code> stores it). "
+            "The raw model's figures are beside.</p>"
+        )
+    else:
+        intro = (
+            f"<p>The model directory stores post-processing{where}: {'; '.join(steps)}. Every "
+            "figure on this page is with it, as the model answers in <code>predict</code>; the "
+            "raw model's figures are beside.</p>"
+        )
+    return intro + table
 
 
 def _per_class(m: dict[str, Any]) -> str:
@@ -226,9 +240,17 @@ def _confusion(m: dict[str, Any]) -> str:
     header = f"<thead><tr><th>true \\ predicted</th>{head}</tr></thead>"
     table = f"<table>{header}<tbody>{''.join(rows)}</tbody></table>"
     plot = _html.image(_plots.confusion_png(labels, matrix), "confusion matrix heat maps")
+    folded = confusion.get("folded") or []
+    fold_note = (
+        f" The {len(labels) - 1} labels with the most rows are shown; the other {len(folded):,} "
+        f"are added up in the last row and column (<code>folded</code> in "
+        "<code>metrics.json</code> lists them, <code>per_class</code> has each one's figures)."
+        if folded
+        else ""
+    )
     return (
         '<p class="muted">Rows: the true label; columns: the answer. Each cell: the count and '
-        "its share of the row (the row's recall on the diagonal).</p>" + table + plot
+        f"its share of the row (the row's recall on the diagonal).{fold_note}</p>" + table + plot
     )
 
 
@@ -312,7 +334,11 @@ def _threshold(report: EvalReport) -> str:
         f"<p>Answering <code>{_html.esc(positive)}</code> when its probability is at least a "
         "threshold trades precision for recall. "
         + (
-            "The tuned threshold stored with the model is in use."
+            (
+                "The tuned threshold stored with the model is in use."
+                if m.get("postprocess_stored") is not False
+                else "The threshold tuned for this report (not stored with the model) is in use."
+            )
             if stored
             else "No threshold is stored: the model answers its most probable label. "
             "<code>modelcycle calibrate MODEL VAL --threshold f1</code> tunes one on "

@@ -13,6 +13,7 @@ from modelcycle._io import atomic_dir, write_json, write_text
 from modelcycle.config import EvalConfig
 from modelcycle.data import Dataset
 from modelcycle.evaluation import _analysis
+from modelcycle.evaluation._labels import check_labels
 from modelcycle.evaluation._metrics import compute_metrics
 from modelcycle.exceptions import SchemaError
 from modelcycle.models import TextClassifier
@@ -87,11 +88,13 @@ def evaluate(
     postprocess: Postprocess | None = None,
     raw: bool = False,
 ) -> EvalReport:
-    """Predict ``dataset`` with ``model`` and compare with its labels.
+    """Predict ``dataset`` with ``model`` and compare with its labels; the model is unchanged.
 
-    The model's stored post-processing (``model.postprocess_``, or ``postprocess`` when given)
-    is applied, as it is when the model predicts, and the raw figures are reported beside;
-    ``raw=True`` ignores it.
+    The model's stored post-processing (``model.postprocess_``) is applied, as it is when the
+    model predicts, and the raw figures are reported beside; ``postprocess`` replaces it for this
+    report only (what calibrating would do; ``metrics["postprocess_stored"]`` is then False);
+    ``raw=True`` ignores both. Data whose labels the model never saw is refused (see
+    :func:`evaluate_predictions`).
 
     Example::
 
@@ -102,13 +105,16 @@ def evaluate(
     _analysis.check_slices(dataset, config.slices)
     if dataset.label is None:
         raise SchemaError("evaluation needs labels; choose the label column", path=dataset.source)
+    classes = model.classes_.astype(str).tolist()
+    check_labels(dataset, dataset.labels, classes)  # before the costly part
     proba = model.predict_proba(dataset.texts)
     return evaluate_predictions(
         dataset,
         proba,
-        model.classes_.tolist(),
+        classes,
         config,
         postprocess=None if raw else (postprocess or model.postprocess_),
+        postprocess_stored=postprocess is None,
         model_name=model_name,
         data_name=data_name,
         seed=seed,
@@ -122,6 +128,7 @@ def evaluate_predictions(
     config: EvalConfig | None = None,
     *,
     postprocess: Postprocess | None = None,
+    postprocess_stored: bool = True,
     model_name: str = "model",
     data_name: str | None = None,
     seed: int = 0,
@@ -131,11 +138,18 @@ def evaluate_predictions(
 
     ``postprocess`` (temperature, threshold) is applied to ``proba`` first; the headline figures
     are then those of the answers the model gives, and ``raw`` holds the figures without it.
+    ``postprocess_stored`` says whether it is the one stored with the model (False: fitted for
+    this report only); ``metrics.json`` and the page say which.
+
+    Rows whose label the model does not know count as errors, and ``unknown_labels`` (rows per
+    label) and ``warnings`` say so; when no row has a label the model knows, a
+    :class:`~modelcycle.exceptions.DataError` names both label sets instead.
     """
     config = config or EvalConfig()
     _analysis.check_slices(dataset, config.slices)
     classes = [str(c) for c in classes]
     truth = dataset.labels
+    labels = check_labels(dataset, truth, classes)
     raw_proba = np.asarray(proba, dtype=np.float64)
     active = postprocess is not None and not postprocess.is_identity
     if active:
@@ -154,6 +168,9 @@ def evaluate_predictions(
         seed=seed,
     )
     metrics["postprocess"] = postprocess.to_json() if active and postprocess else None
+    metrics["postprocess_stored"] = postprocess_stored if active else None
+    metrics["unknown_labels"] = labels.unknown
+    metrics["warnings"] = labels.warnings
     if active:
         raw = compute_metrics(truth, raw_proba, classes, bootstrap=0, bins=config.calibration_bins)
         metrics["raw"] = {key: raw[key] for key in _RAW_KEYS}
