@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
+from modelcycle.exceptions import DataError
 from modelcycle.features import (
     END_TOKEN,
     SMALL_BATCH,
@@ -180,3 +181,28 @@ def test_small_and_large_batches_encode_alike() -> None:
     large = featurizer.transform(many)
     small = featurizer.transform(TEXTS)
     np.testing.assert_array_equal(large[: len(TEXTS)].toarray(), small.toarray())
+
+
+def test_a_fit_that_finds_no_feature_is_refused() -> None:
+    # scikit-learn's "empty vocabulary" ValueError, as our DataError (train adds file and column)
+    with pytest.raises(
+        DataError,
+        match=r"^no word n-gram \(1 to 2 words\) occurs in at least min_df=2 of the 3 texts: the "
+        r"texts may be empty, only punctuation, or too few or too different for min_df=2; check "
+        r"the text column, or lower the min_df parameter \(-p min_df=1\)$",
+    ):
+        NgramFeaturizer(min_df=2).fit_transform(["alpha", "beta", "gamma"])
+    with pytest.raises(
+        DataError,
+        match=r"^no word n-gram \(2 to 2 words\) occurs in at least min_df=1 of the 2 texts: the "
+        r"texts are empty or only punctuation; check the text column$",
+    ):
+        NgramFeaturizer(ngram_range=(2, 2)).fit_transform(["alpha", "beta"])
+    with pytest.raises(
+        DataError,
+        match=r"^no word occurs in at least min_count=1 of the 3 texts: the texts are empty or "
+        r"only punctuation; check the text column$",
+    ):
+        HashedBagFeaturizer(buckets=10).fit_encode(["...", "", "--"])
+    with pytest.raises(DataError, match=r"^no word occurs in at least min_count=2 of the 2 texts"):
+        HashedBagFeaturizer(buckets=10, min_count=2).fit(["alpha", "beta"])

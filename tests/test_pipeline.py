@@ -1,10 +1,14 @@
+import html
 import importlib.metadata
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+from typer.testing import CliRunner
 
 from modelcycle.artifacts import verify_manifest
+from modelcycle.cli import app
 from modelcycle.config import PipelineConfig
 from modelcycle.data import ROTTEN_TOMATOES, load_dataset
 from modelcycle.exceptions import ConfigError, DataError
@@ -56,6 +60,7 @@ def test_run_writes_every_stage(tmp_path: Path, reviews_csv: Path) -> None:
     stages_run = {"load", "eda", "clean", "split", "train", "evaluate", "predict"}
     assert set(summary["timings"]) == stages_run
     assert summary["clean"]["rows_in"] == 24
+    assert summary["warnings"] == []  # the model beats always answering one label
     assert json.loads((root / "eda/eda.json").read_text())["rows"] == 24
     index = (root / "index.html").read_text()
     assert 'href="clean/clean_report.json"' in index
@@ -171,3 +176,57 @@ def test_quantize_stage_is_off_by_default_and_runs_when_enabled(
     assert "<h2>Optimization</h2>" in index
     sizes = {name: row["size_bytes"] for name, row in result.summary["quantization"].items()}
     assert f"modelcycle serve RUN/quantized/{min(sizes, key=sizes.__getitem__)}<" in index
+
+
+def random_label_corpus(path: Path, rows: int = 24) -> Path:
+    """Texts of made-up words, none shared between texts, with labels drawn at random: no model
+    can beat always answering the most common label."""
+    rng = np.random.default_rng(0)
+    letters = np.array(list("bcdfghjklmnpqrstvwxz"))
+    texts = {
+        "".join(rng.choice(letters, 8)) + " " + "".join(rng.choice(letters, 8)) for _ in range(rows)
+    }
+    labels = ["yes", "no"] * (rows // 2)
+    rng.shuffle(labels)
+    lines = [f"{text},{label}" for text, label in zip(sorted(texts), labels, strict=True)]
+    path.write_text("text,label\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_model_no_better_than_the_majority_class_is_warned_about(
+    tmp_path: Path, runner: CliRunner
+) -> None:
+    data = random_label_corpus(tmp_path / "random.csv")
+    config = tmp_path / "pipeline.toml"
+    config.write_text(
+        f'[data]\npath = "{data}"\n[split]\ntest = 0.25\nval = 0.25\n'
+        "[train]\nparams = { min_df = 1 }\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["run", str(config), "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads((out / "run.json").read_text())
+    metrics = summary["test_metrics"]
+    assert metrics["accuracy"] <= metrics["baselines"]["majority_accuracy"]
+    warning = (
+        f"test accuracy {metrics['accuracy']:.4f} is not above the majority-class baseline "
+        f"{metrics['baselines']['majority_accuracy']:.4f} (always answering "
+        f"'{metrics['baselines']['majority_label']}'): the model learned nothing it can use on "
+        "these 6 test rows; check the labels and the text column, add data, or try another model"
+    )
+    assert summary["warnings"] == [warning]
+    assert f"warning: {warning}\n" in result.stderr
+    assert (
+        f'<p class="note warn">Warning: {html.escape(warning)}</p>'
+        in (out / "index.html").read_text()
+    )
+
+
+def test_the_example_pipeline_clearly_beats_its_baseline(tmp_path: Path) -> None:
+    from modelcycle.config import load_config
+
+    example = Path(__file__).parents[1] / "examples" / "pipeline.toml"
+    result = run(load_config(example), tmp_path / "run")
+    assert result.summary["warnings"] == []
+    assert result.metrics["accuracy"] >= result.metrics["baselines"]["majority_accuracy"] + 0.2

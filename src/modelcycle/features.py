@@ -30,7 +30,7 @@ import numpy as np
 import polars as pl
 import regex
 
-from modelcycle.exceptions import ConfigError, SchemaError
+from modelcycle.exceptions import ConfigError, DataError, SchemaError
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
@@ -247,6 +247,10 @@ class NgramFeaturizer:
             )
         doc_freq = doc_freq.sort("key")
         n_texts = len(texts)
+        if doc_freq.is_empty():
+            low, high = self.ngram_range
+            what = f"word n-gram ({low} to {high} words)"
+            raise _empty_vocabulary(what, "min_df", self.min_df, n_texts)
         idf = np.log((1.0 + n_texts) / (1.0 + doc_freq.get_column("df").to_numpy())) + 1.0
         fitted = NgramFeaturizer(
             ngram_range=self.ngram_range,
@@ -406,14 +410,14 @@ class HashedBagFeaturizer:
 
     def fit(self, texts: Sequence[str]) -> HashedBagFeaturizer:
         """Learn the vocabulary (words in at least ``min_count`` texts)."""
-        return self._fitted(tokenize(texts))
+        return self._fitted(tokenize(texts), len(texts))
 
     def fit_encode(
         self, texts: Sequence[str]
     ) -> tuple[HashedBagFeaturizer, np.ndarray, np.ndarray]:
         """``fit(texts)`` and its ``encode(texts)``, tokenising the texts once."""
         tokens = tokenize(texts)
-        fitted = self._fitted(tokens)
+        fitted = self._fitted(tokens, len(texts))
         assert fitted.vocabulary is not None
         return fitted, *fitted._bags(*fitted.vocabulary.encode(tokens), len(texts))
 
@@ -424,8 +428,10 @@ class HashedBagFeaturizer:
             raise ValueError("HashedBagFeaturizer is not fitted; call fit first")
         return self._bags(*self.vocabulary.encode_texts(texts), len(texts))
 
-    def _fitted(self, tokens: pl.DataFrame) -> HashedBagFeaturizer:
+    def _fitted(self, tokens: pl.DataFrame, n_texts: int) -> HashedBagFeaturizer:
         vocabulary = Vocabulary.build(tokens, min_df=self.min_count)
+        if not len(vocabulary):  # n-grams are of known words: there would be none at all
+            raise _empty_vocabulary("word", "min_count", self.min_count, n_texts)
         if self.end_token:
             vocabulary = Vocabulary((END_TOKEN, *vocabulary.words))
         return replace(self, vocabulary=vocabulary)
@@ -490,6 +496,19 @@ def _append_end_token(
     out_doc[token_at], out_words[token_at] = doc, words
     out_doc[end_at], out_words[end_at] = np.arange(n_texts), 0
     return out_doc, out_words
+
+
+def _empty_vocabulary(what: str, threshold: str, value: int, n_texts: int) -> DataError:
+    """The error of a fit that found no feature, so nothing to learn from (the training layer
+    adds the file and column)."""
+    found = f"no {what} occurs in at least {threshold}={value} of the {n_texts:,} texts"
+    if value <= 1:
+        return DataError(f"{found}: the texts are empty or only punctuation; check the text column")
+    return DataError(
+        f"{found}: the texts may be empty, only punctuation, or too few or too different for "
+        f"{threshold}={value}; check the text column, or lower the {threshold} parameter "
+        f"(-p {threshold}=1)"
+    )
 
 
 def _pairs(doc: np.ndarray, keys: np.ndarray) -> pl.DataFrame:

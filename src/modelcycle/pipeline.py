@@ -3,7 +3,7 @@ one run directory.
 
 A run directory holds::
 
-    run.json               what ran: rows, timings per stage, headline metrics
+    run.json               what ran: rows, timings per stage, headline metrics, warnings
     config.json            the resolved config (re-run it with `modelcycle run config.json`)
     eda/                   eda.json and eda.html: the data report of the loaded data
     clean/                 clean_report.json, removed.csv and changed.csv (unless clean is off)
@@ -120,6 +120,7 @@ def run(
             with stage("quantize"):
                 table = quantize(trained.model, splits.test, tmp / "quantized", config.quantize)
                 quantized = {r["precision"]: _quantized_summary(r) for r in table.rows}
+        test_metrics = report.to_json()
         summary = {
             "data": dataset.source,
             "rows": len(dataset),
@@ -129,16 +130,38 @@ def run(
             "model": config.train.model,
             "train_seconds": round(trained.seconds, 3),
             "val_metrics": trained.val_metrics,
-            "test_metrics": report.to_json(),
+            "test_metrics": test_metrics,
             "timings": timings,
+            "warnings": _warnings(test_metrics),
         }
         if quantized is not None:
             summary["quantization"] = quantized
-        write_json(tmp / "config.json", config.to_dict())
-        write_json(tmp / RUN_FILE, summary)
-        write_text(tmp / "index.html", _index_html(summary))
-        write_manifest(tmp)
+        _write_run_files(tmp, config, summary)
     return RunResult(out_dir, summary)
+
+
+def _write_run_files(directory: Path, config: PipelineConfig, summary: dict[str, Any]) -> None:
+    """``config.json``, ``run.json``, ``index.html``, then ``manifest.json`` of everything."""
+    write_json(directory / "config.json", config.to_dict())
+    write_json(directory / RUN_FILE, summary)
+    write_text(directory / "index.html", _index_html(summary))
+    write_manifest(directory)
+
+
+def _warnings(metrics: dict[str, Any]) -> list[str]:
+    """The evaluation's warnings, and one when the model does no better than always answering
+    the test part's most common label (a run that looks done but learned nothing usable)."""
+    warnings = list(metrics.get("warnings", []))
+    baselines = metrics["baselines"]
+    if metrics["accuracy"] <= baselines["majority_accuracy"] + 1e-12:
+        warnings.append(
+            f"test accuracy {metrics['accuracy']:.4f} is not above the majority-class baseline "
+            f"{baselines['majority_accuracy']:.4f} (always answering "
+            f"{baselines['majority_label']!r}): the model learned nothing it can use on these "
+            f"{metrics['n']:,} test rows; check the labels and the text column, add data, or try "
+            "another model"
+        )
+    return warnings
 
 
 def _index_html(summary: dict[str, Any]) -> str:
@@ -210,8 +233,11 @@ def _index_html(summary: dict[str, Any]) -> str:
         f"{_html.esc(what)}</li>"
         for href, what in files
     )
+    warnings = "".join(
+        f'<p class="note warn">Warning: {_html.esc(warning)}</p>' for warning in summary["warnings"]
+    )
     body = (
-        f"<h2>Headline</h2>{headline}"
+        f"<h2>Headline</h2>{warnings}{headline}"
         f"<h2>Data</h2><p>{_html.esc(summary['data'])}</p>{split_table}{clean_section}"
         f"{_quantized_section(summary.get('quantization'))}"
         f"<h2>Stages</h2>{stage_table}"

@@ -183,3 +183,47 @@ def test_clipping_scales_dense_and_sparse_gradients_by_one_global_norm(max_norm:
     clipped = module["bag"].weight.grad.coalesce()
     torch.testing.assert_close(clipped.values(), rows.values() * scale)
     assert scale < 1.0 if max_norm == 0.5 else scale == 1.0
+
+
+class OneRowBatches(MatrixData):
+    """Data that proposes batches of a single row each, whatever the batch size."""
+
+    def batches(self, order: np.ndarray, batch_size: int) -> list[np.ndarray]:
+        return [order[i : i + 1] for i in range(len(order))]
+
+
+def train_as_one_of_two_processes(
+    monkeypatch: pytest.MonkeyPatch, data: MatrixData, batch_size: int
+) -> None:
+    """Rank 0 of two, without the process group: every share and skip as under torchrun."""
+    from contextlib import nullcontext
+
+    from modelcycle.training import loop
+    from modelcycle.training.distributed import DistributedContext
+
+    monkeypatch.setattr(loop, "process_group", lambda *_: nullcontext())
+    monkeypatch.setattr(loop, "replicate", lambda module, *_: module)
+    settings = LoopSettings(OptimizerSettings(name="sgd", lr=0.5), epochs=1, batch_size=batch_size)
+    options = RunOptions(device="cpu", distributed=DistributedContext(0, 0, 2))
+    run_loop(FeedForward(3, (), 2, 0.0, sparse=False), data, settings, options, n_classes=2)
+
+
+def test_batches_too_small_to_share_among_the_processes_are_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    X = np.zeros((16, 3), dtype=np.float32)
+    targets = np.arange(16) % 2
+    with pytest.raises(
+        ConfigError,
+        match=r"^a mini-batch of 1 rows \(batch size 1, 16 rows\) cannot be shared among 2 "
+        r"processes, so no step would train; use --batch-size 2 or more, or fewer processes$",
+    ):
+        train_as_one_of_two_processes(monkeypatch, MatrixData(X, targets), batch_size=1)
+    with pytest.raises(ConfigError, match=r"^a mini-batch of 1 rows \(batch size 8, 1 rows\)"):
+        train_as_one_of_two_processes(monkeypatch, MatrixData(X[:1], targets[:1]), batch_size=8)
+    with pytest.raises(
+        ConfigError,
+        match=r"^epoch 1 trained on no rows: every mini-batch had fewer rows than there are "
+        r"processes; use fewer processes or a larger --batch-size$",
+    ):
+        train_as_one_of_two_processes(monkeypatch, OneRowBatches(X, targets), batch_size=4)

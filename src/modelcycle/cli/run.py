@@ -71,6 +71,8 @@ def _run_and_report(config: PipelineConfig, out: Path) -> RunResult:
         f"test macro-F1: {metrics['macro_f1']:.4f}\n"
         f"report: {result.path / 'index.html'}"
     )
+    for warning in summary["warnings"]:
+        say(f"warning: {warning}")
     quantized = summary.get("quantization")
     if quantized:
         name = smallest_variant(quantized)

@@ -14,7 +14,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from modelcycle._io import atomic_dir, write_json, write_text
 from modelcycle.config import SplitConfig, TrainConfig
 from modelcycle.data import Dataset
-from modelcycle.exceptions import ConfigError
+from modelcycle.exceptions import ConfigError, DataError
 from modelcycle.models import TextClassifier, make_model, save_model
 from modelcycle.split import split_dataset
 from modelcycle.training import _plots
@@ -85,7 +85,15 @@ def train(
     run = _run_options(config, checkpoint_dir, resume, progress, on_epoch_end, distributed)
     start = time.perf_counter()
     val_pair = (val.texts, val.labels) if val is not None else None
-    model.fit(dataset.texts, dataset.labels, val=val_pair, run=run)
+    try:
+        model.fit(dataset.texts, dataset.labels, val=val_pair, run=run)
+    except DataError as exc:
+        if exc.path is not None:
+            raise
+        # the model saw texts and labels only, not where they came from (labels were checked
+        # above, so what it refuses is the texts, e.g. an empty vocabulary)
+        column = exc.column or dataset.text
+        raise DataError(exc.reason, path=dataset.source, column=column) from exc
     seconds = time.perf_counter() - start
     val_metrics: dict[str, float] = {}
     if val is not None:

@@ -4,8 +4,9 @@ Per epoch: shuffle (seeded by epoch, so a resumed run shuffles the same way), mi
 (cut by the data itself when it proposes an order, e.g. texts of similar length together),
 forward, loss, backward — ``accumulate`` mini-batches per step — gradient clipping, optimiser
 step with the LR schedule; then the validation metric, early stopping with patience (the best
-epoch's weights are restored at the end), and a checkpoint (safetensors + JSON) from which
-``resume`` continues a killed run exactly.
+epoch's weights are restored at the end), and a checkpoint (safetensors + JSON that records the
+tensor file's SHA-256, verified before loading) from which ``resume`` continues a killed run
+exactly.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from typing import Any, Protocol
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.nn import functional as F
 
-from modelcycle._io import atomic_dir
+from modelcycle._io import atomic_dir, sha256_file
 from modelcycle.exceptions import ArtifactError, ConfigError
 from modelcycle.training.distributed import DistributedContext, process_group, replicate
 from modelcycle.training.optim import OptimizerSettings, TrainingOptimizer
@@ -129,6 +131,7 @@ def run_loop(
         return _epochs(
             module, module, data, settings, options, device, n_classes, validate, fingerprint
         )
+    _check_shares(data, settings, cluster)
     with process_group(cluster, device):
         replica = replicate(module, cluster, device)
         try:
@@ -176,6 +179,7 @@ def _epochs(
             bar.start(epoch)
             replica.train()
             start, seen, loss_sum = time.perf_counter(), 0, 0.0
+            lr: float | None = None  # the last step's: stays None if every batch is skipped
             order = np.random.default_rng([settings.seed, epoch]).permutation(len(data))
             batches = _batches(data, order, settings.batch_size)
             for first in range(0, len(batches), settings.accumulate):
@@ -200,14 +204,7 @@ def _epochs(
                 bar.advance(
                     step_rows, loss=loss_sum / seen, speed=seen / (time.perf_counter() - start)
                 )
-            record: dict[str, Any] = {
-                "epoch": epoch + 1,
-                "loss": loss_sum / seen,
-                "lr": lr,
-                "base_lr": settings.optimizer.lr,
-                "seconds": time.perf_counter() - start,
-            }
-            record["examples_per_s"] = seen / record["seconds"]
+            record = _epoch_record(epoch, seen, loss_sum, lr, settings.optimizer.lr, start)
             if validate is not None:
                 module.eval()
                 with torch.no_grad():
@@ -222,6 +219,37 @@ def _epochs(
         module.load_state_dict(state.best_weights)
     module.eval()
     return state.history
+
+
+def _epoch_record(
+    epoch: int, seen: int, loss_sum: float, lr: float | None, base_lr: float, start: float
+) -> dict[str, Any]:
+    """The history record of an epoch that saw ``seen`` examples in steps, the last at ``lr``."""
+    if not seen or lr is None:  # under torchrun, a batch with fewer rows than processes is skipped
+        raise ConfigError(
+            f"epoch {epoch + 1} trained on no rows: every mini-batch had fewer rows than there "
+            "are processes; use fewer processes or a larger --batch-size"
+        )
+    seconds = time.perf_counter() - start
+    return {
+        "epoch": epoch + 1,
+        "loss": loss_sum / seen,
+        "lr": lr,
+        "base_lr": base_lr,
+        "seconds": seconds,
+        "examples_per_s": seen / seconds,
+    }
+
+
+def _check_shares(data: TrainingData, settings: LoopSettings, cluster: DistributedContext) -> None:
+    """Every process needs a share of each step's batches: refuse batches smaller than that."""
+    smallest = min(settings.batch_size, len(data))
+    if smallest < cluster.world_size:
+        raise ConfigError(
+            f"a mini-batch of {smallest} rows (batch size {settings.batch_size}, {len(data)} rows) "
+            f"cannot be shared among {cluster.world_size} processes, so no step would train; use "
+            f"--batch-size {cluster.world_size} or more, or fewer processes"
+        )
 
 
 def _batches(data: TrainingData, order: np.ndarray, batch_size: int) -> list[np.ndarray]:
@@ -316,6 +344,18 @@ def _clip_gradients(module: nn.Module, max_norm: float) -> None:
 
 _CHECKPOINT = "checkpoint.safetensors"
 _CHECKPOINT_JSON = "checkpoint.json"
+_CHECKPOINT_KEYS = frozenset(
+    (
+        "identity",
+        "epoch",
+        "history",
+        "best_score",
+        "best_epoch",
+        "bad_epochs",
+        "stopped",
+        "optimizer",
+    )
+)
 
 
 def _save_checkpoint(
@@ -345,6 +385,8 @@ def _save_checkpoint(
     target = directory / f"epoch-{state.epoch:04d}"
     with atomic_dir(target, replace_if=_CHECKPOINT_JSON) as tmp:
         save_file({k: v.cpu() for k, v in tensors.items()}, str(tmp / _CHECKPOINT))
+        # the JSON, written after the tensors, holds their hash: resume verifies it first
+        meta["files"] = {_CHECKPOINT: _file_record(tmp / _CHECKPOINT)}
         (tmp / _CHECKPOINT_JSON).write_text(json.dumps(meta, default=str), encoding="utf-8")
     for older in directory.glob("epoch-*"):
         if older != target and older.is_dir():
@@ -363,13 +405,12 @@ def _resume(
     if not epochs:
         raise ArtifactError(f"no checkpoint to resume from in {directory}; train without --resume")
     latest = epochs[-1]
-    meta = json.loads((latest / _CHECKPOINT_JSON).read_text(encoding="utf-8"))
+    meta, tensors = _read_checkpoint(latest)
     if meta["identity"] != identity:
         raise ArtifactError(
             f"{latest}: this checkpoint belongs to a run with other data or settings; "
             "train without --resume, or resume with the same command"
         )
-    tensors = load_file(str(latest / _CHECKPOINT))
     device = next(module.parameters()).device
 
     def part(prefix: str) -> dict[str, torch.Tensor]:
@@ -377,12 +418,57 @@ def _resume(
             k.removeprefix(prefix): v.to(device) for k, v in tensors.items() if k.startswith(prefix)
         }
 
-    module.load_state_dict(part("model."))
-    optimizer.load_state_tensors(part("optim."), meta["optimizer"])
-    torch.set_rng_state(tensors["rng.torch"])
-    best = part("best.")
+    try:
+        module.load_state_dict(part("model."))
+        optimizer.load_state_tensors(part("optim."), meta["optimizer"])
+        torch.set_rng_state(tensors["rng.torch"])
+    except (LookupError, ValueError, TypeError, RuntimeError) as exc:
+        raise ArtifactError(
+            f"{latest}: does not fit this run's model ({type(exc).__name__}: {exc}); "
+            f"train without --resume to start over (or delete {latest.parent})"
+        ) from exc
     state.epoch = meta["epoch"]
     state.history = meta["history"]
     state.best_score, state.best_epoch = meta["best_score"], meta["best_epoch"]
     state.bad_epochs, state.stopped = meta["bad_epochs"], meta["stopped"]
-    state.best_weights = best or None
+    state.best_weights = part("best.") or None
+
+
+def _file_record(path: Path) -> dict[str, Any]:
+    return {"sha256": sha256_file(path), "size": path.stat().st_size}
+
+
+def _read_checkpoint(directory: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """The JSON and the tensors of the checkpoint in ``directory``; the tensors are loaded only
+    once their size and SHA-256 match what the JSON recorded. Anything else: an ArtifactError."""
+    start_over = f"train without --resume to start over (or delete {directory.parent})"
+    meta_path, tensor_path = directory / _CHECKPOINT_JSON, directory / _CHECKPOINT
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        expected = meta["files"][_CHECKPOINT]
+        size, digest = int(expected["size"]), str(expected["sha256"])
+        missing = _CHECKPOINT_KEYS - set(meta)
+    except (OSError, UnicodeDecodeError, ValueError, LookupError, TypeError) as exc:
+        raise ArtifactError(
+            f"{meta_path}: not a checkpoint description modelcycle can read ({exc!r}); {start_over}"
+        ) from exc
+    if missing:
+        raise ArtifactError(f"{meta_path}: lacks {', '.join(sorted(missing))}; {start_over}")
+    try:
+        found = _file_record(tensor_path)
+    except OSError as exc:
+        raise ArtifactError(f"{tensor_path}: cannot be read ({exc}); {start_over}") from exc
+    if found["size"] != size:
+        raise ArtifactError(
+            f"{tensor_path}: {found['size']:,} bytes where {_CHECKPOINT_JSON} recorded {size:,} "
+            f"(truncated or changed since it was written); {start_over}"
+        )
+    if found["sha256"] != digest:
+        raise ArtifactError(
+            f"{tensor_path}: SHA-256 {found['sha256']} does not match {digest} recorded in "
+            f"{_CHECKPOINT_JSON} (damaged or changed since it was written); {start_over}"
+        )
+    try:
+        return meta, load_file(str(tensor_path))
+    except (SafetensorError, OSError) as exc:
+        raise ArtifactError(f"{tensor_path}: cannot be read ({exc}); {start_over}") from exc
