@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from modelcycle.data._read import read_columns, read_table
+from modelcycle.data._read import check_text_columns, read_columns, read_table
 from modelcycle.exceptions import DataError, SchemaError
 
 TEXT_CANDIDATES = ("text", "review", "review_text", "sentence", "content")
@@ -142,7 +142,8 @@ def resolve_columns(
     columns: Sequence[str] | None = None,
 ) -> tuple[str, str | None]:
     """The ``(text, label)`` column names of a data file: checked if given, else detected
-    (``columns``: the file's column names, when already read)."""
+    (``columns``: the file's column names, when already read). A column chosen must hold text
+    (or numbers), not lists or structs."""
     path = Path(path)
     columns = list(columns) if columns is not None else read_columns(path, encoding=encoding)
     text_column = _choose_column(path, columns, text, TEXT_CANDIDATES, "text", "--text", True)
@@ -150,6 +151,8 @@ def resolve_columns(
         path, columns, label, LABEL_CANDIDATES, "label", "--label", require_label
     )
     assert text_column is not None
+    chosen = [c for c in (text_column, label_column) if c is not None]
+    check_text_columns(path, chosen, encoding=encoding)
     return text_column, label_column
 
 
