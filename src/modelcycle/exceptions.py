@@ -11,11 +11,19 @@ on stderr and exits with code 1. Third-party errors are mapped at the boundary
      ├── ArtifactError      a model or run directory that is missing, tampered or of another format
      │    └── ExportError   an exported graph that does not compute what the model computes
      └── NotFittedError     a model used before ``fit``
+
+DataError and ConfigError are also ``ValueError``s and NotFittedError is also scikit-learn's
+``NotFittedError``, so that scikit-learn's tools (``cross_val_score``, ``GridSearchCV``,
+``check_is_fitted``) treat them as they treat their own. NotFittedError is defined on first use:
+scikit-learn's exceptions module imports all of scikit-learn (seconds), which ``import
+modelcycle`` and ``modelcycle --help`` must not pay for.
 """
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 __all__ = [
     "ArtifactError",
@@ -32,7 +40,7 @@ class ModelcycleError(Exception):
     """Base class of every error modelcycle raises on purpose."""
 
 
-class DataError(ModelcycleError):
+class DataError(ModelcycleError, ValueError):
     """Bad input data. The message starts with where: ``file, row N, column 'c': what``.
 
     Rows are counted from 1 over the data records (the header is not a row).
@@ -70,8 +78,32 @@ class ExportError(ArtifactError):
     cannot be exported."""
 
 
-class NotFittedError(ModelcycleError, AttributeError):
-    """A model was used before ``fit`` (also an ``AttributeError``, as scikit-learn expects)."""
+if TYPE_CHECKING:
+    from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
+
+    class NotFittedError(ModelcycleError, _SklearnNotFittedError):
+        """A model was used before ``fit``."""
+
+else:
+    _defining = threading.Lock()
+
+    def __getattr__(name: str) -> Any:
+        if name != "NotFittedError":
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        with _defining:  # one class, even when two threads ask first
+            if "NotFittedError" not in globals():
+                globals()["NotFittedError"] = _not_fitted_error()
+        return globals()["NotFittedError"]
+
+    def _not_fitted_error() -> type:
+        from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
+
+        class NotFittedError(ModelcycleError, _SklearnNotFittedError):
+            """A model was used before ``fit`` (also scikit-learn's ``NotFittedError``, a
+            ``ValueError`` and an ``AttributeError``)."""
+
+        NotFittedError.__qualname__ = "NotFittedError"
+        return NotFittedError
 
 
 def _locate(path: Path | None, row: int | None, column: str | None) -> str:

@@ -3,9 +3,11 @@ learned state is plain data (arrays and JSON), so it saves without pickle."""
 
 from __future__ import annotations
 
+import math
 from abc import ABCMeta, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from numbers import Real
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -22,7 +24,7 @@ class ModelState:
     """A fitted model as data: parameters, labels, preprocessing, arrays, JSON documents."""
 
     params: dict[str, Any]
-    classes: list[str]
+    classes: list[Any]  # the labels as JSON values: strings, or numbers for numeric labels
     preprocessing: dict[str, Any]
     tensors: dict[str, np.ndarray]
     documents: dict[str, Any] = field(default_factory=dict)
@@ -31,6 +33,9 @@ class ModelState:
 
 class TextClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
     """Base class: ``fit(texts, labels)``, ``predict_proba(texts)``, ``predict(texts)``.
+
+    ``X`` is a 1-D sequence of texts; labels keep their type (``classes_`` has ``y``'s dtype and
+    ``predict`` returns it), so integer labels give integer predictions.
 
     Subclasses only store keyword-only parameters in ``__init__``, validate them in ``fit``
     against ``_parameter_constraints``, keep learned state in attributes ending in ``_``, and
@@ -62,20 +67,25 @@ class TextClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         except InvalidParameterError as exc:
             raise ConfigError(str(exc)) from exc
         texts = _as_texts(X)
-        labels = np.asarray(y).astype(str)
-        if labels.shape != (len(texts),):
-            raise DataError(f"got {len(texts)} texts but {labels.shape[0]} labels")
-        self.classes_ = np.unique(labels)
+        labels = _as_labels(y, len(texts))
+        try:
+            self.classes_, targets = np.unique(labels, return_inverse=True)
+        except TypeError as exc:  # e.g. 1 and "a": numpy cannot order them
+            kinds = sorted({type(label).__name__ for label in labels.tolist()})
+            raise DataError(
+                f"y mixes label types ({', '.join(kinds)}); give every label the same type, "
+                "e.g. all strings"
+            ) from exc
         if len(self.classes_) < 2:
             raise DataError(
                 f"training needs at least 2 classes, found {len(self.classes_)} "
                 f"({', '.join(map(repr, self.classes_.tolist()))})"
             )
-        targets = np.searchsorted(self.classes_, labels)
         self.postprocess_ = None  # a calibration belongs to the weights it was fitted on
         val_data = None
         if val is not None:
-            val_texts, val_labels = _as_texts(val[0]), np.asarray(val[1]).astype(str)
+            val_texts = _as_texts(val[0])
+            val_labels = _as_labels(val[1], len(val_texts), val=True)
             seen = np.isin(val_labels, self.classes_)
             val_data = (
                 [t for t, keep in zip(val_texts, seen, strict=True) if keep],
@@ -93,6 +103,19 @@ class TextClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         """The most probable label of each text."""
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True  # X: a 1-D sequence of texts
+        tags.input_tags.one_d_array = True
+        tags.input_tags.two_d_array = False
+        return tags
+
+    def _target_class_weight(self) -> str | dict[int, float] | None:
+        """``class_weight`` as the solvers see it, which learn from target indices: None,
+        "balanced", or ``{index into classes_: weight}``."""
+        weights = class_weights(getattr(self, "class_weight", None), self.classes_)
+        return dict(enumerate(weights)) if isinstance(weights, tuple) else weights
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "classes_"):
@@ -122,6 +145,33 @@ class TextClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
     @abstractmethod
     def from_state(cls, state: ModelState) -> Self:
         """Rebuild a fitted model from :meth:`get_state`'s output."""
+
+
+def class_weights(
+    class_weight: str | Mapping[Any, float] | None, classes: np.ndarray
+) -> str | tuple[float, ...] | None:
+    """``class_weight`` (None, "balanced" or ``{label: weight}``) for the fitted ``classes``:
+    a dict becomes one weight per class, 1.0 where it names none. A key matches a label that
+    equals it or reads the same (JSON and TOML keys are strings: ``{"1": 2.0}`` weighs label 1).
+    """
+    if class_weight is None or isinstance(class_weight, str):
+        return class_weight
+    labels = classes.tolist()
+    weights = [1.0] * len(labels)
+    for key, weight in class_weight.items():
+        matches = [i for i, label in enumerate(labels) if label == key or str(label) == str(key)]
+        if not matches:
+            raise ConfigError(
+                f"class_weight names {key!r}, which is not a training label; "
+                f"the labels are: {', '.join(map(repr, labels))}"
+            )
+        if isinstance(weight, bool) or not isinstance(weight, Real):
+            raise ConfigError(f"class_weight[{key!r}] must be a number, got {weight!r}")
+        if not (math.isfinite(weight) and weight > 0):
+            raise ConfigError(f"class_weight[{key!r}] must be a positive number, got {weight!r}")
+        for i in matches:
+            weights[i] = float(weight)
+    return tuple(weights)
 
 
 def require_tensors(state: ModelState, expected: Sequence[str]) -> Mapping[str, np.ndarray]:
@@ -178,8 +228,18 @@ class ExtraInputs:
 
 
 def json_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Estimator parameters as JSON-ready values (tuples become lists)."""
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}
+    """Estimator parameters as JSON-ready values: tuples become lists, numpy scalars Python
+    numbers, a dict's keys strings (``class_weight={1: 2.0}`` reads back as ``{"1": 2.0}``,
+    which weighs the same label)."""
+    return {k: _json_value(v) for k, v in params.items()}
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_json_value(item) for item in value]
+    if isinstance(value, Mapping):
+        return {str(key): _json_value(item) for key, item in value.items()}
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def tuple_params(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -190,4 +250,40 @@ def tuple_params(params: Mapping[str, Any]) -> dict[str, Any]:
 def _as_texts(X: Sequence[str]) -> list[str]:
     if isinstance(X, str):
         raise DataError("expected a list of texts, got a single string; wrap it in a list")
+    shape = getattr(X, "shape", None)  # arrays and data frames: a text per row of 1 column
+    if shape is not None and len(shape) != 1:
+        raise DataError(
+            f"X must be a 1-D sequence of texts, got an array of shape {tuple(shape)}; "
+            "pass the text column alone"
+        )
     return ["" if text is None else str(text) for text in X]
+
+
+def _as_labels(y: Sequence[Any] | np.ndarray, n_texts: int, *, val: bool = False) -> np.ndarray:
+    """``y`` (or the validation labels) as a 1-D array of ``n_texts`` discrete labels, their
+    type kept."""
+    labels = np.asarray(y)
+    name, prefix = ("val labels", "val ") if val else ("y", "")
+    if labels.ndim != 1:
+        raise DataError(
+            f"{name} must be 1-D, one label per text, got an array of shape {labels.shape}; "
+            "pass the label column alone (e.g. y.ravel() for a single column)"
+        )
+    if len(labels) != n_texts:
+        raise DataError(f"got {n_texts} {prefix}texts but {len(labels)} {prefix}labels")
+    if labels.dtype.kind in "fO":
+        missing = [
+            i for i, label in enumerate(labels.tolist()) if label is None or label != label
+        ]  # None or NaN
+        if missing:
+            raise DataError(
+                f"{name}: text {missing[0] + 1} (counted from 1) has no label; "
+                f"{len(missing)} labels are missing"
+            )
+    if labels.dtype.kind == "f" and not np.array_equal(labels, np.round(labels)):
+        example = float(labels[labels != np.round(labels)][0])
+        raise DataError(
+            f"{name} looks continuous (e.g. {example}); a classifier needs discrete labels, "
+            "e.g. classes as strings or integers"
+        )
+    return labels

@@ -15,6 +15,7 @@ from sklearn.metrics import accuracy_score
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
+from modelcycle.models._base import class_weights
 from modelcycle.training.loop import LoopSettings, RunOptions
 from modelcycle.training.optim import OPTIMIZERS, SCHEDULES, OptimizerSettings
 
@@ -29,7 +30,7 @@ TRAINING_CONSTRAINTS: dict[str, list[Any]] = {
     "batch_size": [Interval(Integral, 1, None, closed="left")],
     "patience": [Interval(Integral, 1, None, closed="left"), None],
     "clip_grad": [Interval(Real, 0, None, closed="neither"), None],
-    "class_weight": [StrOptions({"balanced"}), None],
+    "class_weight": [StrOptions({"balanced"}), dict, None],
     "random_state": ["random_state"],
 }
 """Constraints of the training parameters every gradient-trained estimator takes."""
@@ -41,8 +42,9 @@ def loop_settings(
     loss: str = "cross_entropy",
     batch_size: int | None = None,
 ) -> LoopSettings:
-    """The loop settings from an estimator's parameters; ``lr=None`` takes the family's default,
-    ``batch_size`` (when given) replaces the estimator's."""
+    """The loop settings from a fitting estimator's parameters (its ``classes_`` are set);
+    ``lr=None`` takes the family's default, ``batch_size`` (when given) replaces the
+    estimator's."""
     name = estimator.optimizer
     lr = estimator.lr if estimator.lr is not None else default_lr[name]
     seed = estimator.random_state if isinstance(estimator.random_state, int) else 0
@@ -59,7 +61,7 @@ def loop_settings(
         batch_size=batch_size or estimator.batch_size,
         patience=estimator.patience,
         clip_grad=estimator.clip_grad,
-        class_weight=estimator.class_weight,
+        class_weight=class_weights(estimator.class_weight, estimator.classes_),
         loss=loss,
         seed=seed,
         accumulate=getattr(estimator, "accumulate", 1),

@@ -9,6 +9,7 @@ and the embedding table is updated lazily by whichever of the four optimisers is
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from numbers import Integral, Real
 from typing import Any, ClassVar, Self
 
@@ -223,7 +224,7 @@ class FastTextClassifier(TextClassifier):
         batch_size: int | None = None,
         patience: int | None = None,
         clip_grad: float | None = None,
-        class_weight: str | None = None,
+        class_weight: str | Mapping[Any, float] | None = None,
         random_state: int | None = None,
         features: tuple[str, ...] = (),
     ) -> None:

@@ -11,6 +11,7 @@ result is a weight matrix over the n-gram columns, so prediction, saving and exp
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from numbers import Integral, Real
 from typing import Any, ClassVar, Self
 
@@ -62,7 +63,7 @@ class LinearTextClassifier(TextClassifier):
         "max_features": [Interval(Integral, 1, None, closed="left"), None],
         "C": [Interval(Real, 0, None, closed="neither"), None],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "class_weight": [StrOptions({"balanced"}), None],
+        "class_weight": [StrOptions({"balanced"}), dict, None],
         "optimizer": [StrOptions({"sgd", "adam", "rmsprop", "adagrad", "adamw"}), None],
         "lr": [Interval(Real, 0, None, closed="neither"), None],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
@@ -85,7 +86,7 @@ class LinearTextClassifier(TextClassifier):
         max_features: int | None = None,
         C: float | None = None,
         max_iter: int = 1000,
-        class_weight: str | None = None,
+        class_weight: str | Mapping[Any, float] | None = None,
         optimizer: str | None = None,
         lr: float | None = None,
         weight_decay: float = 0.0,
@@ -142,7 +143,7 @@ class LinearTextClassifier(TextClassifier):
         head = NeuralClassifier(
             loss=self.loss,
             optimizer=self.optimizer,
-            class_weight=self.class_weight,
+            class_weight=self._target_class_weight(),
             random_state=self.random_state,
             **training,
         )
@@ -179,7 +180,7 @@ class LinearTextClassifier(TextClassifier):
             C=self._C(),
             solver=self.binary_solver if len(self.classes_) == 2 else "lbfgs",
             max_iter=self.max_iter,
-            class_weight=self.class_weight,
+            class_weight=self._target_class_weight(),
             random_state=self.random_state,
         ).fit(matrix, targets)
         return classifier.coef_, classifier.intercept_
@@ -252,7 +253,7 @@ class TfidfLinearSVM(LinearTextClassifier):
         classifier = LinearSVC(
             C=self._C(),
             max_iter=self.max_iter,
-            class_weight=self.class_weight,
+            class_weight=self._target_class_weight(),
             random_state=self.random_state,
         ).fit(matrix, targets)
         return classifier.coef_, classifier.intercept_

@@ -21,7 +21,7 @@ The fitted model is saved as ``weights.safetensors`` (encoder + head), ``config.
 from __future__ import annotations
 
 import importlib.resources
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Any, ClassVar, Self
@@ -313,7 +313,7 @@ class TransformerClassifier(TextClassifier):
         batch_size: int = 32,
         patience: int | None = None,
         clip_grad: float | None = 1.0,
-        class_weight: str | None = None,
+        class_weight: str | Mapping[Any, float] | None = None,
         random_state: int | None = None,
     ) -> None:
         self.backbone = backbone
