@@ -51,7 +51,8 @@ def test_readme_commands_run(workdir: Path) -> None:
     assert (workdir / "runs" / "second" / "index.html").is_file()
 
 
-def test_readme_python_example_runs(workdir: Path) -> None:
-    (example,) = blocks("python")
-    exec(compile(example, "README.md", "exec"), {})
+def test_readme_python_examples_run(workdir: Path) -> None:
+    lifecycle, scikit_learn = blocks("python")
+    exec(compile(lifecycle, "README.md", "exec"), {})
     assert (workdir / "model" / "manifest.json").is_file()
+    exec(compile(scikit_learn, "README.md", "exec"), {})
