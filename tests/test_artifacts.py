@@ -1,9 +1,14 @@
 import json
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from modelcycle._io import Terminated, clear_stale_temps, sigterm_interrupts, write_text
 from modelcycle.artifacts import (
     MANIFEST_FILE,
     read_model_dir,
@@ -132,3 +137,46 @@ def test_update_model_meta_refuses_tampered_dirs_and_fixed_keys(tmp_path: Path) 
     with pytest.raises(ArtifactError, match="SHA-256 does not match"):
         update_model_meta(path, {"postprocess": {"temperature": 2.0}})
     assert (path / "model.json").read_bytes() == before
+
+
+def dead_pid() -> int:
+    """The id of a process that has ended."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_a_write_removes_only_what_killed_writes_of_the_same_file_left(tmp_path: Path) -> None:
+    dead = dead_pid()
+    stale = [f".out.csv.{dead}.abcd_123.tmp", f".out.csv.{dead}.zz99zz99.tmp.plain"]
+    kept = [
+        f".out.csv.{os.getpid()}.abcd_123.tmp",  # a write in progress (this process)
+        f".other.csv.{dead}.abcd_123.tmp",  # another output's
+        f".out.csv.5.{dead}.abcd_123.tmp",  # the output "out.csv.5"'s
+        f".out.csv.{dead}.abcd_123.tmp.bak",
+        ".out.csv.abcd_123.tmp",
+        "out.csv.bak",
+    ]
+    for name in stale + kept:
+        (tmp_path / name).write_text("left over", encoding="utf-8")
+    write_text(tmp_path / "out.csv", "new\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*kept, "out.csv"])
+    assert (tmp_path / "out.csv").read_text(encoding="utf-8") == "new\n"
+
+
+def test_a_model_write_removes_the_temporary_directories_of_a_killed_one(tmp_path: Path) -> None:
+    dead = dead_pid()
+    for name in (f".model.{dead}.k1ll3d_0.tmp", f".model.{dead}.k1ll3d_0.tmp.old"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "weights.safetensors").write_bytes(b"half")
+    assert clear_stale_temps(tmp_path / "other") == []
+    make_model_dir(tmp_path / "model")
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]
+
+
+def test_sigterm_raises_inside_the_block_and_the_handler_is_restored() -> None:
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(Terminated), sigterm_interrupts():
+        signal.raise_signal(signal.SIGTERM)
+    assert signal.getsignal(signal.SIGTERM) is before
+    assert issubclass(Terminated, KeyboardInterrupt)  # cleaned up after like Ctrl-C

@@ -1,13 +1,16 @@
+import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pytest
 
 from modelcycle.data import Dataset, load_dataset
-from modelcycle.exceptions import SchemaError
+from modelcycle.exceptions import DataError, SchemaError
 from modelcycle.models import load_model
 from modelcycle.models.linear import TfidfLogisticRegression
+from modelcycle.postprocess import Postprocess, Threshold
 from modelcycle.prediction import BadRow, predict, predict_dataset, predict_file
 
 
@@ -52,7 +55,7 @@ def test_predict_dataset_keeps_the_true_label(
 def read(path: Path) -> pl.DataFrame:
     if path.name.endswith((".csv", ".csv.gz")):
         return pl.read_csv(path, infer_schema=False).with_columns(
-            pl.col("^score_.*$").cast(pl.Float64)
+            pl.col("^score_.*$").cast(pl.Float64), pl.col("^changed_by_threshold$") == "true"
         )
     return pl.read_ndjson(path) if path.suffix == ".jsonl" else pl.read_parquet(path)
 
@@ -190,7 +193,128 @@ def test_cli_predict_reports_bad_rows_and_writes_the_rest(tmp_path: Path, model_
     assert result.exit_code == 0, result.stderr
     assert result.stderr == f"{data}, row 2: no text\n"
     assert result.stdout.startswith(
-        f"wrote 2 predictions to {out}; skipped 1 bad rows (listed above); "
+        f"wrote 2 predictions to {out}; skipped 1 bad row (listed above); "
     )
     assert result.stdout.rstrip().endswith("rows/s on 2 threads")
     assert pl.read_parquet(out)["key"].to_list() == ["k1", "k3"]
+
+
+SCORES = {"close call": [0.3, 0.7], "sure": [0.05, 0.95], "no": [0.8, 0.2]}
+"""Fixed probabilities (negative, positive); a threshold of 0.9 on 'positive' turns the first
+one's answer from the top score's 'positive' into 'negative'."""
+
+
+@pytest.fixture
+def thresholded(model: TfidfLogisticRegression) -> TfidfLogisticRegression:
+    model.predict_proba = lambda texts: np.array([SCORES[t] for t in texts])  # type: ignore[method-assign]
+    model.postprocess_ = Postprocess(threshold=Threshold("positive", 0.9, "f1"))
+    return model
+
+
+@pytest.mark.parametrize("name", ["p.csv", "p.jsonl", "p.parquet"])
+def test_predict_file_marks_the_rows_where_the_threshold_beat_the_top_score(
+    tmp_path: Path, thresholded: TfidfLogisticRegression, name: str
+) -> None:
+    data = tmp_path / "in.csv"
+    pl.DataFrame({"text": list(SCORES)}).write_csv(data)
+    report = predict_file(thresholded, data, tmp_path / name, threads=2, chunk_rows=2)
+    frame = read(tmp_path / name)
+    assert frame.columns == [
+        "text",
+        "predicted",
+        "score_negative",
+        "score_positive",
+        "changed_by_threshold",
+    ]
+    assert frame["predicted"].to_list() == ["negative", "positive", "negative"]
+    assert frame["changed_by_threshold"].to_list() == [True, False, False]
+    assert report.changed_by_threshold == 1
+    assert report.threshold == Threshold("positive", 0.9, "f1")
+
+
+@pytest.mark.parametrize("how", ["raw", "temperature only"])
+def test_predict_file_has_no_threshold_column_when_no_threshold_applies(
+    tmp_path: Path, thresholded: TfidfLogisticRegression, how: str
+) -> None:
+    if how == "temperature only":
+        thresholded.postprocess_ = Postprocess(temperature=2.0)
+    data = tmp_path / "in.csv"
+    pl.DataFrame({"text": list(SCORES)}).write_csv(data)
+    report = predict_file(thresholded, data, tmp_path / "p.csv", raw=how == "raw")
+    frame = read(tmp_path / "p.csv")
+    assert frame.columns == ["text", "predicted", "score_negative", "score_positive"]
+    assert frame["predicted"].to_list() == ["positive", "positive", "negative"]
+    assert (report.threshold, report.changed_by_threshold) == (None, 0)
+
+
+def test_records_and_predict_dataset_say_where_the_threshold_chose(
+    tmp_path: Path, thresholded: TfidfLogisticRegression
+) -> None:
+    answer = predict(thresholded, list(SCORES))
+    assert answer.threshold == Threshold("positive", 0.9, "f1")
+    assert answer.records()[0] == {
+        "label": "negative",
+        "scores": {"negative": 0.3, "positive": 0.7},
+        "changed_by_threshold": True,
+    }
+    assert [r["changed_by_threshold"] for r in answer.records()] == [True, False, False]
+    assert "changed_by_threshold" not in predict(thresholded, ["sure"], raw=True).records()[0]
+    out = predict_dataset(thresholded, Dataset.from_records(list(SCORES)), tmp_path / "p.jsonl")
+    assert pl.read_ndjson(out)["changed_by_threshold"].to_list() == [True, False, False]
+
+
+@pytest.mark.parametrize("alias", ["same", "absolute", "dotted", "symlink", "hard link"])
+def test_predict_file_refuses_to_overwrite_its_input(
+    tmp_path: Path, model: TfidfLogisticRegression, monkeypatch: pytest.MonkeyPatch, alias: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    data = Path("in.csv")
+    data.write_text("text,note\ngreat,keep me\n", encoding="utf-8")
+    out = {
+        "same": Path("in.csv"),
+        "absolute": tmp_path / "in.csv",
+        "dotted": Path("sub/../in.csv"),
+        "symlink": Path("link.csv"),
+        "hard link": Path("hard.csv"),
+    }[alias]
+    Path("sub").mkdir()
+    if alias == "symlink":
+        out.symlink_to("in.csv")
+    if alias == "hard link":
+        os.link(data, out)
+    before = sorted(tmp_path.iterdir())
+    with pytest.raises(
+        DataError,
+        match=rf"^in\.csv: the output {out} would overwrite the input; choose another -o$",
+    ):
+        predict_file(model, data, out)
+    assert data.read_text(encoding="utf-8") == "text,note\ngreat,keep me\n"
+    assert sorted(tmp_path.iterdir()) == before
+
+
+@pytest.mark.parametrize("name", ["in.csv", "in.parquet"])
+def test_predict_file_without_data_rows_is_an_error_and_writes_nothing(
+    tmp_path: Path, model: TfidfLogisticRegression, name: str
+) -> None:
+    data = tmp_path / name
+    empty = pl.DataFrame({"id": [], "text": []}, schema={"id": pl.String, "text": pl.String})
+    empty.write_csv(data) if name.endswith(".csv") else empty.write_parquet(data)
+    before = sorted(tmp_path.iterdir())
+    with pytest.raises(DataError, match=r"in\.\w+: no data rows \(the file has only a header\)$"):
+        predict_file(model, data, tmp_path / "out.csv")
+    assert sorted(tmp_path.iterdir()) == before
+
+
+def test_predict_file_with_only_bad_rows_is_an_error_and_writes_nothing(
+    tmp_path: Path, model: TfidfLogisticRegression
+) -> None:
+    data = tmp_path / "in.csv"
+    data.write_text("id,text\n1,\n2,   \n", encoding="utf-8")
+    before = sorted(tmp_path.iterdir())
+    bad: list[BadRow] = []
+    with pytest.raises(
+        DataError, match=r"in\.csv: nothing to write: every row is bad \(each one is reported\)$"
+    ):
+        predict_file(model, data, tmp_path / "out.csv", on_bad_row=bad.append)
+    assert [str(b) for b in bad] == ["row 1: no text", "row 2: no text"]
+    assert sorted(tmp_path.iterdir()) == before

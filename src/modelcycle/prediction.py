@@ -4,15 +4,21 @@
 chunks over threads (the featurizers' polars and numpy work and ONNX Runtime release the GIL,
 so that threads use every core without a second copy of the model), writes the output
 atomically and keeps going past a bad row.
+
+A model's stored threshold (see :mod:`modelcycle.postprocess`) can make the answer differ from
+the class with the top score; outputs then say so row by row, in a ``changed_by_threshold``
+column (or record key), so that a reader never takes the difference for a bug.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
+import weakref
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,8 +35,9 @@ from modelcycle.data import (
     resolve_columns,
     write_table,
 )
-from modelcycle.exceptions import SchemaError
+from modelcycle.exceptions import DataError, SchemaError
 from modelcycle.models import TextClassifier
+from modelcycle.postprocess import Threshold
 
 __all__ = [
     "BadRow",
@@ -42,20 +49,39 @@ __all__ = [
 ]
 
 
+CHANGED_COLUMN = "changed_by_threshold"
+"""Column (and record key) that is true where the stored threshold, not the top score, chose
+the label; present only when a threshold was applied."""
+
+
 @dataclass(frozen=True)
 class Predictions:
-    """Predicted labels and class probabilities; ``scores[:, j]`` belongs to ``classes[j]``."""
+    """Predicted labels and class probabilities; ``scores[:, j]`` belongs to ``classes[j]``.
+
+    ``threshold`` is the stored threshold that chose the labels (None: the top score did).
+    """
 
     labels: np.ndarray
     scores: np.ndarray
     classes: list[str]
+    threshold: Threshold | None = None
+
+    def changed_by_threshold(self) -> np.ndarray:
+        """Per text: whether the label is not the class with the top score (all False without a
+        threshold)."""
+        return _below_top_score(self.labels, self.scores, self.classes)
 
     def records(self) -> list[dict[str, Any]]:
-        """One ``{"label": ..., "scores": {class: probability}}`` per text."""
-        return [
+        """One ``{"label": ..., "scores": {class: probability}}`` per text, plus
+        ``"changed_by_threshold": bool`` when a threshold chose the labels."""
+        records: list[dict[str, Any]] = [
             {"label": str(label), "scores": dict(zip(self.classes, map(float, row), strict=True))}
             for label, row in zip(self.labels, self.scores, strict=True)
         ]
+        if self.threshold is not None:
+            for record, changed in zip(records, self.changed_by_threshold(), strict=True):
+                record[CHANGED_COLUMN] = bool(changed)
+        return records
 
     def score_columns(self) -> dict[str, np.ndarray]:
         """``score_<class>`` columns for a table."""
@@ -76,11 +102,28 @@ def predict(model: TextClassifier, texts: Sequence[str], *, raw: bool = False) -
     """
     scores = model.predict_proba(texts)
     classes = model.classes_.tolist()
+    threshold = _threshold(model, raw)
     if model.postprocess_ is not None and not raw:
         labels, scores = model.postprocess_.apply(scores, classes)
     else:
         labels = np.asarray(classes)[np.argmax(scores, axis=1)]
-    return Predictions(labels=labels, scores=scores, classes=classes)
+    return Predictions(labels=labels, scores=scores, classes=classes, threshold=threshold)
+
+
+def _threshold(model: TextClassifier, raw: bool) -> Threshold | None:
+    """The stored threshold that :func:`predict` applies (None with ``raw`` or without one)."""
+    return None if raw or model.postprocess_ is None else model.postprocess_.threshold
+
+
+def _below_top_score(labels: np.ndarray, scores: np.ndarray, classes: list[str]) -> np.ndarray:
+    """Per row: whether the label's score is below the row's top score."""
+    if not len(labels):
+        return np.zeros(0, dtype=bool)
+    position = {name: j for j, name in enumerate(classes)}
+    chosen = np.array([position[str(label)] for label in labels])
+    label_scores = scores[np.arange(len(labels)), chosen]
+    below: np.ndarray = label_scores < scores.max(axis=1)
+    return below
 
 
 def predict_dataset(
@@ -89,7 +132,8 @@ def predict_dataset(
     """Predict every row of ``dataset`` and write text, true label (if any), prediction and scores.
 
     The format follows ``out``'s extension: .csv, .tsv, .jsonl or .parquet (optionally .gz).
-    ``raw`` as in :func:`predict`.
+    ``raw`` as in :func:`predict`; when a stored threshold chose the labels, a
+    ``changed_by_threshold`` column marks the rows where it overrode the top score.
     """
     predictions = predict(model, dataset.texts, raw=raw)
     columns: dict[str, Any] = {"text": dataset.frame.get_column(dataset.text)}
@@ -97,6 +141,8 @@ def predict_dataset(
         columns["label"] = dataset.frame.get_column(dataset.label)
     columns["predicted"] = predictions.labels
     columns.update(predictions.score_columns())
+    if predictions.threshold is not None:
+        columns[CHANGED_COLUMN] = predictions.changed_by_threshold()
     return write_table(pl.DataFrame(columns), out)
 
 
@@ -117,7 +163,8 @@ class BadRow:
 
 @dataclass(frozen=True)
 class FilePredictions:
-    """What :func:`predict_file` did: rows read, predicted and skipped, where, how fast."""
+    """What :func:`predict_file` did: rows read, predicted and skipped, where, how fast; and,
+    when a stored ``threshold`` chose the labels, in how many rows it overrode the top score."""
 
     out: Path
     rows: int
@@ -125,6 +172,8 @@ class FilePredictions:
     bad_rows: int
     seconds: float
     threads: int
+    threshold: Threshold | None = None
+    changed_by_threshold: int = 0
 
     @property
     def rows_per_second(self) -> float:
@@ -157,9 +206,12 @@ def predict_file(
     optionally .gz), streaming: memory stays bounded whatever the file's size.
 
     ``out`` holds the ``id_column`` (if named), the text, the true label (if the file has a
-    label column), ``predicted`` and one ``score_<class>`` column per class, row for row. A row
-    without text, a CSV record with the wrong number of fields, or a text the model cannot
-    handle is skipped, reported to ``on_bad_row`` and counted, and the rest goes on.
+    label column), ``predicted`` and one ``score_<class>`` column per class, row for row, and,
+    when the model's stored threshold chose the labels, ``changed_by_threshold`` (true where the
+    label is not the class with the top score). A row without text, a CSV record with the wrong
+    number of fields, or a text the model cannot handle is skipped, reported to ``on_bad_row``
+    and counted, and the rest goes on. A DataError (and no ``out``) when ``out`` is ``data`` or
+    when no row can be predicted.
 
     ``model`` is a model directory or a loaded model; ``threads`` share the chunks (None: one
     per core).
@@ -175,6 +227,7 @@ def predict_file(
 
     start = time.perf_counter()
     data, out = Path(data), Path(out)
+    _refuse_to_overwrite(data, out)
     columns = read_columns(data, encoding=encoding)
     text_column, label_column = resolve_columns(
         data, text=text, encoding=encoding, require_label=False, columns=columns
@@ -185,9 +238,7 @@ def predict_file(
         )
     keep = list(dict.fromkeys(c for c in (id_column, text_column, label_column) if c))
     loaded = model if isinstance(model, TextClassifier) else load_model(model)
-    classes = [str(c) for c in loaded.classes_.tolist()]
     threads = threads or os.cpu_count() or 1
-    pool = ThreadPoolExecutor(threads, thread_name_prefix="predict") if threads > 1 else None
     bad: list[BadRow] = []
 
     def report(row: BadRow) -> None:
@@ -195,67 +246,136 @@ def predict_file(
         if on_bad_row is not None:
             on_bad_row(row)
 
-    def invalid_record(line: int | None, problem: str) -> None:
-        report(BadRow(None, line, problem))
+    reader = _Reader(data, encoding, keep, columns, report)
+    run = _Run(loaded, text_column, raw, report)
+    with reader, _Bar(progress, _known_rows(data)) as bar, TableWriter(out) as writer:
+        run.predict_all(_chunks(reader.tables, keep, chunk_rows), writer, bar, threads)
+        if not run.predicted:  # raised inside the writer's block, so that nothing is written
+            if not bad:
+                raise DataError("no data rows (the file has only a header)", path=data)
+            raise DataError("nothing to write: every row is bad (each one is reported)", path=data)
+    return FilePredictions(
+        out=out,
+        rows=run.rows,
+        predicted=run.predicted,
+        bad_rows=len(bad),
+        seconds=time.perf_counter() - start,
+        threads=threads,
+        threshold=run.threshold,
+        changed_by_threshold=run.changed,
+    )
 
-    chunks = _chunks(
-        iter_batches(
+
+def _refuse_to_overwrite(data: Path, out: Path) -> None:
+    """A DataError when ``out`` is ``data`` by another name (relative path, symlink, hard link)."""
+    same = out.resolve() == data.resolve() or (
+        out.exists() and data.exists() and out.samefile(data)
+    )
+    if same:
+        raise DataError(f"the output {out} would overwrite the input; choose another -o", path=data)
+
+
+class _Reader:
+    """The Arrow tables of ``data``; a broken CSV record goes to ``report``.
+
+    Leaving the block early (an error, Ctrl-C, SIGTERM) closes the reader and waits until its
+    read-ahead thread has let go of the Python callback that reports broken records: a process
+    that exits before that is aborted by pyarrow ("terminate called without an active
+    exception") instead of ending with its own exit code.
+    """
+
+    def __init__(
+        self,
+        data: Path,
+        encoding: str,
+        keep: list[str],
+        columns: list[str],
+        report: Callable[[BadRow], None],
+    ) -> None:
+        def invalid_record(line: int | None, problem: str) -> None:
+            report(BadRow(None, line, problem))
+
+        self.released = threading.Event()
+        weakref.finalize(invalid_record, self.released.set)
+        self.tables = iter_batches(
             data,
             encoding=encoding,
             string_columns=keep,
             columns=columns,
             on_invalid_row=invalid_record,
-        ),
-        keep,
-        chunk_rows,
-    )
-    rows = predicted = 0
-    try:
-        with _Bar(progress, _known_rows(data)) as bar, TableWriter(out) as writer:
-            pending: deque[tuple[pl.DataFrame, int, Future[Any] | None]] = deque()
+        )
 
-            def finish_one() -> None:
-                nonlocal predicted
-                frame, first_row, future = pending.popleft()
-                texts = frame.get_column(text_column)
-                if future is not None:
-                    labels, scores, failures = future.result()
-                else:
-                    labels, scores, failures = _predict_rows(loaded, texts.to_list(), raw)
-                for index, reason in failures:
-                    report(BadRow(first_row + index, None, reason))
-                good = np.ones(frame.height, dtype=bool)
-                good[[index for index, _ in failures]] = False
-                frame = frame.filter(pl.Series(good)) if failures else frame
-                if frame.height:
-                    writer.write(_output(frame, labels, scores, classes))
-                predicted += frame.height
-                bar.advance(frame.height + len(failures))
+    def __enter__(self) -> _Reader:
+        return self
 
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        if kind is not None and isinstance(self.tables, Generator):
+            self.tables.close()
+            self.released.wait(timeout=10)
+
+
+class _Run:
+    """The chunk loop of :func:`predict_file`: predicts chunks (on a thread pool when there are
+    several threads, at most two chunks per thread ahead), writes them in order, counts."""
+
+    def __init__(
+        self, model: TextClassifier, text_column: str, raw: bool, report: Callable[[BadRow], None]
+    ) -> None:
+        self.model, self.text_column, self.raw, self.report = model, text_column, raw, report
+        self.classes = [str(c) for c in model.classes_.tolist()]
+        self.threshold = _threshold(model, raw)
+        self.rows = self.predicted = self.changed = 0
+
+    def predict_all(
+        self, chunks: Iterator[pl.DataFrame], writer: TableWriter, bar: _Bar, threads: int
+    ) -> None:
+        pool = ThreadPoolExecutor(threads, thread_name_prefix="predict") if threads > 1 else None
+        pending: deque[tuple[pl.DataFrame, int, Future[Any] | None]] = deque()
+        ahead = 2 * threads if pool is not None else 0
+        try:
             for frame in chunks:
+                future = None
                 if pool is not None:
-                    texts = frame.get_column(text_column).to_list()
-                    future = pool.submit(_predict_rows, loaded, texts, raw)
-                    pending.append((frame, rows + 1, future))
-                    while len(pending) > 2 * threads:
-                        finish_one()
-                else:
-                    pending.append((frame, rows + 1, None))
-                    finish_one()
-                rows += frame.height
+                    texts = frame.get_column(self.text_column).to_list()
+                    future = pool.submit(_predict_rows, self.model, texts, self.raw)
+                pending.append((frame, self.rows + 1, future))
+                self.rows += frame.height
+                while len(pending) > ahead:
+                    self._finish(*pending.popleft(), writer, bar)
             while pending:
-                finish_one()
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
-    return FilePredictions(
-        out=out,
-        rows=rows,
-        predicted=predicted,
-        bad_rows=len(bad),
-        seconds=time.perf_counter() - start,
-        threads=threads,
-    )
+                self._finish(*pending.popleft(), writer, bar)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+
+    def _finish(
+        self,
+        frame: pl.DataFrame,
+        first_row: int,
+        future: Future[Any] | None,
+        writer: TableWriter,
+        bar: _Bar,
+    ) -> None:
+        if future is not None:
+            labels, scores, failures = future.result()
+        else:
+            texts = frame.get_column(self.text_column).to_list()
+            labels, scores, failures = _predict_rows(self.model, texts, self.raw)
+        for index, reason in failures:
+            self.report(BadRow(first_row + index, None, reason))
+        if failures:
+            good = np.ones(frame.height, dtype=bool)
+            good[[index for index, _ in failures]] = False
+            frame = frame.filter(pl.Series(good))
+        if frame.height:
+            output = _output(frame, labels, scores, self.classes)
+            if self.threshold is not None:
+                changed = _below_top_score(labels, scores, self.classes)
+                output = output.with_columns(pl.Series(CHANGED_COLUMN, changed))
+                self.changed += int(changed.sum())
+            writer.write(output)
+        self.predicted += frame.height
+        bar.advance(frame.height + len(failures))
 
 
 def _chunks(tables: Iterator[Any], keep: list[str], size: int) -> Iterator[pl.DataFrame]:

@@ -1,15 +1,20 @@
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import polars as pl
 import pytest
 import typer
 from typer.testing import CliRunner
 
 from modelcycle import __version__
 from modelcycle.cli import app
+from tests.conftest import POSITIVE
 
 COMMANDS = sorted(app.registered_commands, key=lambda c: str(c.name))
 README = Path(__file__).parents[2] / "README.md"
@@ -195,3 +200,151 @@ def test_a_missing_package_is_one_line_and_exit_1(capsys: pytest.CaptureFixture[
     error = capsys.readouterr().err
     assert error.count("\n") == 1
     assert "needs the package 'sklearn'" in error
+
+
+@pytest.fixture
+def model_dir(tmp_path: Path, reviews_csv: Path) -> Path:
+    """A linear model trained on the tiny corpus, in ``tmp_path / "model"``."""
+    from modelcycle.data import load_dataset
+    from modelcycle.models import save_model
+    from modelcycle.models.linear import TfidfLogisticRegression
+
+    data = load_dataset(reviews_csv)
+    model = TfidfLogisticRegression(min_df=1).fit(data.texts, data.labels)
+    return save_model(model, tmp_path / "model")
+
+
+def test_predict_says_where_the_stored_threshold_changed_the_answer(
+    tmp_path: Path, runner: CliRunner, model_dir: Path, reviews_csv: Path
+) -> None:
+    from modelcycle.artifacts import update_model_meta
+
+    threshold = {"label": "positive", "value": 0.95, "metric": "f1"}
+    update_model_meta(model_dir, {"postprocess": {"temperature": 1.0, "threshold": threshold}})
+    out = tmp_path / "p.csv"
+    result = runner.invoke(app, ["predict", str(model_dir), str(reviews_csv), "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    frame = pl.read_csv(out)
+    top = pl.when(pl.col("score_positive") > pl.col("score_negative"))
+    top_label = top.then(pl.lit("positive")).otherwise(pl.lit("negative"))
+    expected = frame.select(pl.col("predicted") != top_label)["predicted"]
+    assert frame["changed_by_threshold"].to_list() == expected.to_list()
+    changed = int(expected.sum())
+    assert changed >= 2
+    assert result.stdout.splitlines()[1] == (
+        f"{changed} predictions differ from the top score because of the stored threshold 0.95 "
+        "on 'positive', tuned for f1 (column changed_by_threshold; --raw ignores the threshold)"
+    )
+    result = runner.invoke(app, ["predict", str(model_dir), "--text", POSITIVE[0]])
+    assert json.loads(result.stdout)["changed_by_threshold"] is True
+
+
+def test_predict_counts_in_the_singular(tmp_path: Path, runner: CliRunner, model_dir: Path) -> None:
+    data = tmp_path / "in.csv"
+    data.write_text('text\nlovely\n""\n', encoding="utf-8")
+    out = tmp_path / "p.csv"
+    args = ["predict", str(model_dir), str(data), "-o", str(out), "--threads", "1"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.stderr
+    assert re.fullmatch(
+        f"wrote 1 prediction to {out}; skipped 1 bad row \\(listed above\\); "
+        r"[\d,]+ rows/s on 1 thread\n",
+        result.stdout,
+    )
+
+
+@pytest.mark.parametrize("out", ["in.csv", "./in.csv", "sub/../in.csv", "ABSOLUTE", "link.csv"])
+def test_predict_refuses_to_overwrite_its_input(
+    tmp_path: Path, runner: CliRunner, model_dir: Path, monkeypatch: pytest.MonkeyPatch, out: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("sub").mkdir()
+    Path("in.csv").write_text("text,note\ngreat,keep me\n", encoding="utf-8")
+    Path("link.csv").symlink_to("in.csv")
+    out = str(tmp_path / "in.csv") if out == "ABSOLUTE" else out
+    before = sorted(tmp_path.iterdir())
+    result = runner.invoke(app, ["predict", str(model_dir), "in.csv", "-o", out])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: in.csv: the output {Path(out)} would overwrite the input; choose another -o\n"
+    )
+    assert Path("in.csv").read_text(encoding="utf-8") == "text,note\ngreat,keep me\n"
+    assert sorted(tmp_path.iterdir()) == before
+
+
+def test_predict_on_a_header_only_file_is_an_error_and_writes_nothing(
+    tmp_path: Path, runner: CliRunner, model_dir: Path
+) -> None:
+    data = tmp_path / "header.csv"
+    data.write_text("id,text\n", encoding="utf-8")
+    before = sorted(tmp_path.iterdir())
+    result = runner.invoke(
+        app, ["predict", str(model_dir), str(data), "-o", str(tmp_path / "p.csv")]
+    )
+    assert result.exit_code == 1
+    assert (result.stdout, result.stderr) == (
+        "",
+        f"error: {data}: no data rows (the file has only a header)\n",
+    )
+    assert sorted(tmp_path.iterdir()) == before
+
+
+def dead_pid() -> int:
+    """The id of a process that has ended."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_predict_removes_what_a_killed_predict_of_the_same_output_left(
+    tmp_path: Path, runner: CliRunner, model_dir: Path, reviews_csv: Path
+) -> None:
+    dead = dead_pid()
+    stale = [f".p.csv.{dead}.abcd_123.tmp", f".p.csv.{dead}.abcd_123.tmp.plain"]
+    unrelated = [f".q.csv.{dead}.abcd_123.tmp", "p.csv.notes"]
+    for name in stale + unrelated:
+        (tmp_path / name).write_text("left over", encoding="utf-8")
+    out = tmp_path / "p.csv"
+    result = runner.invoke(app, ["predict", str(model_dir), str(reviews_csv), "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == sorted(["model", "p.csv", "reviews.csv", *unrelated])
+
+
+def test_predict_interrupted_by_ctrl_c_exits_130_and_says_so(
+    tmp_path: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch, reviews_csv: Path
+) -> None:
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("modelcycle.prediction.predict_file", interrupted)
+    out = tmp_path / "p.csv"
+    result = runner.invoke(app, ["predict", "model", str(reviews_csv), "-o", str(out)])
+    assert result.exit_code == 130
+    assert result.stderr == f"error: interrupted by SIGINT; nothing was written to {out}\n"
+
+
+def test_predict_stopped_by_sigterm_midway_leaves_no_temporary_file(
+    tmp_path: Path, model_dir: Path
+) -> None:
+    data = tmp_path / "big.csv"
+    pl.DataFrame({"text": [f"{POSITIVE[i % 12]} {i}" for i in range(300_000)]}).write_csv(data)
+    out = tmp_path / "p.csv"
+    command = [sys.executable, "-m", "modelcycle", "predict", str(model_dir), str(data)]
+    process = subprocess.Popen(
+        [*command, "-o", str(out), "--threads", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    temporary: list[Path] = []
+    while not temporary and process.poll() is None:  # wait until it is writing
+        time.sleep(0.01)
+        temporary = list(tmp_path.glob(".p.csv.*.tmp"))
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=300)
+    assert temporary, f"predict ended before writing: {stdout}{stderr}"
+    assert (process.returncode, stdout) == (143, "")
+    assert stderr == f"error: interrupted by SIGTERM; nothing was written to {out}\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.csv", "model", "reviews.csv"]
