@@ -53,6 +53,19 @@ def test_clean(tmp_path: Path, runner: CliRunner, dirty_csv: Path) -> None:
     assert dirty_csv.read_text(encoding="utf-8") == DIRTY
 
 
+def test_clean_counts_in_the_singular(tmp_path: Path, runner: CliRunner) -> None:
+    data = tmp_path / "one.csv"
+    data.write_text("text,label\ngood <b>film</b>,pos\ngood <b>film</b>,pos\n", encoding="utf-8")
+    out = tmp_path / "clean.csv"
+    result = runner.invoke(app, ["clean", str(data), "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[:3] == [
+        f"wrote {out}: 1 of 2 rows",
+        "removed 1 row (1 duplicate)",
+        "changed 1 row (1 html)",
+    ]
+
+
 def test_clean_label_issues_are_reported(tmp_path: Path, runner: CliRunner) -> None:
     rows = [f"wonderful lovely film {i},pos" for i in range(20)] + [
         f"awful boring film {i},neg" for i in range(20)

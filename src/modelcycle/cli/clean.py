@@ -14,6 +14,7 @@ from modelcycle.cli._common import (
     Seed,
     TextColumn,
     handle_errors,
+    plural,
     say,
 )
 
@@ -133,9 +134,9 @@ def clean(
     removed = ", ".join(f"{n:,} {why}" for why, n in summary["removed"].items() if n) or "none"
     changed = ", ".join(f"{n:,} {why}" for why, n in summary["changed"].items()) or "none"
     typer.echo(
-        f"wrote {out}: {summary['rows_out']:,} of {summary['rows_in']:,} rows\n"
-        f"removed {summary['rows_removed']:,} rows ({removed})\n"
-        f"changed {summary['rows_changed']:,} rows ({changed})"
+        f"wrote {out}: {summary['rows_out']:,} of {plural(summary['rows_in'], 'row')}\n"
+        f"removed {plural(summary['rows_removed'], 'row')} ({removed})\n"
+        f"changed {plural(summary['rows_changed'], 'row')} ({changed})"
     )
     if "label_issues" in summary:
         issues = summary["label_issues"]

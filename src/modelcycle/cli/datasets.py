@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from modelcycle.cli._common import handle_errors, say
+from modelcycle.cli._common import handle_errors, plural, say
 
 app = typer.Typer(
     name="datasets",
@@ -58,7 +58,9 @@ def info(name: Annotated[str, typer.Argument(help="Dataset name (see `datasets l
 
     spec = lookup(name)
     typer.echo(f"{spec.name}: {spec.title}\n{spec.task}; classes: {', '.join(spec.classes)}")
-    typer.echo("files: " + ", ".join(f"{part} ({rows:,} rows)" for part, rows in spec.rows.items()))
+    typer.echo(
+        "files: " + ", ".join(f"{part} ({plural(rows, 'row')})" for part, rows in spec.rows.items())
+    )
     for source in spec.sources:
         typer.echo(f"source: {source.url}\n  {source.checksum}")
     typer.echo(f"checksums from: {spec.checksum_source}")
@@ -95,5 +97,5 @@ def download(
         on_fetch=lambda source: say(f"fetching {source.url}"),
     )
     for part, facts in document["files"].items():
-        typer.echo(f"wrote {out / part}: {facts['rows']:,} rows")
+        typer.echo(f"wrote {out / part}: {plural(facts['rows'], 'row')}")
     typer.echo(f"licence: {document['licence']}\ncite: {document['citation']}")

@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from modelcycle.cli._common import DataPath, Encoding, LabelColumn, Seed, TextColumn, handle_errors
+from modelcycle.cli._common import (
+    DataPath,
+    Encoding,
+    LabelColumn,
+    Seed,
+    TextColumn,
+    handle_errors,
+    plural,
+)
 
 
 @handle_errors
@@ -64,7 +72,8 @@ def eda(
     report.write(out)
     d = report.data
     typer.echo(
-        f"{d['rows']:,} rows, {len(d['labels'])} labels, {d['duplicates']:,} duplicates, "
+        f"{plural(d['rows'], 'row')}, {plural(len(d['labels']), 'label')}, "
+        f"{plural(d['duplicates'], 'duplicate')}, "
         f"{d['conflicting_labels']:,} conflicting; wrote {out / 'eda.json'} and "
         f"{out / 'eda.html'}"
     )

@@ -15,6 +15,7 @@ from modelcycle.cli._common import (
     Seed,
     TextColumn,
     handle_errors,
+    plural,
     say,
 )
 
@@ -108,6 +109,6 @@ def evaluate(
     for warning in m["warnings"]:
         say(f"warning: {warning}")
     typer.echo(
-        f"accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}  on {m['n']:,} rows; "
+        f"accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}  on {plural(m['n'], 'row')}; "
         f"wrote {out / 'metrics.json'} and {out / 'evaluation.html'}"
     )

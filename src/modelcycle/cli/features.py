@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from modelcycle.cli._common import DataPath, Encoding, TextColumn, handle_errors
+from modelcycle.cli._common import DataPath, Encoding, TextColumn, handle_errors, plural
 
 
 @handle_errors
@@ -39,4 +39,4 @@ def features(
     dataset = load_dataset(data, text=text, encoding=encoding, require_label=False)
     frame, added = add_engineered_features(dataset, chosen, prefix=prefix)
     write_table(frame, out)
-    typer.echo(f"wrote {out}: {frame.height:,} rows, added {', '.join(added)}")
+    typer.echo(f"wrote {out}: {plural(frame.height, 'row')}, added {', '.join(added)}")

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from modelcycle.cli._common import Seed, handle_errors, say
+from modelcycle.cli._common import Seed, handle_errors, plural, say
 
 if TYPE_CHECKING:
     from modelcycle.config import PipelineConfig
@@ -64,7 +64,7 @@ def _run_and_report(config: PipelineConfig, out: Path) -> RunResult:
     low, high = metrics["accuracy_ci95"] or (float("nan"), float("nan"))
     typer.echo(
         f"run directory: {result.path}\n"
-        f"data: {summary['rows']:,} rows, labels {summary['labels']}\n"
+        f"data: {plural(summary['rows'], 'row')}, labels {summary['labels']}\n"
         f"model: {summary['model']} (trained in {summary['train_seconds']:.2f} s)\n"
         f"test accuracy: {metrics['accuracy']:.4f} (95% interval {low:.4f}-{high:.4f}, "
         f"majority baseline {metrics['baselines']['majority_accuracy']:.4f})\n"

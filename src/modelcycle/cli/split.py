@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from modelcycle.cli._common import DataPath, Encoding, LabelColumn, Seed, TextColumn, handle_errors
+from modelcycle.cli._common import (
+    DataPath,
+    Encoding,
+    LabelColumn,
+    Seed,
+    TextColumn,
+    handle_errors,
+    plural,
+)
 
 
 @handle_errors
@@ -77,10 +85,13 @@ def split(
             typer.echo(f"{name:5} {part['rows']:>9,} rows  {labels}")
     checks = document["checks"]
     line = (
-        f"leakage guard {'on' if leakage_guard else 'off'}: {checks['duplicate_texts']:,} "
-        f"duplicate texts kept together, {checks['straddling_texts']:,} texts in two parts"
+        f"leakage guard {'on' if leakage_guard else 'off'}: "
+        f"{plural(checks['duplicate_texts'], 'duplicate text')} kept together, "
+        f"{plural(checks['straddling_texts'], 'text')} in two parts"
     )
     if "groups" in checks:
-        line += f"; {checks['groups']:,} groups, {checks['straddling_groups']:,} in two parts"
+        line += (
+            f"; {plural(checks['groups'], 'group')}, {checks['straddling_groups']:,} in two parts"
+        )
     typer.echo(line)
     typer.echo(f"wrote {out / SPLIT_FILE}")

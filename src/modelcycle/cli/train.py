@@ -15,6 +15,7 @@ from modelcycle.cli._common import (
     Seed,
     TextColumn,
     handle_errors,
+    plural,
     say,
 )
 
@@ -199,7 +200,7 @@ def train(
     if result.history and not quiet:
         best = result.history[-1].get("best_epoch") or len(result.history)
         say(f"best epoch {best} of {len(result.history)}")
-    line = f"wrote {out} ({model}, {result.rows:,} rows, {result.seconds:.2f} s to train)"
+    line = f"wrote {out} ({model}, {plural(result.rows, 'row')}, {result.seconds:.2f} s to train)"
     if result.val_metrics:
         line += f"; validation accuracy {result.val_metrics['val_accuracy']:.4f}"
     typer.echo(line)
