@@ -8,7 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from modelcycle._io import Terminated, clear_stale_temps, sigterm_interrupts, write_text
+from modelcycle._io import (
+    Terminated,
+    atomic_dir,
+    clear_stale_temps,
+    sigterm_interrupts,
+    write_text,
+)
 from modelcycle.artifacts import (
     MANIFEST_FILE,
     read_model_dir,
@@ -76,6 +82,36 @@ def test_unknown_format_version_is_refused(tmp_path: Path) -> None:
         read_model_dir(path)
 
 
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [
+        ("fresh", r"'labels' must be a list of labels \(strings or numbers\), got str 'fresh'"),
+        ([["a"], ["b"]], r"'labels' must be a list of labels"),
+        ([None, "a"], r"'labels' must be a list of labels"),
+        ([], r"'labels' must list two or more distinct labels, got \[\]"),
+        (["a"], r"'labels' must list two or more distinct labels"),
+        (["a", "a"], r"'labels' must list two or more distinct labels"),
+    ],
+)
+def test_a_model_json_with_impossible_labels_is_refused(
+    tmp_path: Path, labels: object, message: str
+) -> None:
+    path = make_model_dir(tmp_path / "m")
+    meta = json.loads((path / "model.json").read_text())
+    meta["labels"] = labels
+    (path / "model.json").write_text(json.dumps(meta))
+    write_manifest(path)  # a consistent manifest, so only the labels are wrong
+    with pytest.raises(ArtifactError, match=r"model\.json: " + message):
+        read_model_dir(path)
+
+
+def test_labels_of_any_scalar_type_are_read(tmp_path: Path) -> None:
+    path = write_model_dir(
+        tmp_path / "m", meta={"family": "toy", "labels": [0, 1, 2.5, "x"]}, tensors={}
+    )
+    assert read_model_dir(path).meta["labels"] == [0, 1, 2.5, "x"]
+
+
 def test_not_a_model_directory(tmp_path: Path) -> None:
     with pytest.raises(ArtifactError, match="not a model directory"):
         read_model_dir(tmp_path / "nothing")
@@ -102,6 +138,23 @@ def test_a_failed_write_leaves_nothing(tmp_path: Path) -> None:
     with pytest.raises(TypeError):
         write_model_dir(tmp_path / "m", meta={"bad": object()}, tensors={})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_output_that_is_a_directory_or_under_a_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "adir.csv").mkdir()
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(ArtifactError, match=r"adir\.csv is a directory; give the output a file"):
+        write_text(tmp_path / "adir.csv", "x")
+    under_a_file = r"cannot write .*x\.csv: .*notes\.txt is a file, not a directory"
+    with pytest.raises(ArtifactError, match=under_a_file):
+        write_text(tmp_path / "notes.txt" / "sub" / "x.csv", "x")
+    with (
+        pytest.raises(ArtifactError, match=r"notes\.txt is a file, not a directory"),
+        atomic_dir(tmp_path / "notes.txt" / "run"),
+    ):
+        pass
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["adir.csv", "notes.txt"]
+    assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
 def test_verify_manifest_recurses_into_subdirectories(tmp_path: Path) -> None:

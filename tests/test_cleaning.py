@@ -17,7 +17,7 @@ from modelcycle.cleaning import (
 )
 from modelcycle.config import CleanConfig
 from modelcycle.data import Dataset
-from modelcycle.exceptions import ConfigError, DataError
+from modelcycle.exceptions import ArtifactError, ConfigError, DataError
 
 
 def dataset(texts: list[str | None], labels: list[str | None], **extra: list) -> Dataset:
@@ -322,6 +322,15 @@ def test_parquet_and_jsonl_in_and_out(tmp_path: Path) -> None:
         {"text": "a & b", "label": "1"},
         {"text": "c", "label": "2"},
     ]
+
+
+def test_an_output_that_is_a_directory_writes_no_side_file(tmp_path: Path) -> None:
+    source = tmp_path / "in.csv"
+    source.write_text(CSV, encoding="utf-8")
+    (tmp_path / "out" / "a.csv").mkdir(parents=True)
+    with pytest.raises(ArtifactError, match=r"a\.csv is a directory; give the output a file"):
+        clean_file(source, tmp_path / "out" / "a.csv")
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["a.csv"]
 
 
 def test_two_outputs_in_one_folder_keep_their_own_records(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ import pytest
 from modelcycle.config import (
     PipelineConfig,
     SplitConfig,
+    TrainConfig,
     apply_overrides,
     load_config,
     parse_assignments,
@@ -70,6 +71,14 @@ def test_wrong_type_names_the_key(tmp_path: Path) -> None:
 def test_shares_that_leave_no_training_rows_are_refused() -> None:
     with pytest.raises(ConfigError, match="must leave rows to train on"):
         SplitConfig(test=0.6, val=0.4)
+
+
+@pytest.mark.parametrize("threads", [0, -2])
+def test_train_threads_below_one_are_refused(threads: int) -> None:
+    with pytest.raises(
+        ConfigError, match=f"train.threads must be >= 1 \\(or unset\\), got {threads}"
+    ):
+        TrainConfig(model="fasttext", threads=threads)
 
 
 def test_missing_and_malformed_files(tmp_path: Path) -> None:

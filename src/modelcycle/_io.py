@@ -38,6 +38,9 @@ _UMASK = _current_umask()
 def atomic_file(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it to ``path`` if the block succeeds."""
     path = Path(path)
+    check_output_path(path)
+    if path.is_dir():
+        raise ArtifactError(f"{path} is a directory; give the output a file name")
     path.parent.mkdir(parents=True, exist_ok=True)
     clear_stale_temps(path)
     fd, tmp_name = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=".tmp", dir=path.parent)
@@ -76,6 +79,7 @@ def atomic_dir(path: str | Path, *, replace_if: str | None = None) -> Iterator[P
     so a typo in ``-o`` never deletes a user's files.
     """
     path = Path(path)
+    check_output_path(path)
     if path.exists() and not _replaceable(path, replace_if):
         raise ArtifactError(
             f"{path} exists and is not a directory modelcycle wrote; choose another output path"
@@ -95,6 +99,18 @@ def atomic_dir(path: str | Path, *, replace_if: str | None = None) -> Iterator[P
             os.replace(tmp, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def check_output_path(path: str | Path) -> None:
+    """Refuse an output under a file (``-o notes.txt/x.csv``), before anything is written."""
+    for parent in Path(path).parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ArtifactError(
+                    f"cannot write {path}: {parent} is a file, not a directory; "
+                    "choose another output path"
+                )
+            return
 
 
 def _replaceable(path: Path, marker: str | None) -> bool:

@@ -125,6 +125,7 @@ def read_model_dir(path: str | Path) -> ModelFiles:
             f"{path / MODEL_FILE}: model format version {version!r} is not supported "
             f"(this modelcycle reads version {FORMAT_VERSION}); {hint}"
         )
+    _check_labels(meta.get("labels"), path / MODEL_FILE)
     try:
         tensors = dict(load_safetensors((path / WEIGHTS_FILE).read_bytes()))
     except (SafetensorError, OSError) as exc:
@@ -136,6 +137,23 @@ def read_model_dir(path: str | Path) -> ModelFiles:
     }
     graphs = {file.name: file.read_bytes() for file in sorted(path.glob("*.onnx"))}
     return ModelFiles(path=path, meta=meta, tensors=tensors, documents=documents, graphs=graphs)
+
+
+def _check_labels(labels: Any, where: Path) -> None:
+    """Refuse a ``labels`` field that no classifier could have written: it must list two or more
+    distinct labels, each a string or a number (the types scikit-learn's labels keep)."""
+    if not isinstance(labels, list) or not all(
+        isinstance(label, str | int | float) for label in labels
+    ):
+        raise ArtifactError(
+            f"{where}: 'labels' must be a list of labels (strings or numbers), got "
+            f"{type(labels).__name__} {str(labels)[:60]!r}; re-create the model"
+        )
+    if len(labels) < 2 or len(set(map(repr, labels))) != len(labels):
+        raise ArtifactError(
+            f"{where}: 'labels' must list two or more distinct labels, got {str(labels)[:60]}; "
+            "re-create the model"
+        )
 
 
 def update_model_meta(path: str | Path, changes: Mapping[str, Any]) -> ModelFiles:

@@ -41,10 +41,10 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.ipc as pa_ipc
 
-from modelcycle._io import write_json
+from modelcycle._io import check_output_path, write_json
 from modelcycle.config import CleanConfig
 from modelcycle.data import Dataset, TableWriter, iter_batches, read_columns, resolve_columns
-from modelcycle.exceptions import DataError, SchemaError
+from modelcycle.exceptions import ArtifactError, DataError, SchemaError
 from modelcycle.text import CONTROL, HTML_ENTITY, HTML_TAG, QUALITY_CHECKS, is_blank, normalized
 
 __all__ = [
@@ -186,7 +186,10 @@ def clean_file(
     siblings = side_files(out)
     if not (config.find_label_issues or config.drop_label_issues):
         del siblings["label_issues"]
+    check_output_path(out)
     for target in (out, *siblings.values()):
+        if target.is_dir():
+            raise ArtifactError(f"{target} is a directory; give the output a file name")
         if target.resolve() == path.resolve():
             raise DataError(
                 f"the output {target} would overwrite the input; choose another -o", path=path

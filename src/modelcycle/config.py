@@ -160,6 +160,10 @@ class TrainConfig:
     device: str = "auto"  # auto, cpu or cuda (gradient-trained families)
     threads: int | None = None  # CPU threads for PyTorch; None: its default
 
+    def __post_init__(self) -> None:
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(f"train.threads must be >= 1 (or unset), got {self.threads}")
+
 
 @dataclass(frozen=True)
 class SelectConfig:

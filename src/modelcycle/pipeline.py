@@ -34,6 +34,7 @@ from modelcycle.data import ROTTEN_TOMATOES, load_dataset
 from modelcycle.eda import profile
 from modelcycle.evaluation import evaluate
 from modelcycle.exceptions import ConfigError
+from modelcycle.models import make_model
 from modelcycle.prediction import predict_dataset
 from modelcycle.quantization import quantize
 from modelcycle.split import split_dataset, write_splits
@@ -67,6 +68,7 @@ def run(
     """
     if not config.data.path:
         raise ConfigError("data.path is not set; name the labeled data file in [data] path")
+    make_model(config.train.model, config.train.params).check_params()  # before any stage runs
     out_dir = Path(out_dir)
     timings: dict[str, float] = {}
 

@@ -257,7 +257,10 @@ def _times(dataset: Dataset, column: str) -> np.ndarray:
     """The time column as sortable numbers; dates and datetimes given as text are parsed."""
     series = dataset.frame.get_column(column)
     if series.dtype == pl.String:
-        parsed = series.str.strip_chars().str.to_datetime(strict=False)
+        try:
+            parsed = series.str.strip_chars().str.to_datetime(strict=False)
+        except pl.exceptions.ComputeError:  # polars infers the format from the first value
+            parsed = pl.Series(column, [None] * len(series), dtype=pl.Datetime)
         bad = parsed.is_null() & series.is_not_null()
         if bad.any():
             row = int(bad.arg_true()[0])

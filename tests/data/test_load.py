@@ -84,6 +84,15 @@ def test_labels_are_stripped_and_dropped_on_request(tmp_path: Path) -> None:
     assert data.texts == ["a", "c"]
 
 
+def test_one_column_cannot_be_both_text_and_label(tmp_path: Path) -> None:
+    path = tmp_path / "d.csv"
+    path.write_text("text,label\ngood,pos\nbad,neg\n", encoding="utf-8")
+    with pytest.raises(
+        SchemaError, match=r"d\.csv: column 'text' is chosen as both the text and the label"
+    ):
+        load_dataset(path, text="text", label="text")
+
+
 def test_label_is_optional_for_prediction(tmp_path: Path) -> None:
     path = tmp_path / "d.csv"
     path.write_text("text\nhello\n", encoding="utf-8")

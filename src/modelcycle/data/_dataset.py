@@ -151,6 +151,12 @@ def resolve_columns(
         path, columns, label, LABEL_CANDIDATES, "label", "--label", require_label
     )
     assert text_column is not None
+    if text_column == label_column:
+        raise SchemaError(
+            f"column {text_column!r} is chosen as both the text and the label; "
+            "the label must be a column of its own (--text and --label)",
+            path=path,
+        )
     chosen = [c for c in (text_column, label_column) if c is not None]
     check_text_columns(path, chosen, encoding=encoding)
     return text_column, label_column

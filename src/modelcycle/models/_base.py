@@ -48,6 +48,15 @@ class TextClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
     """Temperature and threshold fitted after training (``modelcycle calibrate``); ``predict``
     and ``predict_proba`` stay raw, :func:`modelcycle.prediction.predict` applies it."""
 
+    def check_params(self) -> Self:
+        """Check the parameters against the family's constraints, as ``fit`` does first (a
+        :class:`ConfigError` naming the bad one); lets a pipeline refuse them before it runs."""
+        try:
+            self._validate_params()
+        except InvalidParameterError as exc:
+            raise ConfigError(str(exc)) from exc
+        return self
+
     def fit(
         self,
         X: Sequence[str],
@@ -62,10 +71,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         stopping, the best epoch); ``run`` (:class:`modelcycle.training.loop.RunOptions`) sets
         checkpoints, resume, progress and device. Closed-form families ignore both.
         """
-        try:
-            self._validate_params()
-        except InvalidParameterError as exc:
-            raise ConfigError(str(exc)) from exc
+        self.check_params()
         texts = _as_texts(X)
         labels = _as_labels(y, len(texts))
         try:
