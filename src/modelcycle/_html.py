@@ -10,7 +10,10 @@ import base64
 import html
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
 
+from modelcycle._io import atomic_dir, write_json, write_text
 from modelcycle._version import __version__
 
 _CSS = """
@@ -149,3 +152,30 @@ def figure(uri: str, alt: str, *, caption: str = "", width: int | None = None) -
 def section(anchor: str, title: str, body: str) -> str:
     """A titled part of a report; ``anchor`` is its id, for links from the page's nav."""
     return f'<section id="{esc(anchor)}"><h2>{esc(title)}</h2>{body}</section>'
+
+
+class HtmlReport:
+    """A report written as one JSON file and one self-contained HTML page.
+
+    Subclasses name the two files and define ``to_json`` and ``to_html``; ``write`` is shared.
+    """
+
+    json_file: ClassVar[str]
+    html_file: ClassVar[str]
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON file's content."""
+        raise NotImplementedError
+
+    def to_html(self) -> str:
+        """The HTML page."""
+        raise NotImplementedError
+
+    def write(self, out_dir: str | Path) -> Path:
+        """Write the JSON file and the HTML page into ``out_dir`` atomically."""
+        out_dir = Path(out_dir)
+        text = self.to_html()
+        with atomic_dir(out_dir, replace_if=self.json_file) as tmp:
+            write_json(tmp / self.json_file, self.to_json())
+            write_text(tmp / self.html_file, text)
+        return out_dir

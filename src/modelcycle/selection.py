@@ -8,7 +8,6 @@ meets the user's constraints, with the reason in one sentence.
 
 from __future__ import annotations
 
-import io
 import tempfile
 import time
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from modelcycle import _html
+from modelcycle._figures import new_figure, png_bytes
 from modelcycle._io import atomic_dir, write_json, write_text
 from modelcycle.config import SelectConfig, SplitConfig, TrainConfig
 from modelcycle.data import Dataset
@@ -251,12 +251,8 @@ def _recommend(
 
 
 def _pareto_png(rows: list[dict[str, Any]]) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(7.5, 4.2), dpi=110)
+    figure = new_figure(7.5, 4.2, dpi=110)
+    axis = figure.subplots()
     for row in rows:
         color = "#0969da" if row["pareto"] else "#8c959f"
         axis.scatter(row["latency_ms_p50"], row["accuracy"], s=60, color=color, zorder=3)
@@ -282,10 +278,7 @@ def _pareto_png(rows: list[dict[str, Any]]) -> bytes:
     )
     axis.grid(alpha=0.3)
     figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    plt.close(figure)
-    return buffer.getvalue()
+    return png_bytes(figure)
 
 
 def _render_html(board: Leaderboard) -> str:

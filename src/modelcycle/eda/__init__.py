@@ -7,6 +7,7 @@ each label, text-quality problems, and how a second file (``compare=``) differs.
 ``eda.json`` (the fields of DESIGN.md) and ``eda.html`` (one self-contained page with its plots).
 """
 
-from modelcycle.eda._profile import EdaReport, profile
+from modelcycle.eda._profile import profile
+from modelcycle.eda._report import EdaReport
 
 __all__ = ["EdaReport", "profile"]

@@ -5,19 +5,37 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from modelcycle._charts import PALETTE, Panel, data_uri, figure, log_ticks
 from modelcycle.eda._cloud import word_cloud
 
-if TYPE_CHECKING:
-    from modelcycle.eda._profile import PlotData
-
 WIDTH = 1040  # pixels: the width of the report's column
 ALL_TEXTS = "#d0d7de"
 CLOUD_GREY = "#57606a"
+
+
+@dataclass(frozen=True)
+class PlotData:
+    """What the figures are drawn from (arrays too large for the JSON)."""
+
+    labels: list[str]
+    label_counts: dict[str, int]
+    chars: np.ndarray
+    words: np.ndarray
+    label_codes: np.ndarray
+    word_freq: dict[str, int]
+    label_words: dict[str, dict[str, float]]
+    growth: list[list[int]]
+    rank_frequency: np.ndarray  # (m, 2): rank, occurrences, at log-spaced ranks
+    other: dict[str, Any] | None
+    map_points: np.ndarray | None  # (sample, 2) coordinates of the sampled texts
+    sample_labels: list[str]  # the label of each sampled text
+    numeric: dict[str, np.ndarray]  # each numeric column on the sampled rows
+    numeric_words: np.ndarray  # the length in words of the sampled rows
+    seed: int
 
 
 @dataclass(frozen=True)

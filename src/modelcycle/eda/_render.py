@@ -6,11 +6,21 @@ from pathlib import Path
 from typing import Any
 
 from modelcycle import _html
-from modelcycle._html import Html, esc
+from modelcycle._html import esc
+from modelcycle.eda._format import (
+    bar,
+    examples_html,
+    figure_html,
+    gram_table,
+    note_box,
+    num,
+    pct,
+    stats_table,
+)
+from modelcycle.eda._overview import overview
 from modelcycle.eda._plots import Figure_
 
 ORDER_NAMES = {"1": "Words", "2": "Bigrams", "3": "Trigrams"}
-STATS = ("count", "mean", "std", "min", "p25", "p50", "p75", "max")
 LABEL_ROWS = 30
 """Labels listed in the label tables (the largest); the others are summed up in one last row."""
 
@@ -33,7 +43,7 @@ def sections(data: dict[str, Any]) -> list[tuple[str, str]]:
 def render(data: dict[str, Any], figures: dict[str, Any]) -> str:
     """The whole page."""
     builders = {
-        "overview": _overview,
+        "overview": overview,
         "labels": _labels,
         "lengths": _lengths,
         "numeric": _numeric,
@@ -57,256 +67,7 @@ def render(data: dict[str, Any], figures: dict[str, Any]) -> str:
     return _html.page(f"Data report: {source}", "".join(parts), subtitle=subtitle, nav=nav)
 
 
-# ---------------------------------------------------------------- helpers
-
-
-def _n(value: float | int | None) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, int) or float(value).is_integer():
-        return f"{int(value):,}"
-    return f"{value:,.1f}"
-
-
-def _pct(part: float, whole: float) -> str:
-    return f"{part / whole:.1%}" if whole else "–"
-
-
-def _figure(figures: dict[str, Any], name: str, caption: str = "", width: int | None = None) -> str:
-    found = figures.get(name)
-    if not isinstance(found, Figure_):
-        return ""
-    return _html.figure(found.uri, found.alt, caption=caption or found.alt, width=width)
-
-
-def _examples(items: list[dict[str, Any]], summary: str = "examples") -> Html:
-    if not items:
-        return Html("")
-    body = "".join(
-        f'<div class="example"><span class="row">row {item["row"]:,}</span> '
-        f"{esc(item['text'])}"
-        + (
-            f'<br><span class="row">same as row {item["same_as_row"]:,}</span> '
-            f"{esc(item['same_as'])}"
-            if "same_as_row" in item
-            else ""
-        )
-        + "</div>"
-        for item in items
-    )
-    return Html(f"<details><summary>{esc(summary)}</summary>{body}</details>")
-
-
-def _bar(share: float) -> Html:
-    return Html(f'<span class="bar" style="width:{max(share, 0) * 120:.0f}px"></span>')
-
-
-def _gram_table(rows: list[list[Any]], *, limit: int = 20, heading: str = "n-gram") -> str:
-    if not rows:
-        return '<p class="muted">none</p>'
-    return _html.table(
-        [heading, "count"], [[g, f"{n:,}"] for g, n in rows[:limit]], numeric=(1,), compact=True
-    )
-
-
-def _stats_table(rows: list[tuple[str, dict[str, Any]]], first: str) -> str:
-    return _html.table(
-        [first, *STATS],
-        [[name, *(_n(stats.get(k)) for k in STATS)] for name, stats in rows],
-        numeric=tuple(range(1, len(STATS) + 1)),
-    )
-
-
-def _note(text: str, kind: str = "") -> str:
-    return f'<div class="note {kind}">{text}</div>'
-
-
 # ---------------------------------------------------------------- sections
-
-
-def _findings(data: dict[str, Any]) -> list[tuple[str, str]]:
-    """Plain sentences about what needs attention, each with a severity ('warn' or 'ok')."""
-    rows = data["rows"]
-    found = []
-    if data["duplicates"]:
-        extra = data["normalized_duplicates"] - data["duplicates"]
-        found.append(
-            (
-                "warn",
-                f"{data['duplicates']:,} rows ({_pct(data['duplicates'], rows)}) repeat an earlier "
-                f"text exactly"
-                + (
-                    f", and {extra:,} more once case, spacing and punctuation are ignored"
-                    if extra
-                    else ""
-                )
-                + "; duplicates can leak between training and test parts.",
-            )
-        )
-    elif data["normalized_duplicates"]:
-        found.append(
-            (
-                "warn",
-                f"{data['normalized_duplicates']:,} rows repeat an earlier text once case, "
-                "spacing and punctuation are ignored.",
-            )
-        )
-    else:
-        found.append(("ok", "No duplicate texts, exact or normalized."))
-    if data["conflicting_labels"]:
-        found.append(
-            (
-                "warn",
-                f"{data['conflicting_labels']:,} distinct texts appear with more than one label "
-                f"({data['conflicting_rows']:,} rows): a model cannot get all of them right.",
-            )
-        )
-    if data.get("missing_labels"):
-        found.append(("warn", f"{data['missing_labels']:,} rows have no label."))
-    if data["blank"]["count"]:
-        found.append(("warn", f"{data['blank']['count']:,} texts are missing, empty or blank."))
-    ratio = data["imbalance_ratio"]
-    if ratio is not None and ratio >= 3:
-        found.append(
-            (
-                "warn",
-                f"Labels are imbalanced: the largest is {ratio:.1f}× the smallest; read "
-                "macro-F1, not only accuracy.",
-            )
-        )
-    elif ratio is not None:
-        found.append(("ok", f"Labels are balanced enough (largest / smallest = {ratio:.2f})."))
-    for name, check in data["quality"].items():
-        if check["count"] and check["share"] >= 0.01 and name != "non_ascii":
-            found.append(
-                (
-                    "warn",
-                    f"{check['count']:,} texts ({check['share']:.1%}) contain "
-                    f"{check['description'].split(' (')[0]}; see Text quality.",
-                )
-            )
-    if data["short_texts"]["count"]:
-        found.append(
-            (
-                "warn",
-                f"{data['short_texts']['count']:,} texts have fewer than "
-                f"{data['short_texts']['threshold_words']} words.",
-            )
-        )
-    return found
-
-
-def _overview(data: dict[str, Any], figures: dict[str, Any]) -> str:
-    rows = data["rows"]
-    cards = _html.cards(
-        [
-            ("rows", f"{rows:,}"),
-            ("columns", len(data["columns"])),
-            ("labels", len(data["labels"]) or "–"),
-            ("exact duplicates", f"{data['duplicates']:,}"),
-            ("normalized duplicates", f"{data['normalized_duplicates']:,}"),
-            ("texts with conflicting labels", f"{data['conflicting_labels']:,}"),
-            ("blank texts", f"{data['blank']['count']:,}"),
-            ("distinct words", f"{data['vocabulary']['size']:,}"),
-        ]
-    )
-    findings = "".join(
-        f'<li class="{kind}">{"⚠" if kind == "warn" else "✓"} {esc(text)}</li>'
-        for kind, text in _findings(data)
-    )
-    roles = {data["text_column"]: "text", data["label_column"]: "label"}
-    roles.update(dict.fromkeys(data["numeric"], "numeric"))
-    columns = _html.table(
-        ["column", "type", "role", "missing", "missing share"],
-        [
-            [
-                name,
-                dtype,
-                roles.get(name, "other"),
-                f"{data['missing'][name]:,}",
-                _pct(data["missing"][name], rows),
-            ]
-            for name, dtype in data["columns"].items()
-        ],
-        numeric=(3, 4),
-    )
-    blank = data["blank"]
-    problems = _html.table(
-        ["what", "rows", "share", "examples"],
-        [
-            [
-                "exact duplicates (repeat an earlier row's text)",
-                f"{data['duplicates']:,}",
-                _pct(data["duplicates"], rows),
-                _duplicate_examples(data["duplicate_examples"]),
-            ],
-            [
-                "normalized duplicates (ignoring case, spacing, punctuation, HTML)",
-                f"{data['normalized_duplicates']:,}",
-                _pct(data["normalized_duplicates"], rows),
-                _examples(data["normalized_duplicate_examples"], "near-duplicate pairs"),
-            ],
-            [
-                "distinct texts with conflicting labels",
-                f"{data['conflicting_labels']:,}",
-                "",
-                _conflict_examples(data["conflict_examples"]),
-            ],
-            [
-                f"missing / empty / whitespace-only texts: {blank['missing']:,} / "
-                f"{blank['empty']:,} / {blank['whitespace_only']:,}",
-                f"{blank['count']:,}",
-                _pct(blank["count"], rows),
-                _examples(blank["examples"]),
-            ],
-            [
-                f"very short texts (under {data['short_texts']['threshold_words']} words)",
-                f"{data['short_texts']['count']:,}",
-                _pct(data["short_texts"]["count"], rows),
-                _examples(data["short_texts"]["examples"]),
-            ],
-            [
-                f"very long texts (over {_n(data['long_texts']['threshold_chars'])} characters)",
-                f"{data['long_texts']['count']:,}",
-                _pct(data["long_texts"]["count"], rows),
-                _examples(data["long_texts"]["examples"], "the longest"),
-            ],
-        ],
-        numeric=(1, 2),
-    )
-    return (
-        cards
-        + f'<ul class="findings">{findings}</ul>'
-        + "<h3>Columns</h3>"
-        + columns
-        + "<h3>Duplicates, conflicts and odd lengths</h3>"
-        + problems
-        + '<p class="muted">Very long: more than Q3 + 3 × IQR characters (Tukey\'s far-out '
-        "fence). Normalized duplicates include the exact ones.</p>"
-    )
-
-
-def _duplicate_examples(items: list[dict[str, Any]]) -> Html:
-    if not items:
-        return Html("")
-    body = "".join(
-        f'<div class="example"><span class="row">row {i["row"]:,} · {i["copies"]:,} copies</span> '
-        f"{esc(i['text'])}</div>"
-        for i in items
-    )
-    return Html(f"<details><summary>the most repeated</summary>{body}</details>")
-
-
-def _conflict_examples(items: list[dict[str, Any]]) -> Html:
-    if not items:
-        return Html("")
-    body = "".join(
-        f'<div class="example"><span class="row">row {i["row"]:,} · '
-        + esc(", ".join(f"{label}: {n:,}" for label, n in i["labels"].items()))
-        + f"</span> {esc(i['text'])}</div>"
-        for i in items
-    )
-    return Html(f"<details><summary>examples</summary>{body}</details>")
 
 
 def _labels(data: dict[str, Any], figures: dict[str, Any]) -> str:
@@ -316,15 +77,15 @@ def _labels(data: dict[str, Any], figures: dict[str, Any]) -> str:
     total, largest = sum(counts.values()), max(counts.values())
     shown = list(counts.items())[:LABEL_ROWS]
     rows: list[list[Any]] = [
-        [label, f"{n:,}", _pct(n, total), _bar(n / largest)] for label, n in shown
+        [label, f"{n:,}", pct(n, total), bar(n / largest)] for label, n in shown
     ]
     if len(counts) > len(shown):
         rest = total - sum(n for _, n in shown)
         more = f"({len(counts) - len(shown):,} more labels)"
-        rows.append([more, f"{rest:,}", _pct(rest, total), ""])
+        rows.append([more, f"{rest:,}", pct(rest, total), ""])
     table = _html.table(["label", "texts", "share", ""], rows, numeric=(1, 2))
     ratio = data["imbalance_ratio"]
-    note = _note(
+    note = note_box(
         f"Imbalance ratio (largest / smallest label): <b>{ratio:.2f}</b>. "
         + (
             "Above about 3, accuracy hides how the small labels fare: read macro-F1 and "
@@ -336,14 +97,13 @@ def _labels(data: dict[str, Any], figures: dict[str, Any]) -> str:
     )
     other = data["other_labels"]
     if other["count"]:
-        note += _note(
+        note += note_box(
             f"Per-label lengths, n-grams, distinctive n-grams and plots cover the "
             f"{len(counts) - other['count']:,} largest labels; the other {other['count']:,} labels "
             f"({other['rows']:,} rows) are left out of them but counted in every overall figure."
         )
-    return (
-        f'<div class="grid"><div>{table}{note}</div><div>{_figure(figures, "labels")}</div></div>'
-    )
+    picture = figure_html(figures, "labels")
+    return f'<div class="grid"><div>{table}{note}</div><div>{picture}</div></div>'
 
 
 def _lengths(data: dict[str, Any], figures: dict[str, Any]) -> str:
@@ -352,18 +112,18 @@ def _lengths(data: dict[str, Any], figures: dict[str, Any]) -> str:
         rows = [("all texts", data["length"][unit])] + [
             (label, stats[unit]) for label, stats in data["length_by_label"].items()
         ]
-        parts.append(f"<h3>Length in {title}</h3>" + _stats_table(rows, ""))
+        parts.append(f"<h3>Length in {title}</h3>" + stats_table(rows, ""))
     return (
         "".join(parts)
         + '<p class="muted">count, mean, standard deviation, minimum, quartiles and maximum, as '
         "pandas' <code>describe()</code> gives them; words are the word tokens below.</p>"
-        + _figure(figures, "lengths")
+        + figure_html(figures, "lengths")
     )
 
 
 def _numeric(data: dict[str, Any], figures: dict[str, Any]) -> str:
     rows = list(data["numeric"].items())
-    return _stats_table(rows, "column") + _figure(figures, "numeric")
+    return stats_table(rows, "column") + figure_html(figures, "numeric")
 
 
 def _words(data: dict[str, Any], figures: dict[str, Any]) -> str:
@@ -380,7 +140,7 @@ def _words(data: dict[str, Any], figures: dict[str, Any]) -> str:
         ]
     )
     stop = data["stop_words_in_top_10"]
-    note = _note(
+    note = note_box(
         f"{stop} of the 10 most frequent words are stop words "
         f"({esc(', '.join(w for w, _ in data['top_words'][:5]))}, …): raw frequency mostly "
         "measures English grammar. The right-hand list leaves stop words out and says more about "
@@ -389,13 +149,15 @@ def _words(data: dict[str, Any], figures: dict[str, Any]) -> str:
     )
     tables = (
         '<div class="grid"><div><h3>Most frequent words</h3>'
-        + _gram_table(data["top_words"], limit=25, heading="word")
+        + gram_table(data["top_words"], limit=25, heading="word")
         + "</div><div><h3>Without stop words</h3>"
-        + _gram_table(data["top_words_without_stop_words"], limit=25, heading="word")
+        + gram_table(data["top_words_without_stop_words"], limit=25, heading="word")
         + "</div></div>"
     )
-    cloud = _figure(figures, "cloud", "The most frequent words without stop words, sized by count.")
-    return cards + note + tables + _figure(figures, "vocabulary") + cloud
+    cloud = figure_html(
+        figures, "cloud", "The most frequent words without stop words, sized by count."
+    )
+    return cards + note + tables + figure_html(figures, "vocabulary") + cloud
 
 
 def _ngrams(data: dict[str, Any], figures: dict[str, Any]) -> str:
@@ -409,9 +171,9 @@ def _ngrams(data: dict[str, Any], figures: dict[str, Any]) -> str:
             f"<h3>{name}</h3><p class='muted'>{totals['occurrences']:,} occurrences of "
             f"{totals['distinct']:,} distinct {name.lower()}.</p>"
             '<div class="grid"><div>'
-            + _gram_table(data["ngrams"][order], heading="all")
+            + gram_table(data["ngrams"][order], heading="all")
             + "</div><div>"
-            + _gram_table(
+            + gram_table(
                 data["ngrams_without_stop_words"][order], heading="not made only of stop words"
             )
             + "</div></div>"
@@ -422,7 +184,7 @@ def _ngrams(data: dict[str, Any], figures: dict[str, Any]) -> str:
         for order, name in ORDER_NAMES.items():
             columns = "".join(
                 f"<div><h3>{esc(label)}: {name.lower()}</h3>"
-                + _gram_table(grams[order], limit=12, heading=name[:-1].lower())
+                + gram_table(grams[order], limit=12, heading=name[:-1].lower())
                 + "</div>"
                 for label, grams in by_label.items()
             )
@@ -431,7 +193,7 @@ def _ngrams(data: dict[str, Any], figures: dict[str, Any]) -> str:
 
 
 def _distinctive(data: dict[str, Any], figures: dict[str, Any]) -> str:
-    intro = _note(
+    intro = note_box(
         "The n-grams most typical of each label against all the others: the log-odds ratio with "
         "an informative Dirichlet prior (Monroe, Colaresi &amp; Quinn 2008), as a z-score. "
         "|z| above 1.96 is unlikely by chance (5% level); frequent words shared by every label "
@@ -467,7 +229,7 @@ def _distinctive(data: dict[str, Any], figures: dict[str, Any]) -> str:
 
 
 def _map(data: dict[str, Any], figures: dict[str, Any]) -> str:
-    found = _figure(
+    found = figure_html(
         figures,
         "map",
         "Each dot is a text. Texts that use the same words land close together; labels that form "
@@ -484,7 +246,7 @@ def _quality(data: dict[str, Any], figures: dict[str, Any]) -> str:
                 check["description"],
                 f"{check['count']:,}",
                 f"{check['share']:.2%}",
-                _examples(check["examples"]),
+                examples_html(check["examples"]),
             ]
             for check in data["quality"].values()
         ],
@@ -504,12 +266,12 @@ def _quality(data: dict[str, Any], figures: dict[str, Any]) -> str:
             + _html.table(
                 ["language", "texts", "share"],
                 [
-                    [code, f"{n:,}", _pct(n, languages["sample"])]
+                    [code, f"{n:,}", pct(n, languages["sample"])]
                     for code, n in list(counts.items())[:12]
                 ],
                 numeric=(1, 2),
             )
-            + _examples(languages["examples"], "texts in other languages")
+            + examples_html(languages["examples"], "texts in other languages")
         )
     return table + language
 
@@ -538,7 +300,7 @@ def _compare(data: dict[str, Any], figures: dict[str, Any]) -> str:
     notes = []
     if overlap["exact_rows"] or overlap["normalized_rows"]:
         notes.append(
-            _note(
+            note_box(
                 f"{overlap['normalized_rows']:,} rows of the other file are also in the data: "
                 "if it is a test set, those rows measure memory, not generalisation. Remove them "
                 "from one side.",
@@ -562,10 +324,10 @@ def _compare(data: dict[str, Any], figures: dict[str, Any]) -> str:
         [
             [
                 unit,
-                _n(s["data"]["mean"]),
-                _n(s["other"]["mean"]),
-                _n(s["data"]["p50"]),
-                _n(s["other"]["p50"]),
+                num(s["data"]["mean"]),
+                num(s["other"]["mean"]),
+                num(s["data"]["p50"]),
+                num(s["other"]["p50"]),
                 f"{s['ks_statistic']:.3f}" if s["ks_statistic"] is not None else "–",
             ]
             for unit, s in other["length_shift"].items()
@@ -579,8 +341,8 @@ def _compare(data: dict[str, Any], figures: dict[str, Any]) -> str:
         + f"<div><h3>Length shift</h3>{lengths}"
         + '<p class="muted">KS: the largest gap between the two length distributions '
         "(0 = the same, 1 = no overlap).</p></div></div>"
-        + _figure(figures, "compare")
-        + _examples(overlap["examples"], "rows of the other file that are in the data")
+        + figure_html(figures, "compare")
+        + examples_html(overlap["examples"], "rows of the other file that are in the data")
     )
 
 

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from modelcycle._io import atomic_dir, write_json, write_text
+from modelcycle._html import HtmlReport
 from modelcycle.config import EvalConfig
 from modelcycle.data import Dataset
 from modelcycle.evaluation._labels import LabelCheck, check_labels
 from modelcycle.evaluation._metrics import compute_metrics, mcnemar, paired_bootstrap_ci
+from modelcycle.evaluation._render import comparison_html
 from modelcycle.exceptions import SchemaError
 from modelcycle.models import TextClassifier
 
@@ -31,8 +31,11 @@ SIGNIFICANCE = 0.05
 
 
 @dataclass(frozen=True)
-class CompareReport:
+class CompareReport(HtmlReport):
     """Two models on the same data: ``comparison.json`` and ``comparison.html``."""
+
+    json_file = "comparison.json"
+    html_file = "comparison.html"
 
     result: dict[str, Any]
 
@@ -42,18 +45,7 @@ class CompareReport:
 
     def to_html(self) -> str:
         """A self-contained page: both models side by side, the test, where they disagree."""
-        from modelcycle.evaluation._render import comparison_html
-
         return comparison_html(self.result)
-
-    def write(self, out_dir: str | Path) -> Path:
-        """Write ``comparison.json`` and ``comparison.html`` into ``out_dir`` atomically."""
-        out_dir = Path(out_dir)
-        html = self.to_html()
-        with atomic_dir(out_dir, replace_if="comparison.json") as tmp:
-            write_json(tmp / "comparison.json", self.to_json())
-            write_text(tmp / "comparison.html", html)
-        return out_dir
 
 
 def compare(

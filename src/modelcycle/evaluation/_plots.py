@@ -1,22 +1,29 @@
-"""The evaluation report's figures as PNG bytes (matplotlib, imported when a figure is drawn).
-
-Figures are drawn on ``matplotlib.figure.Figure`` directly, without pyplot's global state.
-"""
+"""The evaluation report's figures as PNG bytes (drawn by :mod:`modelcycle._figures`), and the
+per-row scores the curves are drawn from."""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from sklearn.metrics import precision_recall_curve, roc_curve
 
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
+from modelcycle._figures import new_figure, png_bytes
 
 BLUE, ORANGE, GREEN, GREY = "#0969da", "#d4731b", "#1a7f37", "#8c959f"
 MAX_CURVES = 10
+
+
+@dataclass(frozen=True)
+class Scores:
+    """What the report's curves are drawn from: true labels and probabilities per row."""
+
+    truth: np.ndarray
+    proba: np.ndarray
+    raw_proba: np.ndarray
+    classes: list[str]
 
 
 def confusion_png(labels: Sequence[str], matrix: np.ndarray) -> bytes:
@@ -28,7 +35,7 @@ def confusion_png(labels: Sequence[str], matrix: np.ndarray) -> bytes:
     names = [_short(x) for x in labels]
     # Tick labels sit about 0.8 inch apart at this size: turn them when they would touch.
     turn = max(len(n) for n in names) * 0.08 > side / k
-    figure = _figure(2 * side + 1.2, side + (0.5 if turn else 0))
+    figure = new_figure(2 * side + 1.2, side + (0.5 if turn else 0), layout="constrained")
     for axis, values, title, as_share in (
         (figure.add_subplot(1, 2, 1), matrix, "counts", False),
         (figure.add_subplot(1, 2, 2), shares, "share of the true label's row", True),
@@ -59,7 +66,7 @@ def confusion_png(labels: Sequence[str], matrix: np.ndarray) -> bytes:
                         color=color,
                         fontsize=10 if k <= 6 else 7,
                     )
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def curves_png(truth: np.ndarray, proba: np.ndarray, classes: Sequence[str]) -> bytes | None:
@@ -74,7 +81,7 @@ def curves_png(truth: np.ndarray, proba: np.ndarray, classes: Sequence[str]) -> 
     shown = shown[:MAX_CURVES]
     if not shown:
         return None
-    figure = _figure(11, 4.4)
+    figure = new_figure(11, 4.4, layout="constrained")
     roc_axis, pr_axis = figure.add_subplot(1, 2, 1), figure.add_subplot(1, 2, 2)
     colors = _colors(len(shown))
     for name, color in zip(shown, colors, strict=True):
@@ -119,14 +126,14 @@ def curves_png(truth: np.ndarray, proba: np.ndarray, classes: Sequence[str]) -> 
     for axis in (roc_axis, pr_axis):
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8, loc="lower right" if axis is roc_axis else "lower left")
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def reliability_png(curves: Sequence[tuple[str, Sequence[dict[str, Any]]]]) -> bytes:
     """A reliability diagram (accuracy against confidence per bin, the diagonal is perfect
     calibration) over a histogram of how many answers fall in each bin. ``curves``: ``(name,
     bins)`` pairs, such as raw and temperature-scaled."""
-    figure = _figure(6.4, 5.6)
+    figure = new_figure(6.4, 5.6, layout="constrained")
     grid = figure.add_gridspec(2, 1, height_ratios=(3, 1.1), hspace=0.08)
     diagram = figure.add_subplot(grid[0])
     histogram = figure.add_subplot(grid[1], sharex=diagram)
@@ -151,7 +158,7 @@ def reliability_png(curves: Sequence[tuple[str, Sequence[dict[str, Any]]]]) -> b
     diagram.legend(fontsize=8, loc="upper left")
     histogram.set(xlabel="confidence (probability of the answer given)", ylabel="answers")
     histogram.grid(alpha=0.3)
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def threshold_png(
@@ -159,7 +166,7 @@ def threshold_png(
 ) -> bytes:
     """Precision, recall and F1 of answering ``positive`` at every threshold, with ``marks``
     (name, threshold) drawn as vertical lines."""
-    figure = _figure(8, 4)
+    figure = new_figure(8, 4, layout="constrained")
     axis = figure.add_subplot(1, 1, 1)
     for key, color in (("precision", BLUE), ("recall", ORANGE), ("f1", GREEN)):
         axis.plot(
@@ -176,19 +183,7 @@ def threshold_png(
     axis.set_title(f"answering {_short(positive)!r} when its probability ≥ threshold", fontsize=11)
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8, loc="lower left")
-    return _png(figure)
-
-
-def _figure(width: float, height: float) -> Figure:
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(width, height), dpi=100, layout="constrained")
-
-
-def _png(figure: Figure) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
+    return png_bytes(figure)
 
 
 def _colors(n: int) -> list[Any]:

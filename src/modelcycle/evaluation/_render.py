@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from modelcycle import _html
 from modelcycle.evaluation import _plots
 from modelcycle.evaluation._calibration import threshold_table
-
-if TYPE_CHECKING:
-    from modelcycle.evaluation._report import EvalReport
+from modelcycle.evaluation._plots import Scores
 
 TEXT_PREVIEW = 280
 """Characters of an example's text shown before it is folded (the rest opens on a click)."""
@@ -29,25 +27,25 @@ SECTIONS = (
 )
 
 
-def evaluation_html(report: EvalReport) -> str:
-    """``evaluation.html``: every section of :data:`SECTIONS` that applies to the report."""
-    m = report.metrics
+def evaluation_html(m: dict[str, Any], scores: Scores | None, *, model: str, data: str) -> str:
+    """``evaluation.html`` for ``model`` on ``data``: every section of :data:`SECTIONS` that
+    applies to the metrics ``m`` (the curves and the threshold need the ``scores``)."""
     parts = {
         "headline": _headline(m),
         "classes": _per_class(m),
         "confusion": _confusion(m),
-        "curves": _curves(report),
+        "curves": _curves(scores),
         "calibration": _calibration(m),
-        "threshold": _threshold(report),
+        "threshold": _threshold(m, scores),
         "errors": _errors(m),
         "slices": _slices(m),
     }
     shown = [(anchor, title) for anchor, title in SECTIONS if parts[anchor]]
     body = "".join(_section(anchor, title, parts[anchor]) for anchor, title in shown)
     return _html.page(
-        f"Evaluation of {report.model}",
+        f"Evaluation of {model}",
         body,
-        subtitle=f"on {report.data} ({m['n']:,} rows)",
+        subtitle=f"on {data} ({m['n']:,} rows)",
         nav=[(title, f"#{anchor}") for anchor, title in shown],
     )
 
@@ -254,8 +252,7 @@ def _confusion(m: dict[str, Any]) -> str:
     )
 
 
-def _curves(report: EvalReport) -> str:
-    scores = report.scores
+def _curves(scores: Scores | None) -> str:
     if scores is None:
         return ""
     png = _plots.curves_png(scores.truth, scores.proba, scores.classes)
@@ -308,8 +305,7 @@ def _calibration(m: dict[str, Any]) -> str:
     )
 
 
-def _threshold(report: EvalReport) -> str:
-    scores, m = report.scores, report.metrics
+def _threshold(m: dict[str, Any], scores: Scores | None) -> str:
     if scores is None or len(scores.classes) != 2:
         return ""
     stored = (m.get("postprocess") or {}).get("threshold")

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from modelcycle._io import atomic_dir, write_json, write_text
+from modelcycle._html import HtmlReport
 from modelcycle.config import EvalConfig
 from modelcycle.data import Dataset
 from modelcycle.evaluation import _analysis
 from modelcycle.evaluation._labels import check_labels
 from modelcycle.evaluation._metrics import compute_metrics
+from modelcycle.evaluation._plots import Scores
+from modelcycle.evaluation._render import evaluation_html
 from modelcycle.exceptions import SchemaError
 from modelcycle.models import TextClassifier
 from modelcycle.postprocess import Postprocess
@@ -33,23 +34,16 @@ _RAW_KEYS = (
 )
 
 
-@dataclass(frozen=True)
-class Scores:
-    """What the report's curves are drawn from: true labels and probabilities per row."""
-
-    truth: np.ndarray
-    proba: np.ndarray
-    raw_proba: np.ndarray
-    classes: list[str]
-
-
 @dataclass(frozen=True, eq=False)
-class EvalReport:
+class EvalReport(HtmlReport):
     """The metrics of one model on one dataset, ready to write as JSON and HTML.
 
     ``scores`` (when the report was computed here rather than read back) holds the per-row
     probabilities the curves are drawn from.
     """
+
+    json_file = "metrics.json"
+    html_file = "evaluation.html"
 
     metrics: dict[str, Any]
     model: str
@@ -63,18 +57,7 @@ class EvalReport:
     def to_html(self) -> str:
         """A self-contained HTML page: headline and floors, classes, confusion, curves,
         calibration, threshold, error analysis."""
-        from modelcycle.evaluation._render import evaluation_html
-
-        return evaluation_html(self)
-
-    def write(self, out_dir: str | Path) -> Path:
-        """Write ``metrics.json`` and ``evaluation.html`` into ``out_dir`` atomically."""
-        out_dir = Path(out_dir)
-        html = self.to_html()
-        with atomic_dir(out_dir, replace_if="metrics.json") as tmp:
-            write_json(tmp / "metrics.json", self.to_json())
-            write_text(tmp / "evaluation.html", html)
-        return out_dir
+        return evaluation_html(self.metrics, self.scores, model=self.model, data=self.data)
 
 
 def evaluate(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from modelcycle._figures import new_figure, png_bytes
 
 
 def training_curve_png(histories: Mapping[str, Sequence[Mapping[str, Any]]]) -> bytes | None:
@@ -12,12 +13,8 @@ def training_curve_png(histories: Mapping[str, Sequence[Mapping[str, Any]]]) -> 
     runs = {name: list(history) for name, history in histories.items() if history}
     if not runs:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    figure, (loss_axis, val_axis) = plt.subplots(1, 2, figsize=(10, 3.8), dpi=110)
+    figure = new_figure(10, 3.8, dpi=110)
+    loss_axis, val_axis = figure.subplots(1, 2)
     for name, history in runs.items():
         epochs = [h["epoch"] for h in history]
         loss_axis.plot(epochs, [h["loss"] for h in history], marker="o", label=name)
@@ -31,7 +28,4 @@ def training_curve_png(histories: Mapping[str, Sequence[Mapping[str, Any]]]) -> 
         if len(runs) > 1 or axis is loss_axis:
             axis.legend(fontsize=8)
     figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    plt.close(figure)
-    return buffer.getvalue()
+    return png_bytes(figure)
