@@ -42,21 +42,24 @@ from modelcycle.config import QuantizeConfig
 from modelcycle.data import Dataset
 from modelcycle.evaluation import evaluate
 from modelcycle.exceptions import ConfigError, ExportError
-from modelcycle.export import OnnxClassifier
-from modelcycle.export._export import (
+from modelcycle.export import (
+    BagNet,
     Network,
     OnnxVariant,
+    ProductCodes,
+    TransformerNet,
+    build_graph,
     check_parity,
     fused_transformer,
     network_of,
     parity_texts,
     parity_words,
+    quiet_onnx_tools,
     variant_of,
 )
-from modelcycle.export._graph import BagNet, ProductCodes, build_graph
-from modelcycle.export._transformer import TransformerNet, quiet_onnx_tools
 from modelcycle.models import ModelState, TextClassifier, load_model
 from modelcycle.prediction import predict
+from modelcycle.runtime import OnnxClassifier
 
 __all__ = ["QuantizationTable", "product_quantize", "prune_rows", "quantize", "weight_bytes"]
 
@@ -299,7 +302,7 @@ class _Guard:
         """``(agreement, max_abs_diff)`` of ``graph`` with FP32 on the texts."""
         if not self.texts:
             return 1.0, 0.0
-        candidate = _with_graph(self.fp32, graph)
+        candidate = self.fp32.with_graph(graph, threads=1)
         proba = candidate.predict_proba(self.texts)
         same = np.argmax(proba, axis=1) == np.argmax(self.reference, axis=1)
         return float(same.mean()), float(np.abs(proba - self.reference).max())
@@ -340,21 +343,6 @@ class _Guard:
             "attempts": tried,
             "summary": rule + (". " + "; ".join(lines) if lines else ""),
         }
-
-
-def _with_graph(base: OnnxClassifier, graph: bytes) -> OnnxClassifier:
-    """``base``'s preprocessing with another graph."""
-    clone = object.__new__(OnnxClassifier)
-    clone.__dict__.update(base.__dict__)
-    import onnxruntime
-
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = 1
-    clone._session = onnxruntime.InferenceSession(
-        graph, options, providers=["CPUExecutionProvider"]
-    )
-    clone.graph = graph
-    return clone
 
 
 def _build(
@@ -409,7 +397,7 @@ def _fp16(model: TextClassifier, net: BagNet, state: ModelState, guard: _Guard) 
         model, net, state, codecs=dict.fromkeys(net.layer_names, "fp16"), precision="fp16"
     )
     texts = guard.texts[:200]
-    storage_ms = _graph_ms(_with_graph(guard.fp32, storage.graph), texts)
+    storage_ms = _graph_ms(guard.fp32.with_graph(storage.graph, threads=1), texts)
     try:
         with quiet_onnx_tools():
             # ScatterND has no float16 kernel with reduction on the CPU: it stays float32
@@ -418,7 +406,7 @@ def _fp16(model: TextClassifier, net: BagNet, state: ModelState, guard: _Guard) 
                 keep_io_types=True,
                 op_block_list=[*DEFAULT_OP_BLOCK_LIST, "ScatterND"],
             ).SerializeToString()
-            compute_ms = _graph_ms(_with_graph(guard.fp32, compute), texts)
+            compute_ms = _graph_ms(guard.fp32.with_graph(compute, threads=1), texts)
     except Exception as exc:  # the converter or ONNX Runtime refusing the float16 graph
         how = f"fp16 weights, fp32 compute (fp16 compute does not run here: {exc})"
         return Built("fp16", storage, "weights stored in fp16", " ".join(how.split())[:300])
@@ -527,7 +515,7 @@ def _transformer_variant(
     if precision == "fp16":
         storage = _fp16_storage(fp32.graph)
         texts = guard.texts[:100]
-        storage_ms = _graph_ms(_with_graph(fp32, storage), texts)
+        storage_ms = _graph_ms(fp32.with_graph(storage, threads=1), texts)
         try:
             from onnxconverter_common.float16 import convert_float_to_float16
 
@@ -535,7 +523,7 @@ def _transformer_variant(
                 compute = convert_float_to_float16(
                     _onnx(fp32.graph), keep_io_types=True
                 ).SerializeToString()
-                compute_ms = _graph_ms(_with_graph(fp32, compute), texts)
+                compute_ms = _graph_ms(fp32.with_graph(compute, threads=1), texts)
         except Exception:  # no float16 kernel here for a fused transformer op
             compute_ms = float("inf")
         if compute_ms < 0.9 * storage_ms:

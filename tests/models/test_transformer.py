@@ -15,8 +15,9 @@ from sklearn.base import clone
 
 from modelcycle.data import load_dataset
 from modelcycle.exceptions import ArtifactError, ConfigError, ExportError, NotFittedError
-from modelcycle.export import OnnxClassifier, export_model
+from modelcycle.export import export_model
 from modelcycle.models import load_model, make_model, save_model
+from modelcycle.runtime import OnnxClassifier
 from modelcycle.training.loop import RunOptions
 from tests.conftest import NEGATIVE, POSITIVE
 

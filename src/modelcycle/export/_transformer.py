@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from modelcycle.models import ModelState
 
-__all__ = ["TRANSFORMER_INPUTS", "TransformerNet", "optimize_transformer"]
+__all__ = ["TRANSFORMER_INPUTS", "TransformerNet", "optimize_transformer", "quiet_onnx_tools"]
 
 TRANSFORMER_INPUTS = ["input_ids", "attention_mask"]
 OPSET = 17
