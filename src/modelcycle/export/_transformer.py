@@ -59,7 +59,7 @@ class TransformerNet:
     ) -> onnx.ModelProto:
         """The FP32 graph (``codecs`` other than fp32 are quantization's to apply)."""
         import onnx
-        import torch
+        import torch  # deferred, with the torch family below: only tracing needs torch
 
         from modelcycle.models.transformer import EncoderClassifier, Probabilities
 
