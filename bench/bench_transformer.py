@@ -56,7 +56,7 @@ import time
 import numpy as np
 from modelcycle.config import QuantizeConfig
 from modelcycle.data import load_dataset
-from modelcycle.export import OnnxClassifier
+from modelcycle.runtime import OnnxClassifier
 from modelcycle.models import load_model
 from modelcycle.quantization import quantize
 train, dev = load_dataset({train!r}), load_dataset({dev!r})
@@ -78,7 +78,7 @@ result["served_int8_ms"] = {{"p50": float(p50), "p95": float(p95)}}
 # the graphs alone, batch 1, taking turns: INT8 against the fused FP32 graph (the fp32 row)
 # and against the exported graph before ONNX Runtime's transformer fusions
 import onnxruntime as ort
-from modelcycle.export._transformer import TransformerNet
+from modelcycle.export import TransformerNet
 options = ort.SessionOptions()
 options.intra_op_num_threads, options.inter_op_num_threads = {threads}, 1
 for key in ("session.intra_op.allow_spinning", "session.force_spinning_stop"):

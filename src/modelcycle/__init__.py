@@ -43,11 +43,12 @@ if TYPE_CHECKING:
         NotFittedError,
         SchemaError,
     )
-    from modelcycle.export import OnnxClassifier, export_model
+    from modelcycle.export import export_model
     from modelcycle.models import load_model, make_model, save_model
     from modelcycle.pipeline import RunResult, run
     from modelcycle.prediction import Predictions, predict, predict_file
     from modelcycle.quantization import QuantizationTable, quantize
+    from modelcycle.runtime import OnnxClassifier
     from modelcycle.serving import ServeSettings, create_app
     from modelcycle.split import Splits, split_dataset
     from modelcycle.training import TrainResult, train
@@ -66,7 +67,7 @@ _EXPORTS = {
     "EvalReport": "modelcycle.evaluation",
     "ModelcycleError": "modelcycle.exceptions",
     "NotFittedError": "modelcycle.exceptions",
-    "OnnxClassifier": "modelcycle.export",
+    "OnnxClassifier": "modelcycle.runtime",
     "PipelineConfig": "modelcycle.config",
     "Predictions": "modelcycle.prediction",
     "QuantizationTable": "modelcycle.quantization",

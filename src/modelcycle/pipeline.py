@@ -36,7 +36,7 @@ from modelcycle.evaluation import evaluate
 from modelcycle.exceptions import ConfigError
 from modelcycle.models import make_model
 from modelcycle.prediction import predict_dataset
-from modelcycle.quantization import quantize
+from modelcycle.quantization import pick_variant, quantize, rule_text
 from modelcycle.split import split_dataset, write_splits
 from modelcycle.training import train
 
@@ -146,7 +146,7 @@ def _write_run_files(directory: Path, config: PipelineConfig, summary: dict[str,
     """``config.json``, ``run.json``, ``index.html``, then ``manifest.json`` of everything."""
     write_json(directory / "config.json", config.to_dict())
     write_json(directory / RUN_FILE, summary)
-    write_text(directory / "index.html", _index_html(summary))
+    write_text(directory / "index.html", _index_html(summary, config.quantize.max_accuracy_drop))
     write_manifest(directory)
 
 
@@ -166,7 +166,7 @@ def _warnings(metrics: dict[str, Any]) -> list[str]:
     return warnings
 
 
-def _index_html(summary: dict[str, Any]) -> str:
+def _index_html(summary: dict[str, Any], max_drop: float | None) -> str:
     metrics = summary["test_metrics"]
     ci = metrics["accuracy_ci95"]
     headline = _html.cards(
@@ -241,7 +241,7 @@ def _index_html(summary: dict[str, Any]) -> str:
     body = (
         f"<h2>Headline</h2>{warnings}{headline}"
         f"<h2>Data</h2><p>{_html.esc(summary['data'])}</p>{split_table}{clean_section}"
-        f"{_quantized_section(summary.get('quantization'))}"
+        f"{_quantized_section(summary.get('quantization'), max_drop)}"
         f"<h2>Stages</h2>{stage_table}"
         f"<h2>Files</h2><ul>{links}</ul>"
     )
@@ -249,14 +249,17 @@ def _index_html(summary: dict[str, Any]) -> str:
     return _html.page("modelcycle run", body, nav=nav)
 
 
-def smallest_variant(quantized: dict[str, Any]) -> str:
-    """The name of the smallest quantized variant (``run.json``'s ``quantization``)."""
-    return min(quantized, key=lambda name: quantized[name]["size_bytes"])
+def smallest_variant(quantized: dict[str, Any], max_drop: float | None) -> str:
+    """The variant to serve among ``run.json``'s ``quantization``, named by quantization's rule
+    (:func:`~modelcycle.quantization.pick_variant`): the smallest within ``max_drop`` accuracy
+    points of FP32 (``quantize.max_accuracy_drop``; the smallest of all when None)."""
+    rows = [{"precision": name, **row} for name, row in quantized.items()]
+    return str(pick_variant(rows, max_drop)["precision"])
 
 
-def _quantized_section(quantized: dict[str, Any] | None) -> str:
-    """The variants' measured table, and how to serve the smallest (each is an ONNX model
-    directory that ``modelcycle serve`` runs without the training stack)."""
+def _quantized_section(quantized: dict[str, Any] | None, max_drop: float | None) -> str:
+    """The variants' measured table, and how to serve the one quantization's rule names (each
+    is an ONNX model directory that ``modelcycle serve`` runs without the training stack)."""
     if not quantized:
         return ""
     rows = [
@@ -275,9 +278,9 @@ def _quantized_section(quantized: dict[str, Any] | None) -> str:
         rows,
         numeric=(1, 2, 3, 4, 5),
     )
-    smallest = smallest_variant(quantized)
+    smallest = smallest_variant(quantized, max_drop)
     return (
-        f"<h2>Optimization</h2>{table}<p>Serve the smallest variant over HTTP: "
+        f"<h2>Optimization</h2>{table}<p>Serve the {rule_text(max_drop)} over HTTP: "
         f"<code>modelcycle serve RUN/quantized/{_html.esc(smallest)}</code> (see "
         '<a href="quantized/quantization.md">quantized/quantization.md</a>).</p>'
     )

@@ -12,9 +12,10 @@ import pytest
 from modelcycle.data import Dataset, load_dataset
 from modelcycle.evaluation import evaluate
 from modelcycle.exceptions import ArtifactError, ConfigError, ExportError
-from modelcycle.export import OnnxClassifier, export_model, parity_texts
+from modelcycle.export import export_model, parity_texts
 from modelcycle.models import MODELS, TextClassifier, load_model, make_model, save_model
 from modelcycle.prediction import predict
+from modelcycle.runtime import OnnxClassifier
 
 # Small data needs more passes than the defaults, which are set for real datasets.
 TINY: dict[str, dict[str, Any]] = {
@@ -153,7 +154,7 @@ def test_serving_needs_neither_torch_nor_scikit_learn(tmp_path: Path, reviews_cs
     export_model(fit("fasttext", data), tmp_path / "dir")
     code = (
         "import sys\n"
-        "from modelcycle.export import OnnxClassifier\n"
+        "from modelcycle.runtime import OnnxClassifier\n"
         f"model = OnnxClassifier.load({str(tmp_path / 'dir')!r})\n"
         "print(model.predict(['a wonderful film']).tolist())\n"
         "print(sorted(m for m in ('torch', 'sklearn') if m in sys.modules))\n"

@@ -15,8 +15,9 @@ from sklearn.base import clone
 
 from modelcycle.data import load_dataset
 from modelcycle.exceptions import ArtifactError, ConfigError, ExportError, NotFittedError
-from modelcycle.export import OnnxClassifier, export_model
+from modelcycle.export import export_model
 from modelcycle.models import load_model, make_model, save_model
+from modelcycle.runtime import OnnxClassifier
 from modelcycle.training.loop import RunOptions
 from tests.conftest import NEGATIVE, POSITIVE
 
@@ -285,7 +286,7 @@ def test_static_int8_refuses_a_graph_it_cannot_type(
     from onnx import TensorProto, helper
     from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
 
-    from modelcycle.quantization import _ort_quantize_transformer
+    from modelcycle.quantization._ort import ort_quantize_transformer
 
     def incomplete(model: Any, **_: Any) -> Any:  # as ONNX Runtime's: save, then raise
         Path("sym_shape_infer_temp.onnx").write_bytes(b"")
@@ -297,7 +298,7 @@ def test_static_int8_refuses_a_graph_it_cannot_type(
     monkeypatch.setattr(SymbolicShapeInference, "infer_shapes", staticmethod(incomplete))
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ExportError, match=r"int8-static: .* cannot type this graph"):
-        _ort_quantize_transformer(
+        ort_quantize_transformer(
             helper.make_model(graph).SerializeToString(), per_channel=True, reader=object()
         )
     assert list(tmp_path.iterdir()) == []  # nothing left where the user runs it

@@ -56,7 +56,7 @@ def export(
         else f"the model directory {out}"
     )
     if out.suffix == ".onnx" and result.family == "transformer":
-        from modelcycle.export._runtime import tokenizer_path
+        from modelcycle.runtime import tokenizer_path
 
         written += f" and {tokenizer_path(out)}"
     typer.echo(

@@ -58,6 +58,7 @@ def demo(
 def _run_and_report(config: PipelineConfig, out: Path) -> RunResult:
     from modelcycle.pipeline import run as run_pipeline
     from modelcycle.pipeline import smallest_variant
+    from modelcycle.quantization import rule_text
 
     result = run_pipeline(config, out, on_stage=lambda name: say(f"· {name}"))
     summary, metrics = result.summary, result.metrics
@@ -75,10 +76,11 @@ def _run_and_report(config: PipelineConfig, out: Path) -> RunResult:
         say(f"warning: {warning}")
     quantized = summary.get("quantization")
     if quantized:
-        name = smallest_variant(quantized)
+        max_drop = config.quantize.max_accuracy_drop
+        name = smallest_variant(quantized, max_drop)
         row = quantized[name]
         typer.echo(
-            f"smallest variant: {name}, {row['size_ratio']:.0%} of FP32's size, test accuracy "
+            f"{rule_text(max_drop)}: {name}, {row['size_ratio']:.0%} of FP32's size, test accuracy "
             f"{row['accuracy']:.4f} ({100 * row['accuracy_delta']:+.2f} points), "
             f"agrees with FP32 on {row['agreement']:.2%}\n"
             f"serve it: modelcycle serve {result.path / 'quantized' / name}"

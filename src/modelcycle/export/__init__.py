@@ -1,61 +1,49 @@
 """ONNX export: every family's network as an ONNX graph, its preprocessing as data, a parity check.
 
-``OnnxClassifier`` (the predictor that serving runs) imports only numpy, polars, safetensors and
-onnxruntime; ``export_model`` and the rest need the training stack and are imported on first use::
+The graph runs on :class:`modelcycle.runtime.OnnxClassifier` (what serving runs); the builders
+below (networks, variants, graphs, the parity check) are what quantization makes its variants
+with::
 
-    from modelcycle.export import OnnxClassifier, export_model
+    from modelcycle.export import export_model
+    from modelcycle.runtime import OnnxClassifier
 
     export_model(load_model("model/"), "model.onnx")        # + model.preprocessing.json
     OnnxClassifier.load("model.onnx").predict(["I loved it"])
 """
 
-from __future__ import annotations
-
-import importlib
-from typing import TYPE_CHECKING, Any
-
-from modelcycle.export._runtime import OnnxClassifier
-
-if TYPE_CHECKING:
-    from modelcycle.export._export import (
-        NETWORKS,
-        PARITY_TOLERANCE,
-        ExportResult,
-        OnnxVariant,
-        check_parity,
-        export_model,
-        network_of,
-        parity_texts,
-        variant_of,
-    )
-
-_LAZY = (
-    "NETWORKS",
-    "PARITY_TOLERANCE",
-    "ExportResult",
-    "OnnxVariant",
-    "check_parity",
-    "export_model",
-    "network_of",
-    "parity_texts",
-    "variant_of",
+from modelcycle.export._export import (
+    NETWORKS,
+    PARITY_TOLERANCE,
+    ExportResult,
+    Network,
+    OnnxVariant,
+    check_parity,
+    export_model,
+    fused_transformer,
+    network_of,
+    parity_texts,
+    parity_words,
+    variant_of,
 )
+from modelcycle.export._graph import BagNet, ProductCodes, build_graph
+from modelcycle.export._transformer import TransformerNet, quiet_onnx_tools
 
 __all__ = [
     "NETWORKS",
     "PARITY_TOLERANCE",
+    "BagNet",
     "ExportResult",
-    "OnnxClassifier",
+    "Network",
     "OnnxVariant",
+    "ProductCodes",
+    "TransformerNet",
+    "build_graph",
     "check_parity",
     "export_model",
+    "fused_transformer",
     "network_of",
     "parity_texts",
+    "parity_words",
+    "quiet_onnx_tools",
     "variant_of",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module("modelcycle.export._export"), name)
-    raise AttributeError(f"module 'modelcycle.export' has no attribute {name!r}")

@@ -24,22 +24,25 @@ from modelcycle._version import __version__
 from modelcycle.artifacts import write_model_dir
 from modelcycle.exceptions import ExportError
 from modelcycle.export._graph import OUTPUT, BagNet, build_graph
-from modelcycle.export._runtime import (
+from modelcycle.export._transformer import TransformerNet, optimize_transformer
+from modelcycle.models import ModelState, TextClassifier
+from modelcycle.runtime import (
     PREPROCESSING_FORMAT,
     OnnxClassifier,
     preprocessing_path,
     tokenizer_path,
 )
-from modelcycle.export._transformer import TransformerNet, optimize_transformer
-from modelcycle.models import ModelState, TextClassifier
 from modelcycle.tokenizer import SubwordTokenizer
 
 __all__ = [
     "NETWORKS",
     "PARITY_TOLERANCE",
     "ExportResult",
+    "Network",
     "OnnxVariant",
+    "check_parity",
     "export_model",
+    "fused_transformer",
     "network_of",
     "parity_texts",
     "parity_words",

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from modelcycle.models import ModelState
 
-__all__ = ["TRANSFORMER_INPUTS", "TransformerNet", "optimize_transformer"]
+__all__ = ["TRANSFORMER_INPUTS", "TransformerNet", "optimize_transformer", "quiet_onnx_tools"]
 
 TRANSFORMER_INPUTS = ["input_ids", "attention_mask"]
 OPSET = 17
@@ -59,7 +59,7 @@ class TransformerNet:
     ) -> onnx.ModelProto:
         """The FP32 graph (``codecs`` other than fp32 are quantization's to apply)."""
         import onnx
-        import torch
+        import torch  # deferred, with the torch family below: only tracing needs torch
 
         from modelcycle.models.transformer import EncoderClassifier, Probabilities
 

@@ -2,7 +2,7 @@
 
 ``load_model`` returns it for directories written by ``modelcycle export`` and ``modelcycle
 quantize``, so that ``evaluate``, ``predict`` and ``select`` accept every variant. Prediction is
-delegated to :class:`modelcycle.export.OnnxClassifier`, the same code that serving runs. It is
+delegated to :class:`modelcycle.runtime.OnnxClassifier`, the same code that serving runs. It is
 made from a trained model, never trained itself.
 """
 
@@ -14,8 +14,8 @@ import numpy as np
 from sklearn.utils._param_validation import StrOptions
 
 from modelcycle.exceptions import ConfigError
-from modelcycle.export._runtime import OnnxClassifier, vocabulary_words
 from modelcycle.models._base import ModelState, TextClassifier
+from modelcycle.runtime import OnnxClassifier, vocabulary_words
 
 ONNX_FILE = "model.onnx"
 

@@ -20,7 +20,7 @@ import numpy as np
 from modelcycle._version import __version__
 from modelcycle.artifacts import MANIFEST_FILE, read_model_dir
 from modelcycle.exceptions import ArtifactError
-from modelcycle.export._runtime import OnnxClassifier
+from modelcycle.runtime import OnnxClassifier
 
 __all__ = ["ServedModel"]
 

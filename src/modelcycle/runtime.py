@@ -1,13 +1,15 @@
-"""Predict with an exported model: modelcycle's preprocessing, then the graph on ONNX Runtime.
+"""The runtime: an exported model's preprocessing, then its graph on ONNX Runtime.
 
-This is what serving runs, so it imports only numpy, polars and regex (through ``features``),
-safetensors (through ``artifacts``) and onnxruntime — neither PyTorch, scikit-learn nor scipy.
-The featurisation is the very code the model was trained with (:mod:`modelcycle.features`),
-rebuilt from its saved state; the graph's inputs are described in ``modelcycle.export._graph``.
+A low room that the ``onnx`` model family, export, quantization and serving all stand on; it
+imports only numpy, polars and regex (through ``features``), safetensors (through ``artifacts``)
+and onnxruntime — neither PyTorch, scikit-learn nor scipy, nor any room above it. The
+featurisation is the very code the model was trained with (:mod:`modelcycle.features`), rebuilt
+from its saved state; the graph's inputs are described in :mod:`modelcycle.export`.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -70,13 +72,6 @@ class OnnxClassifier:
         threads: int | None = None,
         tokenizer: Mapping[str, Any] | None = None,
     ) -> None:
-        try:
-            import onnxruntime
-        except ModuleNotFoundError as exc:
-            raise ConfigError(
-                "ONNX models need onnxruntime, which is not installed; install it with "
-                "`pip install 'modelcycle[onnx]'` (make install does)"
-            ) from exc
         self.classes_ = np.asarray(list(classes))
         self.precision = precision
         # the model's temperature and threshold (modelcycle.postprocess, numpy only): like a
@@ -114,24 +109,18 @@ class OnnxClassifier:
             kept = np.flatnonzero(np.unpackbits(tensors["kept_rows"])[: self._bags.size])
             self._row_of = np.full(self._bags.size, -1, dtype=np.int64)
             self._row_of[kept] = np.arange(len(kept))
-        options = onnxruntime.SessionOptions()
-        # Worker threads busy-wait between a transformer's ~100 operators, as waking a sleeping
-        # thread for each costs more than the operator (INT8 MiniLM, batch 1: 1.7 ms against
-        # 2.4 ms), and stop at the end of each run, so that they do not take the cores from the
-        # preprocessing or from other sessions. A bag graph's few operators gain nothing.
-        spin = str(int(kind == "tokenizer"))
-        options.add_session_config_entry("session.intra_op.allow_spinning", spin)
-        options.add_session_config_entry("session.force_spinning_stop", spin)
-        if threads is not None:
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-        try:
-            self._session = onnxruntime.InferenceSession(
-                graph, options, providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:  # onnxruntime raises its own exception types
-            raise ValueError(f"ONNX Runtime cannot load the graph ({exc})") from exc
+        self._session = _session(graph, spin=kind == "tokenizer", threads=threads)
         self.input_names = [i.name for i in self._session.get_inputs()]
+
+    def with_graph(self, graph: bytes, *, threads: int | None = None) -> OnnxClassifier:
+        """A new classifier with this one's preprocessing, labels and post-processing and
+        another ``graph`` (one that takes the same inputs, e.g. a quantized one); ``self`` is
+        left as it was."""
+        clone = copy.copy(self)
+        clone.graph = graph
+        clone._session = _session(graph, spin=self._subwords is not None, threads=threads)
+        clone.input_names = [i.name for i in clone._session.get_inputs()]
+        return clone
 
     @classmethod
     def load(cls, path: str | Path, *, threads: int | None = None) -> OnnxClassifier:
@@ -255,6 +244,32 @@ class OnnxClassifier:
     def predict(self, texts: Sequence[str]) -> np.ndarray:
         """The most probable label of each text."""
         return self.classes_[np.argmax(self.predict_proba(texts), axis=1)]
+
+
+def _session(graph: bytes, *, spin: bool, threads: int | None) -> Any:
+    """An ONNX Runtime session of ``graph`` on the CPU (``threads``: ONNX Runtime's default
+    when None)."""
+    try:
+        import onnxruntime  # deferred: `import modelcycle` and `modelcycle --help` stay instant
+    except ModuleNotFoundError as exc:
+        raise ConfigError(
+            "ONNX models need onnxruntime, which is not installed; install it with "
+            "`pip install 'modelcycle[onnx]'` (make install does)"
+        ) from exc
+    options = onnxruntime.SessionOptions()
+    # Worker threads busy-wait between a transformer's ~100 operators, as waking a sleeping
+    # thread for each costs more than the operator (INT8 MiniLM, batch 1: 1.7 ms against
+    # 2.4 ms), and stop at the end of each run, so that they do not take the cores from the
+    # preprocessing or from other sessions. A bag graph's few operators gain nothing.
+    options.add_session_config_entry("session.intra_op.allow_spinning", str(int(spin)))
+    options.add_session_config_entry("session.force_spinning_stop", str(int(spin)))
+    if threads is not None:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    try:
+        return onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own exception types
+        raise ValueError(f"ONNX Runtime cannot load the graph ({exc})") from exc
 
 
 def vocabulary_words(document: str | Sequence[str]) -> list[str]:

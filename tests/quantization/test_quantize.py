@@ -1,7 +1,6 @@
 """Quantization: the variants, the table's figures against the files and evaluate, the guardrail,
-fasttext pruning and product quantisation."""
+the choice under a budget and the settings refused."""
 
-import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -16,14 +15,7 @@ from modelcycle.evaluation import evaluate
 from modelcycle.exceptions import ConfigError
 from modelcycle.models import TextClassifier, load_model, make_model
 from modelcycle.prediction import predict
-from modelcycle.quantization import (
-    TURN_TEXTS,
-    QuantizationTable,
-    _time,
-    product_quantize,
-    prune_rows,
-    quantize,
-)
+from modelcycle.quantization import QuantizationTable, prune_rows, quantize
 
 FAST = {"latency_texts": 5, "throughput_texts": 64, "guardrail_texts": 50}
 FASTTEXT = {"epochs": 20, "batch_size": 4, "buckets": 1000, "dim": 8}
@@ -210,24 +202,6 @@ def test_pruned_variant_averages_only_the_kept_rows(tmp_path: Path, data: Datase
     np.testing.assert_allclose(measured, np.asarray(expected), atol=1e-5)
 
 
-def test_prune_rows_keeps_the_largest_norms_in_order() -> None:
-    table = np.array([[0.1, 0.0], [3.0, 0.0], [0.0, 0.2], [0.0, -2.0], [1.0, 1.0]])
-    assert prune_rows(table, 3).tolist() == [1, 3, 4]
-    assert prune_rows(table, 9).tolist() == [0, 1, 2, 3, 4]
-    reads_the_second_column = np.array([[0.0], [1.0]])
-    assert prune_rows(table, 2, reads_the_second_column).tolist() == [3, 4]
-
-
-def test_product_quantization_is_exact_with_few_distinct_rows() -> None:
-    rng = np.random.default_rng(0)
-    table = rng.normal(size=(40, 6)).astype(np.float32)
-    codes = product_quantize(table, seed=0)
-    assert codes.codes.shape == (40, 3)
-    assert codes.codes.dtype == np.uint8
-    decoded = np.concatenate([codes.codebooks[m, codes.codes[:, m]] for m in range(3)], axis=1)
-    np.testing.assert_allclose(decoded, table, atol=1e-6)
-
-
 @pytest.mark.parametrize(
     ("family", "settings", "message"),
     [
@@ -248,33 +222,3 @@ def test_bad_settings_are_refused_before_writing(
 def test_unknown_precision_lists_the_valid_ones() -> None:
     with pytest.raises(ConfigError, match=r"quantize\.precisions must be one of fp32, fp16, int8"):
         QuantizeConfig(precisions=("int4",))
-
-
-def test_variants_are_timed_in_turns_of_several_texts() -> None:
-    calls: list[str] = []
-
-    class Recorder:  # a variant: logs each run of its graph, end to end or alone
-        def __init__(self, name: str) -> None:
-            self.name = name
-
-        def inputs(self, texts: list[str]) -> list[str]:
-            return texts
-
-        def run(self, feed: Any) -> None:
-            calls.append(self.name)
-
-        def predict_proba(self, texts: list[str]) -> np.ndarray:
-            calls.append(self.name)
-            return np.zeros((len(texts), 2))
-
-    texts = [f"text {i}" for i in range(2 * TURN_TEXTS + 5)]
-    variants: Any = {"fp32": Recorder("fp32"), "int8": Recorder("int8")}
-    timings = _time(variants, texts, texts, QuantizeConfig(batch_size=len(texts)))
-    streaks = [(name, len(list(run))) for name, run in itertools.groupby(calls)]
-    # a turn: one untimed run, then its texts end to end and graph alone; then one batch each
-    turn, last = 1 + 2 * TURN_TEXTS, 1 + 2 * 5
-    assert streaks == [
-        ("fp32", turn), ("int8", turn), ("fp32", turn), ("int8", turn),
-        ("fp32", last), ("int8", last), ("fp32", 1), ("int8", 1),
-    ]  # fmt: skip
-    assert set(timings) == {"fp32", "int8"}
