@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from modelcycle._figures import new_figure, png_bytes
 from modelcycle._io import write_json, write_text
 from modelcycle.quantization._choice import size_text
 from modelcycle.quantization._guard import Built
@@ -136,12 +136,8 @@ def _dir_bytes(path: Path) -> int:
 
 
 def _plot(table: QuantizationTable) -> bytes:
-    import matplotlib  # deferred: slow to import
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    figure, axes = plt.subplots(1, 2, figsize=(10, 4), dpi=110, sharey=True)
+    figure = new_figure(10, 4, dpi=110)
+    axes = figure.subplots(1, 2, sharey=True)
     for axis, key, label in (
         (axes[0], "size_bytes", "model.onnx size (bytes, log scale)"),
         (axes[1], "latency_ms_p50", "p50 latency for one text (ms)"),
@@ -161,7 +157,4 @@ def _plot(table: QuantizationTable) -> bytes:
     axes[0].set_ylabel("test accuracy")
     figure.suptitle(f"Accuracy against size and speed ({table.source['family']})")
     figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    plt.close(figure)
-    return buffer.getvalue()
+    return png_bytes(figure)
