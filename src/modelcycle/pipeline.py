@@ -66,9 +66,7 @@ def run(
 
     ``on_stage`` is called with each stage's name as it starts (for progress display).
     """
-    if not config.data.path:
-        raise ConfigError("data.path is not set; name the labeled data file in [data] path")
-    make_model(config.train.model, config.train.params).check_params()  # before any stage runs
+    _check_before_running(config)
     out_dir = Path(out_dir)
     timings: dict[str, float] = {}
 
@@ -142,6 +140,14 @@ def run(
     return RunResult(out_dir, summary)
 
 
+def _check_before_running(config: PipelineConfig) -> None:
+    """Refuse, before any stage runs, what would fail later: no data, an unknown model or
+    parameter, a parameter out of its range."""
+    if not config.data.path:
+        raise ConfigError("data.path is not set; name the labeled data file in [data] path")
+    make_model(config.train.model, config.train.params).check_params()
+
+
 def _write_run_files(directory: Path, config: PipelineConfig, summary: dict[str, Any]) -> None:
     """``config.json``, ``run.json``, ``index.html``, then ``manifest.json`` of everything."""
     write_json(directory / "config.json", config.to_dict())
@@ -189,27 +195,7 @@ def _index_html(summary: dict[str, Any], max_drop: float | None) -> str:
         ],
         numeric=tuple(range(1, len(labels) + 2)),
     )
-    clean_section = ""
-    if summary.get("clean"):
-        cleaned = summary["clean"]
-        clean_table = _html.table(
-            ["rows in", "rows out", "removed", "changed"],
-            [
-                [
-                    cleaned["rows_in"],
-                    cleaned["rows_out"],
-                    cleaned["rows_removed"],
-                    cleaned["rows_changed"],
-                ]
-            ],
-            numeric=(0, 1, 2, 3),
-        )
-        reasons = ", ".join(f"{n:,} {why}" for why, n in cleaned["removed"].items() if n) or "none"
-        clean_section = (
-            f"<h2>Cleaning</h2>{clean_table}<p>Removed: {_html.esc(reasons)}. Every removed "
-            'and changed row is listed in <a href="clean/removed.csv">clean/removed.csv</a> and '
-            '<a href="clean/changed.csv">clean/changed.csv</a>.</p>'
-        )
+    clean_section = _clean_section(summary.get("clean"))
     stage_table = _html.table(
         ["stage", "seconds"],
         [[name, f"{seconds:.2f}"] for name, seconds in summary["timings"].items()],
@@ -247,6 +233,23 @@ def _index_html(summary: dict[str, Any], max_drop: float | None) -> str:
     )
     nav = [("Data report", "eda/eda.html"), ("Evaluation", "evaluation/evaluation.html")]
     return _html.page("modelcycle run", body, nav=nav)
+
+
+def _clean_section(cleaned: dict[str, Any] | None) -> str:
+    """The run page's cleaning section: rows in and out, and why rows were removed."""
+    if not cleaned:
+        return ""
+    clean_table = _html.table(
+        ["rows in", "rows out", "removed", "changed"],
+        [[cleaned[key] for key in ("rows_in", "rows_out", "rows_removed", "rows_changed")]],
+        numeric=(0, 1, 2, 3),
+    )
+    reasons = ", ".join(f"{n:,} {why}" for why, n in cleaned["removed"].items() if n) or "none"
+    return (
+        f"<h2>Cleaning</h2>{clean_table}<p>Removed: {_html.esc(reasons)}. Every removed "
+        'and changed row is listed in <a href="clean/removed.csv">clean/removed.csv</a> and '
+        '<a href="clean/changed.csv">clean/changed.csv</a>.</p>'
+    )
 
 
 def smallest_variant(quantized: dict[str, Any], max_drop: float | None) -> str:
