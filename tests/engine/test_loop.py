@@ -5,11 +5,11 @@ import pytest
 import torch
 
 from modelcycle.data import load_dataset
+from modelcycle.engine.loop import LoopSettings, RunOptions, resolve_device, run_loop
+from modelcycle.engine.optimizers import OptimizerSettings
 from modelcycle.exceptions import ArtifactError, ConfigError
 from modelcycle.models import make_model
 from modelcycle.models._torch import FeedForward, MatrixData
-from modelcycle.training.loop import LoopSettings, RunOptions, resolve_device, run_loop
-from modelcycle.training.optim import OptimizerSettings
 
 PARAMS = {"epochs": 4, "batch_size": 4, "buckets": 500, "dropout": 0.2, "hidden": (8,)}
 
@@ -164,7 +164,7 @@ def test_data_may_propose_its_batches() -> None:
 def test_clipping_scales_dense_and_sparse_gradients_by_one_global_norm(max_norm: float) -> None:
     from torch import nn
 
-    from modelcycle.training.loop import _clip_gradients
+    from modelcycle.engine.loop import _clip_gradients
 
     torch.manual_seed(0)
     module = nn.ModuleDict(
@@ -198,8 +198,8 @@ def train_as_one_of_two_processes(
     """Rank 0 of two, without the process group: every share and skip as under torchrun."""
     from contextlib import nullcontext
 
-    from modelcycle.training import loop
-    from modelcycle.training.distributed import DistributedContext
+    from modelcycle.engine import loop
+    from modelcycle.engine.distributed import DistributedContext
 
     monkeypatch.setattr(loop, "process_group", lambda *_: nullcontext())
     monkeypatch.setattr(loop, "replicate", lambda module, *_: module)

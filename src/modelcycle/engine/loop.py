@@ -27,10 +27,11 @@ from torch import nn
 from torch.nn import functional as F
 
 from modelcycle._io import atomic_dir, sha256_file
+from modelcycle.engine.distributed import DistributedContext, process_group, replicate
+from modelcycle.engine.optim import TrainingOptimizer
+from modelcycle.engine.optimizers import OptimizerSettings
+from modelcycle.engine.progress import EpochProgress
 from modelcycle.exceptions import ArtifactError, ConfigError
-from modelcycle.training.distributed import DistributedContext, process_group, replicate
-from modelcycle.training.optim import OptimizerSettings, TrainingOptimizer
-from modelcycle.training.progress import EpochProgress
 
 __all__ = ["LoopSettings", "RunOptions", "TrainingData", "resolve_device", "run_loop"]
 
