@@ -104,6 +104,40 @@ def test_class_weight_and_clipping_change_the_result(reviews_csv: Path) -> None:
     np.testing.assert_allclose(plain[name], balanced[name], atol=1e-6)
 
 
+def test_early_stopping_follows_the_metric_it_is_told() -> None:
+    X = np.random.default_rng(0).normal(size=(16, 3)).astype(np.float32)
+    targets = (X[:, 0] > 0).astype(np.int64)
+    settings = LoopSettings(OptimizerSettings(name="sgd", lr=0.5), epochs=3, batch_size=4)
+    scores = iter([0.5, 0.9, 0.7])
+
+    def validate(module: torch.nn.Module) -> dict[str, float]:
+        return {"val_loss_rank": 1.0, "val_f1": next(scores)}  # the first key is not the one
+
+    history = run_loop(
+        FeedForward(3, (), 2, 0.0, sparse=False),
+        MatrixData(X, targets),
+        settings,
+        RunOptions(),
+        n_classes=2,
+        validate=validate,
+        monitor="val_f1",
+    )
+    assert [h["best_epoch"] for h in history] == [1, 2, 2]
+    with pytest.raises(
+        ConfigError,
+        match=r"^early stopping monitors 'val_accuracy', which validation did not return; "
+        r"it returned: val_loss_rank, val_f1$",
+    ):
+        run_loop(
+            FeedForward(3, (), 2, 0.0, sparse=False),
+            MatrixData(X, targets),
+            settings,
+            RunOptions(),
+            n_classes=2,
+            validate=lambda module: {"val_loss_rank": 1.0, "val_f1": 0.5},
+        )
+
+
 def test_loop_settings_and_devices_are_validated() -> None:
     with pytest.raises(ConfigError, match="epochs, batch_size and accumulate must be >= 1"):
         LoopSettings(OptimizerSettings(), epochs=0)
