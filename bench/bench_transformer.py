@@ -15,7 +15,7 @@ FROZEN = """
 import numpy as np
 from modelcycle.data import load_dataset
 from modelcycle.models import make_model, save_model
-from modelcycle.training.loop import RunOptions
+from modelcycle.engine.loop import RunOptions
 train, dev = load_dataset({train!r}), load_dataset({dev!r})
 tick()
 model = make_model("transformer", {{"freeze": True, "epochs": 5, "batch_size": 64}}, seed=42)
@@ -31,7 +31,7 @@ import time
 import numpy as np
 from modelcycle.data import load_dataset
 from modelcycle.models import make_model, save_model
-from modelcycle.training.loop import RunOptions
+from modelcycle.engine.loop import RunOptions
 train, dev = load_dataset({train!r}), load_dataset({dev!r})
 rows = np.random.default_rng(42).permutation(len(train))[:{rows}]
 texts, labels = [train.texts[i] for i in rows], [train.labels[i] for i in rows]

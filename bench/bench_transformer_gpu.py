@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from modelcycle.data import load_dataset
 from modelcycle.models import make_model
-from modelcycle.training.loop import RunOptions
+from modelcycle.engine.loop import RunOptions
 train, dev = load_dataset({train!r}), load_dataset({dev!r})
 labels = np.asarray(dev.labels)
 tick()

@@ -8,16 +8,15 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 
 from modelcycle.data import load_dataset
+from modelcycle.engine.optimizers import DEFAULT_LR
 from modelcycle.features import tokens_of
 from modelcycle.models import load_model, make_model, save_model
 from modelcycle.models.linear import (
     NBSVM,
-    SGD_LR,
     TfidfLinearSVM,
     TfidfLogisticRegression,
     linear_proba,
 )
-from modelcycle.models.neural import DEFAULT_LR
 
 
 def reference_vectorizer() -> TfidfVectorizer:
@@ -118,7 +117,9 @@ def test_gradient_variant_takes_its_own_sgd_rate(reviews_csv: Path) -> None:
     data = load_dataset(reviews_csv)
     params = {"min_df": 1, "optimizer": "sgd", "epochs": 1}
     model = make_model("logreg", params, seed=0).fit(data.texts, data.labels)
-    assert model.history_[0]["base_lr"] == SGD_LR != DEFAULT_LR["sgd"]
+    assert (
+        model.history_[0]["base_lr"] == DEFAULT_LR["linear"]["sgd"] != DEFAULT_LR["neural"]["sgd"]
+    )
     assert model.get_params()["lr"] is None  # the parameter stays as given
     given = make_model("logreg", {**params, "lr": 0.3}, seed=0).fit(data.texts, data.labels)
     assert given.history_[0]["base_lr"] == 0.3

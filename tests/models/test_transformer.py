@@ -14,11 +14,11 @@ pytest.importorskip("transformers", reason="the transformer extra is not install
 from sklearn.base import clone
 
 from modelcycle.data import load_dataset
+from modelcycle.engine.loop import RunOptions
 from modelcycle.exceptions import ArtifactError, ConfigError, ExportError, NotFittedError
 from modelcycle.export import export_model
 from modelcycle.models import load_model, make_model, save_model
 from modelcycle.runtime import OnnxClassifier
-from modelcycle.training.loop import RunOptions
 from tests.conftest import NEGATIVE, POSITIVE
 
 TEXTS = POSITIVE + NEGATIVE

@@ -150,9 +150,9 @@ def train(
     """
     from modelcycle.config import TrainConfig, parse_assignments
     from modelcycle.data import load_dataset
+    from modelcycle.engine.distributed import from_environment
     from modelcycle.training import compare_optimizers as compare
     from modelcycle.training import train_and_save
-    from modelcycle.training.distributed import from_environment
 
     flags: dict[str, Any] = {
         "optimizer": optimizer,

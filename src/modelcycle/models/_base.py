@@ -68,7 +68,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         """Learn from texts ``X`` and their labels ``y``; returns ``self``.
 
         ``val`` (texts, labels) is validation data for the gradient-trained families (early
-        stopping, the best epoch); ``run`` (:class:`modelcycle.training.loop.RunOptions`) sets
+        stopping, the best epoch); ``run`` (:class:`modelcycle.engine.loop.RunOptions`) sets
         checkpoints, resume, progress and device. Closed-form families ignore both.
         """
         self.check_params()

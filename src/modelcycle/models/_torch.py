@@ -5,58 +5,31 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Mapping
-from numbers import Integral, Real
 from typing import Any, TypeVar
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 from sklearn.metrics import accuracy_score
-from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
+from modelcycle.engine.loop import LoopSettings, RunOptions
+from modelcycle.engine.optimizers import OptimizerSettings
 from modelcycle.models._base import class_weights
-from modelcycle.training.loop import LoopSettings, RunOptions
-from modelcycle.training.optim import OPTIMIZERS, SCHEDULES, OptimizerSettings
-
-TRAINING_CONSTRAINTS: dict[str, list[Any]] = {
-    "optimizer": [StrOptions(set(OPTIMIZERS))],
-    "lr": [Interval(Real, 0, None, closed="neither"), None],
-    "weight_decay": [Interval(Real, 0, None, closed="left")],
-    "momentum": [Interval(Real, 0, 1, closed="left")],
-    "schedule": [StrOptions(set(SCHEDULES))],
-    "warmup": [Interval(Real, 0, 1, closed="left")],
-    "epochs": [Interval(Integral, 1, None, closed="left")],
-    "batch_size": [Interval(Integral, 1, None, closed="left")],
-    "patience": [Interval(Integral, 1, None, closed="left"), None],
-    "clip_grad": [Interval(Real, 0, None, closed="neither"), None],
-    "class_weight": [StrOptions({"balanced"}), dict, None],
-    "random_state": ["random_state"],
-}
-"""Constraints of the training parameters every gradient-trained estimator takes."""
 
 
 def loop_settings(
     estimator: Any,
-    default_lr: Mapping[str, float],
+    optimizer: OptimizerSettings,
+    *,
     loss: str = "cross_entropy",
     batch_size: int | None = None,
 ) -> LoopSettings:
-    """The loop settings from a fitting estimator's parameters (its ``classes_`` are set);
-    ``lr=None`` takes the family's default, ``batch_size`` (when given) replaces the
-    estimator's."""
-    name = estimator.optimizer
-    lr = estimator.lr if estimator.lr is not None else default_lr[name]
+    """The loop settings from a fitting estimator's parameters (its ``classes_`` are set) and
+    its ``optimizer``; ``batch_size`` (when given) replaces the estimator's."""
     seed = estimator.random_state if isinstance(estimator.random_state, int) else 0
     return LoopSettings(
-        optimizer=OptimizerSettings(
-            name=name,
-            lr=lr,
-            weight_decay=estimator.weight_decay,
-            momentum=estimator.momentum,
-            schedule=estimator.schedule,
-            warmup=estimator.warmup,
-        ),
+        optimizer=optimizer,
         epochs=estimator.epochs,
         batch_size=batch_size or estimator.batch_size,
         patience=estimator.patience,

@@ -19,6 +19,8 @@ from sklearn.utils._param_validation import Interval
 from torch import nn
 from torch.nn import functional as F
 
+from modelcycle.engine.loop import run_loop
+from modelcycle.engine.optimizers import DEFAULT_LR, TRAINING_CONSTRAINTS, OptimizerSettings
 from modelcycle.features import HashedBagFeaturizer
 from modelcycle.models._base import (
     ExtraInputs,
@@ -28,7 +30,6 @@ from modelcycle.models._base import (
     tuple_params,
 )
 from modelcycle.models._torch import (
-    TRAINING_CONSTRAINTS,
     FeedForward,
     accuracy_validator,
     load_module_arrays,
@@ -37,21 +38,11 @@ from modelcycle.models._torch import (
     predict_in_batches,
     run_options,
 )
-from modelcycle.training.loop import run_loop
 
-SGD_LR = 8.0
-"""SGD's default rate, on the mean loss of its batches of ``SGD_BATCHES_PER_EPOCH``'s size: MR
-(batch 32) 0.779 and IMDB (32) 0.879, where rate 0.08 per example at batch 256 gave 0.56 and 0.67
-(too few steps); SST-2 (64) 0.821 against 0.794 (means of 2-3 seeds)."""
 SGD_BATCHES_PER_EPOCH = 1000
 """SGD's default batch makes about this many steps an epoch (the power of two at or below
 texts / 1000), between ``SGD_SMALLEST_BATCH`` and ``BASE_BATCH_SIZE`` texts."""
 SGD_SMALLEST_BATCH = 32
-ADAPTIVE_LR = {"adagrad": 0.1, "rmsprop": 0.005, "adam": 0.01, "adamw": 0.01}
-"""The adaptive optimisers' defaults for batches of up to ``IDS_PER_BATCH`` ids; larger batches
-(long texts) scale them by the square root of their size in ids: IMDB, batches of 512 reviews
-(240,000 ids), adagrad 0.9057 against 0.8987 unscaled, rmsprop 0.9046 against 0.8823, adam
-0.9046 against 0.8843."""
 BASE_BATCH_SIZE = 256
 """SGD's largest default batch and the adaptive optimisers' smallest."""
 IDS_PER_BATCH = 40_000
@@ -79,10 +70,15 @@ def default_batch_size(optimizer: str, n_texts: int, n_ids: int) -> int:
 
 
 def default_lr(optimizer: str, batch_size: int, ids_per_text: float) -> float:
-    """The optimiser's default rate for batches of ``batch_size`` texts (see ``ADAPTIVE_LR``)."""
+    """The optimiser's default rate for batches of ``batch_size`` texts: SGD's is fixed; the
+    adaptive optimisers' registry rates hold for batches of up to ``IDS_PER_BATCH`` ids, and
+    larger batches (long texts) scale them by the square root of their size in ids: IMDB,
+    batches of 512 reviews (240,000 ids), adagrad 0.9057 against 0.8987 unscaled, rmsprop
+    0.9046 against 0.8823, adam 0.9046 against 0.8843."""
+    base = DEFAULT_LR["fasttext"][optimizer]
     if optimizer == "sgd":
-        return SGD_LR
-    return ADAPTIVE_LR[optimizer] * max(1.0, math.sqrt(batch_size * ids_per_text / IDS_PER_BATCH))
+        return base
+    return base * max(1.0, math.sqrt(batch_size * ids_per_text / IDS_PER_BATCH))
 
 
 class FastTextModule(nn.Module):
@@ -261,7 +257,8 @@ class FastTextClassifier(TextClassifier):
         )
         ids_per_text = len(ids) / max(len(texts), 1)
         rate = default_lr(self.optimizer, self.batch_size_, ids_per_text)
-        settings = loop_settings(self, {self.optimizer: rate}, batch_size=self.batch_size_)
+        optimizer = OptimizerSettings.from_params(self.get_params(), family_lr=rate)
+        settings = loop_settings(self, optimizer, batch_size=self.batch_size_)
         torch.manual_seed(settings.seed)
         self.module_ = self._module(self.featurizer_.size, len(self.classes_), self.extra_.width)
         validate = None

@@ -20,8 +20,9 @@ import scipy.sparse as sp
 from scipy.special import expit, softmax
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval
 
+from modelcycle.engine.optimizers import TRAINING_CONSTRAINTS, default_lr
 from modelcycle.features import NgramFeaturizer
 from modelcycle.models._base import (
     ExtraInputs,
@@ -44,11 +45,6 @@ _TRAINING_PARAMS = (
     "clip_grad",
 )
 
-SGD_LR = 5.0
-"""SGD's default rate for the gradient-trained variant: a linear model's convex loss takes a
-larger step than the networks' default 0.5 (logreg, rate 5 against 0.5: MR 0.784 against 0.736,
-SST-2 0.823 against 0.805, IMDB 0.896 against 0.861; svm on MR 0.773 against 0.715)."""
-
 
 class LinearTextClassifier(TextClassifier):
     """The shared machinery of the linear families: n-gram features, a weight matrix, scores."""
@@ -63,18 +59,8 @@ class LinearTextClassifier(TextClassifier):
         "max_features": [Interval(Integral, 1, None, closed="left"), None],
         "C": [Interval(Real, 0, None, closed="neither"), None],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "class_weight": [StrOptions({"balanced"}), dict, None],
-        "optimizer": [StrOptions({"sgd", "adam", "rmsprop", "adagrad", "adamw"}), None],
-        "lr": [Interval(Real, 0, None, closed="neither"), None],
-        "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "momentum": [Interval(Real, 0, 1, closed="left")],
-        "schedule": [StrOptions({"constant", "linear", "cosine"})],
-        "warmup": [Interval(Real, 0, 1, closed="left")],
-        "epochs": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "patience": [Interval(Integral, 1, None, closed="left"), None],
-        "clip_grad": [Interval(Real, 0, None, closed="neither"), None],
-        "random_state": ["random_state"],
+        **TRAINING_CONSTRAINTS,
+        "optimizer": [*TRAINING_CONSTRAINTS["optimizer"], None],  # None: the closed-form solver
         "features": [tuple, list],
     }
 
@@ -135,11 +121,12 @@ class LinearTextClassifier(TextClassifier):
             self.coef_, self.intercept_ = self._solve(matrix, targets)
             self.history_: list[dict[str, Any]] = []
             return
+        # deferred for start-up time: neural imports PyTorch, which the closed-form path never needs
         from modelcycle.models.neural import NeuralClassifier
 
         training = {name: getattr(self, name) for name in _TRAINING_PARAMS}
-        if training["lr"] is None and self.optimizer == "sgd":
-            training["lr"] = SGD_LR
+        if training["lr"] is None:
+            training["lr"] = default_lr("linear", self.optimizer)
         head = NeuralClassifier(
             loss=self.loss,
             optimizer=self.optimizer,

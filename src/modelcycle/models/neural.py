@@ -21,6 +21,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from modelcycle.engine.loop import run_loop
+from modelcycle.engine.optimizers import TRAINING_CONSTRAINTS, OptimizerSettings, default_lr
 from modelcycle.features import NgramFeaturizer
 from modelcycle.models._base import (
     ExtraInputs,
@@ -31,7 +33,6 @@ from modelcycle.models._base import (
     tuple_params,
 )
 from modelcycle.models._torch import (
-    TRAINING_CONSTRAINTS,
     FeedForward,
     MatrixData,
     accuracy_validator,
@@ -42,10 +43,6 @@ from modelcycle.models._torch import (
     predict_in_batches,
     run_options,
 )
-from modelcycle.training.loop import run_loop
-
-DEFAULT_LR = {"sgd": 0.5, "adam": 0.01, "adamw": 0.01, "rmsprop": 0.01, "adagrad": 0.5}
-"""Learning rates that train well without tuning on TF-IDF and standardised features."""
 
 
 class NeuralClassifier(ClassifierMixin, BaseEstimator):
@@ -65,7 +62,6 @@ class NeuralClassifier(ClassifierMixin, BaseEstimator):
         "loss": [StrOptions({"log", "hinge"})],
         **TRAINING_CONSTRAINTS,
     }
-    default_lr: ClassVar[dict[str, float]] = DEFAULT_LR
 
     def __init__(
         self,
@@ -123,12 +119,14 @@ class NeuralClassifier(ClassifierMixin, BaseEstimator):
             X_val = X_val[known]
             val_targets = np.searchsorted(self.classes_, np.asarray(y_val)[known])
             validate = accuracy_validator(lambda m: self._proba(m, X_val), val_targets)
-        torch.manual_seed(loop_settings(self, self.default_lr).seed)
+        optimizer = OptimizerSettings.from_params(
+            self.get_params(), family_lr=default_lr("neural", self.optimizer)
+        )
+        loss = "hinge" if self.loss == "hinge" else "cross_entropy"
+        settings = loop_settings(self, optimizer, loss=loss)
+        torch.manual_seed(settings.seed)
         self.module_ = FeedForward(
             X.shape[1], tuple(self.hidden), len(self.classes_), self.dropout, sp.issparse(X)
-        )
-        settings = loop_settings(
-            self, self.default_lr, "hinge" if self.loss == "hinge" else "cross_entropy"
         )
         if self.optimizer == "sgd" and self.hidden and sp.issparse(X):
             # a feature's weights step by its texts' summed gradient, the dense layers by the

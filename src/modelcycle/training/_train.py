@@ -14,13 +14,12 @@ from sklearn.metrics import accuracy_score, f1_score
 from modelcycle._io import atomic_dir, write_json, write_text
 from modelcycle.config import SplitConfig, TrainConfig
 from modelcycle.data import Dataset
+from modelcycle.engine.distributed import DistributedContext
+from modelcycle.engine.optimizers import COMPARED_OPTIMIZERS
 from modelcycle.exceptions import ConfigError, DataError
 from modelcycle.models import TextClassifier, make_model, save_model
 from modelcycle.split import split_dataset
 from modelcycle.training import _plots
-from modelcycle.training.distributed import DistributedContext
-
-COMPARED_OPTIMIZERS = ("sgd", "adam", "rmsprop", "adagrad")
 
 
 @dataclass(frozen=True)
@@ -71,7 +70,8 @@ def train(
     """Fit ``config.model`` on ``dataset``; ``val`` drives early stopping and is scored.
 
     Gradient-trained families write a checkpoint every epoch into ``checkpoint_dir`` (when
-    given) and ``resume=True`` continues from the newest one. ``progress`` shows a bar (None:
+    given) and ``resume=True`` continues from the newest one (refused for a family fitted in
+    one step). ``progress`` shows a bar (None:
     only on a terminal). ``distributed`` (from torchrun's environment) trains data-parallel.
 
     Example::
@@ -82,7 +82,7 @@ def train(
     config = config or TrainConfig()
     dataset.require_classes(2)
     model = make_model(config.model, config.params, seed=config.seed)
-    run = _run_options(config, checkpoint_dir, resume, progress, on_epoch_end, distributed)
+    run = _run_options(model, config, checkpoint_dir, resume, progress, on_epoch_end, distributed)
     start = time.perf_counter()
     val_pair = (val.texts, val.labels) if val is not None else None
     try:
@@ -125,11 +125,6 @@ def train_and_save(
     checkpoints = (
         Path(checkpoint_dir) if checkpoint_dir else out.with_name(out.name + ".checkpoints")
     )
-    if resume and make_model(config.model, config.params).get_params().get("optimizer") is None:
-        raise ConfigError(
-            f"--resume continues gradient training; model {config.model!r} without --optimizer "
-            "is fitted in one step and has nothing to resume"
-        )
     result = train(
         dataset,
         config,
@@ -148,6 +143,7 @@ def train_and_save(
 
 
 def _run_options(
+    model: TextClassifier,
     config: TrainConfig,
     checkpoint_dir: str | Path | None,
     resume: bool,
@@ -155,10 +151,16 @@ def _run_options(
     on_epoch_end: Callable[[dict[str, Any]], None] | None,
     distributed: DistributedContext | None,
 ) -> Any:
-    """RunOptions for the training loop (imported here: it needs PyTorch)."""
-    if make_model(config.model, config.params).get_params().get("optimizer") is None:
-        return None  # fitted in closed form: no loop, no PyTorch
-    from modelcycle.training.loop import RunOptions
+    """RunOptions for the training loop; None for a model fitted in closed form (no loop)."""
+    if model.get_params().get("optimizer") is None:
+        if resume:
+            raise ConfigError(
+                f"--resume continues gradient training; model {config.model!r} without "
+                "--optimizer is fitted in one step and has nothing to resume"
+            )
+        return None
+    # deferred for start-up time: the loop imports PyTorch, which the closed-form path never needs
+    from modelcycle.engine.loop import RunOptions
 
     return RunOptions(
         checkpoint_dir=None if checkpoint_dir is None else Path(checkpoint_dir),

@@ -1,12 +1,13 @@
-"""The training loop: one readable function for every gradient-trained family.
+"""The training loop: one readable function (:func:`run_loop`) for every gradient-trained family,
+with its state in one dataclass (:class:`TrainState`).
 
 Per epoch: shuffle (seeded by epoch, so a resumed run shuffles the same way), mini-batches
 (cut by the data itself when it proposes an order, e.g. texts of similar length together),
 forward, loss, backward — ``accumulate`` mini-batches per step — gradient clipping, optimiser
-step with the LR schedule; then the validation metric, early stopping with patience (the best
-epoch's weights are restored at the end), and a checkpoint (safetensors + JSON that records the
-tensor file's SHA-256, verified before loading) from which ``resume`` continues a killed run
-exactly.
+step with the LR schedule; then validation, early stopping with patience on the metric named by
+``monitor`` (the best epoch's weights are restored at the end), and a checkpoint (safetensors +
+JSON that records the tensor file's SHA-256, verified before loading) from which ``resume``
+continues a killed run exactly.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,12 +29,20 @@ from torch import nn
 from torch.nn import functional as F
 
 from modelcycle._io import atomic_dir, sha256_file
+from modelcycle.engine.distributed import DistributedContext, process_group, replicate
+from modelcycle.engine.optim import TrainingOptimizer
+from modelcycle.engine.optimizers import OptimizerSettings
+from modelcycle.engine.progress import EpochProgress
 from modelcycle.exceptions import ArtifactError, ConfigError
-from modelcycle.training.distributed import DistributedContext, process_group, replicate
-from modelcycle.training.optim import OptimizerSettings, TrainingOptimizer
-from modelcycle.training.progress import EpochProgress
 
-__all__ = ["LoopSettings", "RunOptions", "TrainingData", "resolve_device", "run_loop"]
+__all__ = [
+    "LoopSettings",
+    "RunOptions",
+    "TrainState",
+    "TrainingData",
+    "resolve_device",
+    "run_loop",
+]
 
 
 @dataclass(frozen=True)
@@ -107,118 +117,163 @@ def run_loop(
     module: nn.Module,
     data: TrainingData,
     settings: LoopSettings,
-    options: RunOptions,
+    options: RunOptions | None = None,
     *,
     n_classes: int,
     validate: Callable[[nn.Module], dict[str, float]] | None = None,
+    monitor: str = "val_accuracy",
     fingerprint: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Train ``module`` in place; returns the history, one record per epoch.
 
-    ``validate`` returns ``{"val_accuracy": ..., ...}``; its first value drives early stopping.
-    ``fingerprint`` identifies the run (data and settings) so that ``resume`` refuses a
-    checkpoint of another run.
+    ``validate(module)`` returns validation metrics; ``monitor`` names the one (higher is
+    better) that picks the best epoch and drives early stopping. ``fingerprint`` identifies the
+    run (data and settings) so that ``resume`` refuses a checkpoint of another run.
     """
-    device = resolve_device(options.device)
-    cluster = options.distributed
-    if cluster is not None and device.type == "cuda":
-        device = torch.device("cuda", cluster.local_rank)
-    if options.threads:
-        torch.set_num_threads(options.threads)
-    torch.manual_seed(settings.seed)
-    module.to(device)
-    if cluster is None:
-        return _epochs(
-            module, module, data, settings, options, device, n_classes, validate, fingerprint
-        )
-    _check_shares(data, settings, cluster)
-    with process_group(cluster, device):
-        replica = replicate(module, cluster, device)
-        try:
-            return _epochs(
-                module, replica, data, settings, options, device, n_classes, validate, fingerprint
-            )
-        finally:
-            # The wrapper holds the process group. Freed after the group is destroyed, it would
-            # drop the last reference and join gloo's thread while holding the GIL, which that
-            # thread may need: a hang at the end of training (seen one run in ~20 on one core).
-            del replica
-
-
-def _epochs(
-    module: nn.Module,
-    replica: nn.Module,
-    data: TrainingData,
-    settings: LoopSettings,
-    options: RunOptions,
-    device: torch.device,
-    n_classes: int,
-    validate: Callable[[nn.Module], dict[str, float]] | None,
-    fingerprint: Mapping[str, Any] | None,
-) -> list[dict[str, Any]]:
-    """The epochs of :func:`run_loop`; ``replica`` is ``module`` itself, or its data-parallel
-    wrapper under torchrun (then each process trains on its share of every batch)."""
-    cluster = options.distributed
-    main = cluster is None or cluster.is_main
+    options = options or RunOptions()
+    cluster = options.distributed  # set under torchrun: each process trains on its shares
+    main = cluster is None or cluster.is_main  # rank 0 shows progress and writes checkpoints
+    device = _place(module, settings, options)
+    if cluster is not None:
+        _check_shares(data, settings, cluster)
     batches_per_epoch = -(-len(data) // settings.batch_size)
     steps_per_epoch = -(-batches_per_epoch // settings.accumulate)
-    optimizer = TrainingOptimizer(replica, settings.optimizer, steps_per_epoch * settings.epochs)
     weight = _class_weight(data.targets, n_classes, settings.class_weight, device)
     targets = torch.as_tensor(data.targets, dtype=torch.long)
-    state = _LoopState()
     identity = json.loads(json.dumps({**asdict(settings), **(fingerprint or {})}, default=str))
-    if options.resume:
-        _resume(options.checkpoint_dir, module, optimizer, state, identity)
 
-    with EpochProgress(
-        settings.epochs, len(data), enabled=options.progress if main else False
-    ) as bar:
-        for epoch in range(state.epoch, settings.epochs):
-            if state.stopped:
-                break
-            bar.start(epoch)
-            replica.train()
-            start, seen, loss_sum = time.perf_counter(), 0, 0.0
-            lr: float | None = None  # the last step's: stays None if every batch is skipped
-            order = np.random.default_rng([settings.seed, epoch]).permutation(len(data))
-            batches = _batches(data, order, settings.batch_size)
-            for first in range(0, len(batches), settings.accumulate):
-                step = batches[first : first + settings.accumulate]
-                if cluster is not None:  # every process needs a share of each batch
-                    step = [cluster.shard(b) for b in step if len(b) >= cluster.world_size]
-                    if not step:
-                        continue
-                step_rows = sum(len(rows) for rows in step)
-                optimizer.zero_grad()
-                for rows in step:
-                    with _autocast(device):
-                        logits = replica(*data.batch(rows, device))
-                    loss = _loss(settings.loss, logits.float(), targets[rows].to(device), weight)
-                    # each example weighs the same in the step, whatever its mini-batch
-                    (loss * (len(rows) / step_rows)).backward()
-                    seen += len(rows)
-                    loss_sum += float(loss.detach()) * len(rows)
-                if settings.clip_grad:
-                    _clip_gradients(replica, settings.clip_grad)
-                lr = optimizer.step()
-                bar.advance(
-                    step_rows, loss=loss_sum / seen, speed=seen / (time.perf_counter() - start)
-                )
-            record = _epoch_record(epoch, seen, loss_sum, lr, settings.optimizer.lr, start)
-            if validate is not None:
-                module.eval()
-                with torch.no_grad():
-                    record.update(validate(module))
-            state.record(module, record, settings.patience)
-            bar.finish(record)
-            if options.checkpoint_dir is not None and main:
-                _save_checkpoint(options.checkpoint_dir, module, optimizer, state, identity)
-            if options.on_epoch_end is not None and main:
-                options.on_epoch_end(record)
+    with _data_parallel(module, cluster, device) as replica:
+        optimizer = TrainingOptimizer(
+            replica, settings.optimizer, steps_per_epoch * settings.epochs
+        )
+        state = TrainState()
+        if options.resume:
+            state = _resume(options.checkpoint_dir, module, optimizer, identity)
+        bar = EpochProgress(settings.epochs, len(data), enabled=options.progress if main else False)
+        with bar:
+            for epoch in range(state.epoch, settings.epochs):
+                if state.stopped:
+                    break
+                bar.start(epoch)
+                replica.train()
+                start, seen, loss_sum = time.perf_counter(), 0, 0.0
+                lr: float | None = None  # the last step's: stays None if every batch is skipped
+                for step in _steps(data, settings, epoch, cluster):
+                    step_rows = sum(len(rows) for rows in step)
+                    optimizer.zero_grad()
+                    for rows in step:  # ``accumulate`` mini-batches, one optimiser step
+                        with _autocast(device):
+                            logits = replica(*data.batch(rows, device))  # (rows, n_classes)
+                        loss = _loss(
+                            settings.loss, logits.float(), targets[rows].to(device), weight
+                        )
+                        # each example weighs the same in the step, whatever its mini-batch
+                        (loss * (len(rows) / step_rows)).backward()
+                        seen += len(rows)
+                        loss_sum += float(loss.detach()) * len(rows)
+                    if settings.clip_grad:
+                        _clip_gradients(replica, settings.clip_grad)
+                    lr = optimizer.step()
+                    speed = seen / (time.perf_counter() - start)
+                    bar.advance(step_rows, loss=loss_sum / seen, speed=speed)
+                record = _epoch_record(epoch, seen, loss_sum, lr, settings.optimizer.lr, start)
+                if validate is not None:
+                    module.eval()
+                    with torch.no_grad():
+                        record.update(validate(module))
+                state.end_epoch(module, record, monitor if validate else None, settings.patience)
+                bar.finish(record)
+                if main and options.checkpoint_dir is not None:
+                    _save_checkpoint(options.checkpoint_dir, module, optimizer, state, identity)
+                if main and options.on_epoch_end is not None:
+                    options.on_epoch_end(record)
+        del replica  # before the process group ends: see _data_parallel
     if state.best_weights is not None:
         module.load_state_dict(state.best_weights)
     module.eval()
     return state.history
+
+
+@dataclass
+class TrainState:
+    """What the loop carries from epoch to epoch; a checkpoint holds all of it."""
+
+    epoch: int = 0  # epochs done
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_score: float | None = None  # of the monitored metric
+    best_epoch: int | None = None
+    best_weights: dict[str, torch.Tensor] | None = None
+    bad_epochs: int = 0  # epochs since the best
+    stopped: bool = False  # early stopping ran out of patience
+
+    def end_epoch(
+        self, module: nn.Module, record: dict[str, Any], monitor: str | None, patience: int | None
+    ) -> None:
+        """Append ``record``; keep the weights if ``record[monitor]`` is the best so far."""
+        self.history.append(record)
+        self.epoch = record["epoch"]
+        if monitor is None:
+            return
+        if monitor not in record:
+            raise ConfigError(
+                f"early stopping monitors {monitor!r}, which validation did not return; "
+                f"it returned: {', '.join(k for k in record if k.startswith('val_'))}"
+            )
+        score = record[monitor]
+        if self.best_score is None or score > self.best_score:
+            self.best_score, self.best_epoch, self.bad_epochs = score, record["epoch"], 0
+            self.best_weights = {k: v.detach().clone() for k, v in module.state_dict().items()}
+        else:
+            self.bad_epochs += 1
+            self.stopped = patience is not None and self.bad_epochs >= patience
+        record["best_epoch"] = self.best_epoch
+
+
+def _place(module: nn.Module, settings: LoopSettings, options: RunOptions) -> torch.device:
+    """Seed PyTorch, set its threads, move ``module`` to its device; returns the device."""
+    device = resolve_device(options.device)
+    if options.distributed is not None and device.type == "cuda":
+        device = torch.device("cuda", options.distributed.local_rank)
+    if options.threads:
+        torch.set_num_threads(options.threads)
+    torch.manual_seed(settings.seed)
+    module.to(device)
+    return device
+
+
+@contextmanager
+def _data_parallel(
+    module: nn.Module, cluster: DistributedContext | None, device: torch.device
+) -> Iterator[nn.Module]:
+    """``module`` itself when alone; under torchrun, its data-parallel wrapper, inside the job's
+    process group. The caller drops its reference before leaving: freed after the group is
+    destroyed, the wrapper would drop the last reference and join gloo's thread while holding the
+    GIL, which that thread may need (a hang at the end of training, seen one run in ~20)."""
+    if cluster is None:
+        yield module
+        return
+    with process_group(cluster, device):
+        replica = replicate(module, cluster, device)
+        try:
+            yield replica
+        finally:
+            del replica
+
+
+def _steps(
+    data: TrainingData, settings: LoopSettings, epoch: int, cluster: DistributedContext | None
+) -> Iterator[list[np.ndarray]]:
+    """The epoch's optimiser steps, each ``accumulate`` mini-batches of rows, shuffled with a
+    seed of the epoch (a resumed run shuffles the same way); under torchrun, this process's
+    shares, skipping a mini-batch with fewer rows than processes."""
+    order = np.random.default_rng([settings.seed, epoch]).permutation(len(data))
+    batches = _batches(data, order, settings.batch_size)
+    for first in range(0, len(batches), settings.accumulate):
+        step = batches[first : first + settings.accumulate]
+        if cluster is not None:  # every process needs a share of each batch
+            step = [cluster.shard(b) for b in step if len(b) >= cluster.world_size]
+        if step:
+            yield step
 
 
 def _epoch_record(
@@ -258,33 +313,6 @@ def _batches(data: TrainingData, order: np.ndarray, batch_size: int) -> list[np.
     if propose is not None:
         return [np.ascontiguousarray(rows, dtype=np.int64) for rows in propose(order, batch_size)]
     return [order[first : first + batch_size] for first in range(0, len(order), batch_size)]
-
-
-@dataclass
-class _LoopState:
-    """What the loop knows between epochs (and what a checkpoint must hold to resume)."""
-
-    epoch: int = 0
-    history: list[dict[str, Any]] = field(default_factory=list)
-    best_score: float | None = None
-    best_epoch: int | None = None
-    best_weights: dict[str, torch.Tensor] | None = None
-    bad_epochs: int = 0
-    stopped: bool = False
-
-    def record(self, module: nn.Module, record: dict[str, Any], patience: int | None) -> None:
-        self.history.append(record)
-        self.epoch = record["epoch"]
-        score = next((v for k, v in record.items() if k.startswith("val_")), None)
-        if score is None:
-            return
-        if self.best_score is None or score > self.best_score:
-            self.best_score, self.best_epoch, self.bad_epochs = score, record["epoch"], 0
-            self.best_weights = {k: v.detach().clone() for k, v in module.state_dict().items()}
-        else:
-            self.bad_epochs += 1
-            self.stopped = patience is not None and self.bad_epochs >= patience
-        record["best_epoch"] = self.best_epoch
 
 
 def _autocast(device: torch.device) -> Any:
@@ -362,7 +390,7 @@ def _save_checkpoint(
     directory: Path,
     module: nn.Module,
     optimizer: TrainingOptimizer,
-    state: _LoopState,
+    state: TrainState,
     identity: Mapping[str, Any],
 ) -> None:
     """Write ``directory/epoch-NNNN`` atomically, then drop older epochs."""
@@ -397,10 +425,10 @@ def _resume(
     directory: Path | None,
     module: nn.Module,
     optimizer: TrainingOptimizer,
-    state: _LoopState,
     identity: Mapping[str, Any],
-) -> None:
-    """Load the newest checkpoint in ``directory`` into the module, optimiser and loop state."""
+) -> TrainState:
+    """Load the newest checkpoint in ``directory`` into the module and optimiser; returns the
+    loop's state at that epoch."""
     epochs = sorted(directory.glob("epoch-*")) if directory is not None else []
     if not epochs:
         raise ArtifactError(f"no checkpoint to resume from in {directory}; train without --resume")
@@ -427,11 +455,15 @@ def _resume(
             f"{latest}: does not fit this run's model ({type(exc).__name__}: {exc}); "
             f"train without --resume to start over (or delete {latest.parent})"
         ) from exc
-    state.epoch = meta["epoch"]
-    state.history = meta["history"]
-    state.best_score, state.best_epoch = meta["best_score"], meta["best_epoch"]
-    state.bad_epochs, state.stopped = meta["bad_epochs"], meta["stopped"]
-    state.best_weights = part("best.") or None
+    return TrainState(
+        epoch=meta["epoch"],
+        history=meta["history"],
+        best_score=meta["best_score"],
+        best_epoch=meta["best_epoch"],
+        best_weights=part("best.") or None,
+        bad_epochs=meta["bad_epochs"],
+        stopped=meta["stopped"],
+    )
 
 
 def _file_record(path: Path) -> dict[str, Any]:

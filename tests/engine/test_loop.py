@@ -5,11 +5,11 @@ import pytest
 import torch
 
 from modelcycle.data import load_dataset
+from modelcycle.engine.loop import LoopSettings, RunOptions, resolve_device, run_loop
+from modelcycle.engine.optimizers import OptimizerSettings
 from modelcycle.exceptions import ArtifactError, ConfigError
 from modelcycle.models import make_model
 from modelcycle.models._torch import FeedForward, MatrixData
-from modelcycle.training.loop import LoopSettings, RunOptions, resolve_device, run_loop
-from modelcycle.training.optim import OptimizerSettings
 
 PARAMS = {"epochs": 4, "batch_size": 4, "buckets": 500, "dropout": 0.2, "hidden": (8,)}
 
@@ -104,6 +104,40 @@ def test_class_weight_and_clipping_change_the_result(reviews_csv: Path) -> None:
     np.testing.assert_allclose(plain[name], balanced[name], atol=1e-6)
 
 
+def test_early_stopping_follows_the_metric_it_is_told() -> None:
+    X = np.random.default_rng(0).normal(size=(16, 3)).astype(np.float32)
+    targets = (X[:, 0] > 0).astype(np.int64)
+    settings = LoopSettings(OptimizerSettings(name="sgd", lr=0.5), epochs=3, batch_size=4)
+    scores = iter([0.5, 0.9, 0.7])
+
+    def validate(module: torch.nn.Module) -> dict[str, float]:
+        return {"val_loss_rank": 1.0, "val_f1": next(scores)}  # the first key is not the one
+
+    history = run_loop(
+        FeedForward(3, (), 2, 0.0, sparse=False),
+        MatrixData(X, targets),
+        settings,
+        RunOptions(),
+        n_classes=2,
+        validate=validate,
+        monitor="val_f1",
+    )
+    assert [h["best_epoch"] for h in history] == [1, 2, 2]
+    with pytest.raises(
+        ConfigError,
+        match=r"^early stopping monitors 'val_accuracy', which validation did not return; "
+        r"it returned: val_loss_rank, val_f1$",
+    ):
+        run_loop(
+            FeedForward(3, (), 2, 0.0, sparse=False),
+            MatrixData(X, targets),
+            settings,
+            RunOptions(),
+            n_classes=2,
+            validate=lambda module: {"val_loss_rank": 1.0, "val_f1": 0.5},
+        )
+
+
 def test_loop_settings_and_devices_are_validated() -> None:
     with pytest.raises(ConfigError, match="epochs, batch_size and accumulate must be >= 1"):
         LoopSettings(OptimizerSettings(), epochs=0)
@@ -164,7 +198,7 @@ def test_data_may_propose_its_batches() -> None:
 def test_clipping_scales_dense_and_sparse_gradients_by_one_global_norm(max_norm: float) -> None:
     from torch import nn
 
-    from modelcycle.training.loop import _clip_gradients
+    from modelcycle.engine.loop import _clip_gradients
 
     torch.manual_seed(0)
     module = nn.ModuleDict(
@@ -198,8 +232,8 @@ def train_as_one_of_two_processes(
     """Rank 0 of two, without the process group: every share and skip as under torchrun."""
     from contextlib import nullcontext
 
-    from modelcycle.training import loop
-    from modelcycle.training.distributed import DistributedContext
+    from modelcycle.engine import loop
+    from modelcycle.engine.distributed import DistributedContext
 
     monkeypatch.setattr(loop, "process_group", lambda *_: nullcontext())
     monkeypatch.setattr(loop, "replicate", lambda module, *_: module)

@@ -1,4 +1,5 @@
-"""Optimisers by name, with sparse embedding gradients handled for all four, and LR schedules.
+"""The optimisers' steps (named in :mod:`modelcycle.engine.optimizers`), sparse embedding
+gradients handled for each, and LR schedules.
 
 PyTorch updates sparse gradients (``nn.EmbeddingBag(sparse=True)``) only with SGD, Adagrad and
 SparseAdam, and has no sparse RMSprop; the dense versions update every row of a 2M-row
@@ -18,48 +19,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from modelcycle.exceptions import ConfigError
+from modelcycle.engine.optimizers import OptimizerSettings
 
-__all__ = [
-    "OPTIMIZERS",
-    "SCHEDULES",
-    "LazySparse",
-    "OptimizerSettings",
-    "TrainingOptimizer",
-    "lr_factor",
-]
-
-OPTIMIZERS = ("sgd", "adam", "rmsprop", "adagrad", "adamw")
-SCHEDULES = ("constant", "linear", "cosine")
-
-
-@dataclass(frozen=True)
-class OptimizerSettings:
-    """An optimiser by name with its hyper-parameters; ``lr`` None means the family's default."""
-
-    name: str = "adam"
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    momentum: float = 0.0
-    schedule: str = "constant"
-    warmup: float = 0.0  # share of all steps spent warming up linearly from 0
-    sparse_grad_scale: float = 1.0  # SGD's multiplier of sparse gradients (see LazySparse)
-
-    def __post_init__(self) -> None:
-        if self.name not in OPTIMIZERS:
-            raise ConfigError(
-                f"unknown optimizer {self.name!r}; valid optimizers are: {', '.join(OPTIMIZERS)}"
-            )
-        if self.schedule not in SCHEDULES:
-            raise ConfigError(
-                f"unknown schedule {self.schedule!r}; valid schedules are: {', '.join(SCHEDULES)}"
-            )
-        if not self.lr > 0:
-            raise ConfigError(f"lr must be positive, got {self.lr}")
-        if not self.sparse_grad_scale > 0:
-            raise ConfigError(f"sparse_grad_scale must be positive, got {self.sparse_grad_scale}")
-        if not 0.0 <= self.warmup < 1.0:
-            raise ConfigError(f"warmup must be a share of the steps in [0, 1), got {self.warmup}")
+__all__ = ["LazySparse", "TrainingOptimizer", "lr_factor"]
 
 
 def lr_factor(step: int, total: int, schedule: str, warmup: float) -> float:
@@ -80,7 +42,8 @@ class LazySparse:
 
     SGD adds the gradient rows in place (duplicates add up, as they should); the adaptive
     optimisers first sum duplicate rows, then update their per-row state ("lazy" updates, as in
-    PyTorch's SparseAdam). Weight decay applies to the touched rows only (decoupled for AdamW).
+    PyTorch's SparseAdam). Weight decay applies to the touched rows only (decoupled for AdamW);
+    momentum (SGD, RMSprop) keeps a per-row buffer, as PyTorch's dense optimisers do.
     SGD multiplies sparse gradients by ``sparse_grad_scale``: with the batch size there, a batch's
     mean loss moves a feature's row by the sum of its texts' gradients, as per-text SGD would,
     while the dense layers keep the mean.
@@ -133,7 +96,12 @@ class LazySparse:
             square = self._buffer(index, "square_avg", param)
             average = 0.99 * rows.get(square) + 0.01 * grad * grad
             rows.set(square, average)
-            rows.add(param, grad / (average.sqrt() + 1e-8), -lr)
+            step = grad / (average.sqrt() + 1e-8)
+            if s.momentum:  # as torch.optim.RMSprop: the buffer sums the scaled steps
+                buffer = self._buffer(index, "momentum", param)
+                step = s.momentum * rows.get(buffer) + step
+                rows.set(buffer, step)
+            rows.add(param, step, -lr)
         else:  # adam, adamw: lazy moments, bias-corrected by the global step
             first = self._buffer(index, "exp_avg", param)
             second = self._buffer(index, "exp_avg_sq", param)

@@ -2,8 +2,10 @@ import pytest
 import torch
 from torch import nn
 
+from modelcycle.engine.optim import TrainingOptimizer, lr_factor
+from modelcycle.engine.optimizers import OptimizerSettings
 from modelcycle.exceptions import ConfigError
-from modelcycle.training.optim import OptimizerSettings, TrainingOptimizer, lr_factor
+from modelcycle.models import make_model
 
 
 def test_lr_factor_schedules() -> None:
@@ -24,6 +26,24 @@ def test_settings_are_validated() -> None:
         OptimizerSettings(schedule="step")
 
 
+@pytest.mark.parametrize("name", ["adam", "adamw", "adagrad"])
+def test_momentum_is_refused_where_the_optimizer_has_none(name: str) -> None:
+    with pytest.raises(
+        ConfigError,
+        match=rf"^optimizer '{name}' takes no momentum \(got 0.9\); momentum applies to: "
+        r"sgd, rmsprop; drop it or choose one of those$",
+    ):
+        OptimizerSettings(name=name, momentum=0.9)
+
+
+@pytest.mark.parametrize("family", ["fasttext", "mlp", "logreg"])
+def test_every_family_refuses_momentum_for_adam(family: str) -> None:
+    texts, labels = ["good film", "bad film", "great plot", "awful plot"] * 3, ["p", "n"] * 6
+    model = make_model(family, {"optimizer": "adam", "momentum": 0.5, "epochs": 1})
+    with pytest.raises(ConfigError, match="optimizer 'adam' takes no momentum"):
+        model.fit(texts, labels)
+
+
 def twin_bags(
     name: str, momentum: float = 0.0
 ) -> tuple[nn.EmbeddingBag, nn.EmbeddingBag, torch.optim.Optimizer, TrainingOptimizer]:
@@ -35,7 +55,7 @@ def twin_bags(
     reference = {
         "sgd": lambda p: torch.optim.SGD(p, lr=0.1, momentum=momentum),
         "adagrad": lambda p: torch.optim.Adagrad(p, lr=0.1),
-        "rmsprop": lambda p: torch.optim.RMSprop(p, lr=0.1),
+        "rmsprop": lambda p: torch.optim.RMSprop(p, lr=0.1, momentum=momentum),
         "adam": lambda p: torch.optim.Adam(p, lr=0.1),
     }[name](dense.parameters())
     return dense, sparse, reference, TrainingOptimizer(sparse, settings, total_steps=10)
@@ -43,7 +63,14 @@ def twin_bags(
 
 @pytest.mark.parametrize(
     ("name", "momentum"),
-    [("sgd", 0.0), ("sgd", 0.9), ("adagrad", 0.0), ("rmsprop", 0.0), ("adam", 0.0)],
+    [
+        ("sgd", 0.0),
+        ("sgd", 0.9),
+        ("adagrad", 0.0),
+        ("rmsprop", 0.0),
+        ("rmsprop", 0.9),  # sparse RMSprop honours momentum, as dense RMSprop does
+        ("adam", 0.0),
+    ],
 )
 def test_lazy_sparse_step_equals_dense_optimizer_when_every_row_is_touched(
     name: str, momentum: float

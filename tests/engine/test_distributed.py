@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from modelcycle.engine.distributed import DistributedContext, from_environment
 from modelcycle.models import load_model
-from modelcycle.training.distributed import DistributedContext, from_environment
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "reviews.csv"
 ARGS = ["train", str(EXAMPLES), "--epochs", "3", "--batch-size", "8", "-q"]
@@ -69,8 +69,8 @@ def test_the_wrapper_is_freed_before_the_process_group(monkeypatch: pytest.Monke
     dist = pytest.importorskip("torch.distributed", reason="PyTorch without distributed support")
     from torch.nn.parallel import DistributedDataParallel
 
+    from modelcycle.engine.loop import RunOptions
     from modelcycle.models import make_model
-    from modelcycle.training.loop import RunOptions
 
     monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
     monkeypatch.setenv("MASTER_PORT", str(_free_port()))
