@@ -121,6 +121,19 @@ class CleanConfig:
                     f"clean.label_map must map labels to labels, got {key!r} = {value!r}"
                 )
 
+    @classmethod
+    def from_flags(cls, flags: Mapping[str, Any]) -> CleanConfig:
+        """The config of ``modelcycle clean``'s flags (the fields' names, ``folds``, ``label_map``
+        as ``'pos=positive,neg=negative'``); ``drop_label_issues`` implies ``find_label_issues``."""
+        pairs = [item.split("=", 1) for item in (flags["label_map"] or "").split(",") if item]
+        same = {f.name for f in dataclasses.fields(cls)} - {"label_map", "find_label_issues"}
+        return cls(
+            **{name: flags[name] for name in same if name in flags},
+            label_map={key.strip(): value.strip() for key, value in pairs},
+            find_label_issues=flags["find_label_issues"] or flags["drop_label_issues"],
+            label_issue_folds=flags["folds"],
+        )
+
 
 @dataclass(frozen=True)
 class SplitConfig:
@@ -163,6 +176,41 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.threads is not None and self.threads < 1:
             raise ConfigError(f"train.threads must be >= 1 (or unset), got {self.threads}")
+
+    @classmethod
+    def from_flags(cls, flags: Mapping[str, Any]) -> TrainConfig:
+        """The config of ``modelcycle train``'s flags: those of :data:`TRAIN_FLAGS` that are set,
+        ``param`` (``KEY=VALUE`` strings) and ``features`` (comma-separated) become ``params``."""
+        params = {key: flags[key] for key in TRAIN_FLAGS if flags.get(key) is not None}
+        params |= parse_assignments(flags.get("param") or [])
+        if flags.get("features"):
+            names = [name.strip() for name in flags["features"].split(",") if name.strip()]
+            params["features"] = names
+        return cls(
+            model=flags["model"],
+            params=params,
+            seed=flags["seed"],
+            device=flags["device"],
+            threads=flags["threads"],
+        )
+
+
+# The training flags of ``modelcycle train`` that are model parameters under the same name.
+TRAIN_FLAGS = (
+    "optimizer",
+    "lr",
+    "epochs",
+    "batch_size",
+    "weight_decay",
+    "momentum",
+    "schedule",
+    "warmup",
+    "patience",
+    "clip_grad",
+    "class_weight",
+    "backbone",
+    "freeze",
+)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ column (or record key), so that a reader never takes the difference for a bug.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import threading
@@ -27,6 +28,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from modelcycle._wording import plural
 from modelcycle.data import (
     Dataset,
     TableWriter,
@@ -82,6 +84,13 @@ class Predictions:
             for record, changed in zip(records, self.changed_by_threshold(), strict=True):
                 record[CHANGED_COLUMN] = bool(changed)
         return records
+
+    def json_lines(self, texts: Sequence[str]) -> str:
+        """One JSON object per text: the text and its :meth:`records` entry."""
+        return "\n".join(
+            json.dumps({"text": text, **record}, ensure_ascii=False)
+            for text, record in zip(texts, self.records(), strict=True)
+        )
 
     def score_columns(self) -> dict[str, np.ndarray]:
         """``score_<class>`` columns for a table."""
@@ -181,6 +190,24 @@ class FilePredictions:
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "out": str(self.out), "rows_per_second": self.rows_per_second}
+
+    def summary(self) -> str:
+        """What was written, the rows skipped, the speed; and what the stored threshold changed."""
+        skipped = f"; skipped {plural(self.bad_rows, 'bad row')} (listed above)"
+        line = (
+            f"wrote {plural(self.predicted, 'prediction')} to {self.out}"
+            f"{skipped if self.bad_rows else ''}; "
+            f"{self.rows_per_second:,.0f} rows/s on {plural(self.threads, 'thread')}"
+        )
+        if self.threshold is None:
+            return line
+        threshold, changed = self.threshold, self.changed_by_threshold
+        tuned = f", tuned for {threshold.metric}" if threshold.metric else ""
+        return (
+            f"{line}\n{plural(changed, 'prediction')} {'differs' if changed == 1 else 'differ'} "
+            f"from the top score because of the stored threshold {threshold.value:g} on "
+            f"{threshold.label!r}{tuned} (column changed_by_threshold; --raw ignores the threshold)"
+        )
 
 
 CHUNK_ROWS = 4096

@@ -53,6 +53,17 @@ class Leaderboard:
             "rows": self.rows,
         }
 
+    def summary(self, out_dir: str | Path) -> str:
+        """A line per candidate (accuracy, latency, size, time), the recommendation and why."""
+        lines = [
+            f"{row['model']:9} accuracy {row['accuracy']:.4f}  "
+            f"p50 {row['latency_ms_p50']:7.3f} ms  "
+            f"{row['size_mb']:8.2f} MB  train {row['train_seconds']:6.2f} s"
+            for row in self.rows
+        ]
+        lines.append(f"recommendation: {self.recommendation or 'none'}. {self.reason}")
+        return "\n".join([*lines, f"wrote {out_dir}"])
+
     def write(self, out_dir: str | Path) -> Path:
         """``leaderboard.json`` and ``leaderboard.html`` (with the Pareto chart), atomically."""
         out_dir = Path(out_dir)

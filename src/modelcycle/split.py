@@ -27,12 +27,13 @@ import numpy as np
 import polars as pl
 
 from modelcycle._io import sha256_file, write_json
+from modelcycle._wording import plural
 from modelcycle.config import SplitConfig
 from modelcycle.data import Dataset, write_table
 from modelcycle.exceptions import DataError, SchemaError
 from modelcycle.text import normalized
 
-__all__ = ["PARTS", "SPLIT_FILE", "Splits", "split_dataset", "write_splits"]
+__all__ = ["PARTS", "SPLIT_FILE", "Splits", "split_dataset", "split_summary", "write_splits"]
 
 PARTS = ("train", "val", "test")
 SPLIT_FILE = "split.json"
@@ -132,6 +133,28 @@ def write_splits(
         }
     write_json(directory / SPLIT_FILE, document)
     return document
+
+
+def split_summary(document: dict[str, Any], directory: str | Path) -> str:
+    """What ``modelcycle split`` prints of ``split.json``: rows and labels per part, the guard's
+    checks and where the file went."""
+    lines = []
+    for name in ("train", "val", "test"):
+        if name in document:
+            part = document[name]
+            labels = ", ".join(f"{k} {v:,}" for k, v in part["labels"].items())
+            lines.append(f"{name:5} {part['rows']:>9,} rows  {labels}")
+    checks = document["checks"]
+    line = (
+        f"leakage guard {'on' if document['leakage_guard'] else 'off'}: "
+        f"{plural(checks['duplicate_texts'], 'duplicate text')} kept together, "
+        f"{plural(checks['straddling_texts'], 'text')} in two parts"
+    )
+    if "groups" in checks:
+        line += (
+            f"; {plural(checks['groups'], 'group')}, {checks['straddling_groups']:,} in two parts"
+        )
+    return "\n".join([*lines, line, f"wrote {Path(directory) / SPLIT_FILE}"])
 
 
 def _components(n: int, keys: list[pl.Series], groups: pl.Series | None) -> np.ndarray:

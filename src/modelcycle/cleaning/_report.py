@@ -11,6 +11,7 @@ from typing import Any
 import polars as pl
 
 from modelcycle._io import write_json
+from modelcycle._wording import plural
 from modelcycle.cleaning._columns import FINAL, LABEL, REASON
 from modelcycle.cleaning._decide import REMOVAL_REASONS
 from modelcycle.config import CleanConfig
@@ -45,6 +46,28 @@ class CleanReport:
     def to_json(self) -> dict[str, Any]:
         """The summary, JSON-ready."""
         return self.summary
+
+    def to_text(self, out: str | Path) -> str:
+        """What ``modelcycle clean`` prints: rows kept, removed and changed (by reason) and up to
+        three likely label errors."""
+        summary = self.summary
+        removed = ", ".join(f"{n:,} {why}" for why, n in summary["removed"].items() if n) or "none"
+        changed = ", ".join(f"{n:,} {why}" for why, n in summary["changed"].items()) or "none"
+        lines = [
+            f"wrote {out}: {summary['rows_out']:,} of {plural(summary['rows_in'], 'row')}",
+            f"removed {plural(summary['rows_removed'], 'row')} ({removed})",
+            f"changed {plural(summary['rows_changed'], 'row')} ({changed})",
+        ]
+        if "label_issues" in summary:
+            issues = summary["label_issues"]
+            lines.append(f"label issues: {issues['found']:,} found, {issues['dropped']:,} removed")
+            lines += [
+                f"  row {example['row']}: labeled {example['label']!r}, the model says "
+                f"{example['suggested']!r} (p={example['p_suggested']:.2f}): "
+                f"{example['text'][:80]!r}"
+                for example in issues["examples"][:3]
+            ]
+        return "\n".join(lines)
 
     def write(self, directory: str | Path) -> None:
         """Write ``clean_report.json``, ``removed.csv``, ``changed.csv`` (and ``label_issues.csv``)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from modelcycle._html import HtmlReport
+from modelcycle._wording import plural
 from modelcycle.eda._plots import PlotData, draw
 from modelcycle.eda._render import render
 
@@ -34,3 +36,13 @@ class EdaReport(HtmlReport):
     def to_html(self) -> str:
         """The report as one HTML page with every plot embedded (draws the plots)."""
         return render(self.data, draw(self.plots))
+
+    def summary(self, out: str | Path) -> str:
+        """One line: rows, labels, duplicates, conflicting texts; the files written to ``out``."""
+        d, out = self.data, Path(out)
+        return (
+            f"{plural(d['rows'], 'row')}, {plural(len(d['labels']), 'label')}, "
+            f"{plural(d['duplicates'], 'duplicate')}, "
+            f"{d['conflicting_labels']:,} conflicting; wrote {out / self.json_file} and "
+            f"{out / self.html_file}"
+        )

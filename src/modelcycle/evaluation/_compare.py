@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -46,6 +47,21 @@ class CompareReport(HtmlReport):
     def to_html(self) -> str:
         """A self-contained page: both models side by side, the test, where they disagree."""
         return comparison_html(self.result)
+
+    def summary(self, out: str | Path) -> str:
+        """Accuracies, their difference with its interval, McNemar's p, the verdict; the files."""
+        r, out = self.result, Path(out)
+        a, b = r["models"]["a"], r["models"]["b"]
+        low, high = r["difference"]["ci95"] or (float("nan"), float("nan"))
+        verdict = {"a": f"{a['name']} is better", "b": f"{b['name']} is better"}.get(
+            r["better"], "no significant difference"
+        )
+        return (
+            f"accuracy {a['accuracy']:.4f} vs {b['accuracy']:.4f}: difference "
+            f"{r['difference']['accuracy']:+.4f} (95% interval {low:+.4f} to {high:+.4f}), "
+            f"McNemar p = {r['mcnemar']['p_value']:.4g}: {verdict}\n"
+            f"wrote {out / self.json_file} and {out / self.html_file}"
+        )
 
 
 def compare(

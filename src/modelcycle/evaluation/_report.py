@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from modelcycle._html import HtmlReport
+from modelcycle._wording import plural
 from modelcycle.config import EvalConfig
 from modelcycle.data import Dataset
 from modelcycle.evaluation import _analysis
@@ -58,6 +60,14 @@ class EvalReport(HtmlReport):
         """A self-contained HTML page: headline and floors, classes, confusion, curves,
         calibration, threshold, error analysis."""
         return evaluation_html(self.metrics, self.scores, model=self.model, data=self.data)
+
+    def summary(self, out: str | Path) -> str:
+        """One line: accuracy and macro-F1 on how many rows, and the files written to ``out``."""
+        m, out = self.metrics, Path(out)
+        return (
+            f"accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}  on "
+            f"{plural(m['n'], 'row')}; wrote {out / self.json_file} and {out / self.html_file}"
+        )
 
 
 def evaluate(

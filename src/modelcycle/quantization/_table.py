@@ -50,6 +50,12 @@ class QuantizationTable:
             "source": self.source,
         }
 
+    def summary(self, out_dir: str | Path) -> str:
+        """The table in Markdown without its plot, and what was written to ``out_dir``."""
+        table = self.to_markdown().split("\n\n![")[0]
+        written = f"{Path(out_dir) / TABLE_FILE}, quantization.md and a directory per variant"
+        return f"{table}\n\nwrote {written}"
+
     def to_markdown(self) -> str:
         """The table as Markdown, with how each variant computes and the choice."""
         head = (

@@ -12,6 +12,7 @@ from typing import Any
 from sklearn.metrics import accuracy_score, f1_score
 
 from modelcycle._io import atomic_dir, write_json, write_text
+from modelcycle._wording import plural
 from modelcycle.config import SplitConfig, TrainConfig
 from modelcycle.data import Dataset
 from modelcycle.engine.distributed import DistributedContext
@@ -37,6 +38,23 @@ class TrainResult:
         """One record per epoch for gradient-trained models (loss, validation metric, speed)."""
         history: list[dict[str, Any]] = getattr(self.model, "history_", [])
         return history
+
+    def best_epoch(self) -> str | None:
+        """``best epoch B of N`` for gradient-trained models; None for the others."""
+        if not self.history:
+            return None
+        best = self.history[-1].get("best_epoch") or len(self.history)
+        return f"best epoch {best} of {len(self.history)}"
+
+    def summary(self, out: str | Path) -> str:
+        """One line: where the model went, its family, rows, time and validation accuracy."""
+        line = (
+            f"wrote {out} ({self.config.model}, {plural(self.rows, 'row')}, "
+            f"{self.seconds:.2f} s to train)"
+        )
+        if self.val_metrics:
+            line += f"; validation accuracy {self.val_metrics['val_accuracy']:.4f}"
+        return line
 
     def save(self, path: str | Path, *, source: str | None = None) -> Path:
         """Write the model directory, with the training config, metrics and training curve."""
@@ -200,6 +218,10 @@ class OptimizerComparison:
             )
         lines += ["", f"Best: **{self.best()}** (validation accuracy, then time)."]
         return "\n".join(lines) + "\n"
+
+    def summary(self, out_dir: str | Path) -> str:
+        """The table in Markdown and where it was written."""
+        return self.to_markdown() + f"\nwrote {out_dir}"
 
     def write(self, out_dir: str | Path, models: dict[str, TrainResult], source: str) -> Path:
         """``comparison.json``, ``comparison.md``, ``comparison.png`` and a model per optimiser."""
