@@ -5,11 +5,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
 import typer
 
 from modelcycle.exceptions import ModelcycleError
+
+if TYPE_CHECKING:
+    from modelcycle.data import Dataset
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -26,6 +29,25 @@ Encoding = Annotated[
     str, typer.Option("--encoding", help="Text encoding of the input file, e.g. latin-1.")
 ]
 Seed = Annotated[int, typer.Option("--seed", help="Random seed: the same seed, the same result.")]
+ModelPath = Annotated[Path, typer.Argument(help="Model directory written by `modelcycle train`.")]
+ReportDir = Annotated[
+    Path, typer.Option("-o", "--out", help="Directory for the report: its .json and .html files.")
+]
+Raw = Annotated[
+    bool, typer.Option("--raw", help="Ignore the model's stored calibration and threshold.")
+]
+ThresholdMetric = Annotated[
+    str | None,
+    typer.Option(
+        "--threshold",
+        help="Tune the decision threshold of a 2-label model on the validation data for: f1, "
+        "accuracy, precision@recall=X (best precision with recall >= X), recall@precision=X.",
+    ),
+]
+PositiveLabel = Annotated[
+    str | None,
+    typer.Option("--positive", help="The label the threshold is on (default: the second, sorted)."),
+]
 DataPath = Annotated[
     Path,
     typer.Argument(
@@ -58,15 +80,25 @@ def handle_errors(command: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def say(message: str) -> None:
-    """Progress for people, on stderr, so that stdout stays clean for data."""
-    typer.echo(message, err=True)
+def say(message: str | None) -> None:
+    """Progress for people, on stderr, so that stdout stays clean for data; None says nothing."""
+    if message is not None:
+        typer.echo(message, err=True)
 
 
-def plural(n: int, word: str, words: str | None = None) -> str:
-    """``n`` (with thousands separators) and ``word``, plural unless ``n`` is 1.
+def warn(warnings: list[str]) -> None:
+    """Each of a result's warnings, on stderr."""
+    for warning in warnings:
+        say(f"warning: {warning}")
 
-    ``plural(1, "row") == "1 row"``, ``plural(2500, "row") == "2,500 rows"``; ``words`` gives an
-    irregular plural (``plural(2, "was", "were")``).
-    """
-    return f"{n:,} {word if n == 1 else (words or word + 's')}"
+
+def load_with_val(
+    data: Path, val: Path | None, *, text: str | None, label: str | None, encoding: str
+) -> tuple[Dataset, Dataset | None]:
+    """Load DATA and, when given, validation data with DATA's text and label columns."""
+    from modelcycle.data import load_dataset  # deferred: `--help` stays instant
+
+    dataset = load_dataset(data, text=text, label=label, encoding=encoding)
+    if val is None:
+        return dataset, None
+    return dataset, load_dataset(val, text=dataset.text, label=dataset.label, encoding=encoding)

@@ -6,8 +6,16 @@ from typing import Annotated
 
 import typer
 
-from modelcycle.cli._common import DataPath, Encoding, LabelColumn, TextColumn, handle_errors
-from modelcycle.cli.evaluate import ModelPath, PositiveLabel, ThresholdMetric
+from modelcycle.cli._common import (
+    DataPath,
+    Encoding,
+    LabelColumn,
+    ModelPath,
+    PositiveLabel,
+    TextColumn,
+    ThresholdMetric,
+    handle_errors,
+)
 
 
 @handle_errors

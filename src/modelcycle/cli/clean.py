@@ -14,7 +14,6 @@ from modelcycle.cli._common import (
     Seed,
     TextColumn,
     handle_errors,
-    plural,
     say,
 )
 
@@ -29,73 +28,75 @@ def _label_map(value: str | None) -> str | None:
     return value
 
 
+CleanedOut = Annotated[Path, typer.Option("-o", "--out", help="Cleaned data file to write.")]
+Duplicates = Annotated[
+    str,
+    typer.Option(
+        "--duplicates",
+        help="Drop exact duplicates, normalized ones too (case, spacing, punctuation, HTML), "
+        "or none: exact|normalized|none.",
+    ),
+]
+Conflicts = Annotated[
+    str,
+    typer.Option("--conflicts", help="The same text with different labels: drop|majority|keep."),
+]
+Fill = Annotated[
+    str | None,
+    typer.Option(
+        "--fill", help="Fill missing numeric values: median|mean|zero|VALUE (never labels)."
+    ),
+]
+LabelMap = Annotated[
+    str | None,
+    typer.Option(
+        "--label-map", callback=_label_map, help="Rename labels, e.g. 'pos=positive,neg=negative'."
+    ),
+]
+Html = Annotated[bool, typer.Option("--html/--no-html", help="Remove HTML tags and entities.")]
+Mojibake = Annotated[bool, typer.Option("--mojibake/--no-mojibake", help="Repair mojibake (ftfy).")]
+Unicode = Annotated[bool, typer.Option("--unicode/--no-unicode", help="Normalize Unicode to NFC.")]
+Control = Annotated[bool, typer.Option("--control/--no-control", help="Remove control characters.")]
+Whitespace = Annotated[
+    bool, typer.Option("--whitespace/--no-whitespace", help="Collapse repeated whitespace.")
+]
+Labels = Annotated[
+    bool, typer.Option("--labels/--no-labels", help="Merge labels that differ in case or spaces.")
+]
+FindLabelIssues = Annotated[
+    bool,
+    typer.Option(
+        "--find-label-issues",
+        help="Look for likely label errors (confident learning); report them in "
+        "OUT's sibling NAME.label_issues.csv.",
+    ),
+]
+DropLabelIssues = Annotated[
+    bool, typer.Option("--drop-label-issues", help="Also remove the likely label errors.")
+]
+Folds = Annotated[int, typer.Option("--folds", help="Cross-validation folds for label issues.")]
+
+
 @handle_errors
 def clean(
+    ctx: typer.Context,
     data: DataPath,
-    out: Annotated[Path, typer.Option("-o", "--out", help="Cleaned data file to write.")],
+    out: CleanedOut,
     text: TextColumn = None,
     label: LabelColumn = None,
-    duplicates: Annotated[
-        str,
-        typer.Option(
-            "--duplicates",
-            help="Drop exact duplicates, normalized ones too (case, spacing, punctuation, HTML), "
-            "or none: exact|normalized|none.",
-        ),
-    ] = "exact",
-    conflicts: Annotated[
-        str,
-        typer.Option(
-            "--conflicts", help="The same text with different labels: drop|majority|keep."
-        ),
-    ] = "drop",
-    fill: Annotated[
-        str | None,
-        typer.Option(
-            "--fill", help="Fill missing numeric values: median|mean|zero|VALUE (never labels)."
-        ),
-    ] = None,
-    label_map: Annotated[
-        str | None,
-        typer.Option(
-            "--label-map",
-            callback=_label_map,
-            help="Rename labels, e.g. 'pos=positive,neg=negative'.",
-        ),
-    ] = None,
-    html: Annotated[
-        bool, typer.Option("--html/--no-html", help="Remove HTML tags and entities.")
-    ] = True,
-    mojibake: Annotated[
-        bool, typer.Option("--mojibake/--no-mojibake", help="Repair mojibake (ftfy).")
-    ] = True,
-    unicode: Annotated[
-        bool, typer.Option("--unicode/--no-unicode", help="Normalize Unicode to NFC.")
-    ] = True,
-    control: Annotated[
-        bool, typer.Option("--control/--no-control", help="Remove control characters.")
-    ] = True,
-    whitespace: Annotated[
-        bool, typer.Option("--whitespace/--no-whitespace", help="Collapse repeated whitespace.")
-    ] = True,
-    labels: Annotated[
-        bool,
-        typer.Option("--labels/--no-labels", help="Merge labels that differ in case or spaces."),
-    ] = True,
-    find_label_issues: Annotated[
-        bool,
-        typer.Option(
-            "--find-label-issues",
-            help="Look for likely label errors (confident learning); report them in "
-            "OUT's sibling NAME.label_issues.csv.",
-        ),
-    ] = False,
-    drop_label_issues: Annotated[
-        bool, typer.Option("--drop-label-issues", help="Also remove the likely label errors.")
-    ] = False,
-    folds: Annotated[
-        int, typer.Option("--folds", help="Cross-validation folds for label issues.")
-    ] = 5,
+    duplicates: Duplicates = "exact",
+    conflicts: Conflicts = "drop",
+    fill: Fill = None,
+    label_map: LabelMap = None,
+    html: Html = True,
+    mojibake: Mojibake = True,
+    unicode: Unicode = True,
+    control: Control = True,
+    whitespace: Whitespace = True,
+    labels: Labels = True,
+    find_label_issues: FindLabelIssues = False,
+    drop_label_issues: DropLabelIssues = False,
+    folds: Folds = 5,
     encoding: Encoding = "utf-8",
     seed: Seed = 42,
 ) -> None:
@@ -107,44 +108,12 @@ def clean(
 
     Example: modelcycle clean reviews.csv -o clean/reviews.csv --duplicates normalized
     """
-    from modelcycle.cleaning import clean_file, side_files
+    from modelcycle.cleaning import clean_file, side_files  # deferred: `--help` stays instant
     from modelcycle.config import CleanConfig
 
-    pairs = dict(item.split("=", 1) for item in label_map.split(",")) if label_map else {}
-    config = CleanConfig(
-        duplicates=duplicates,
-        conflicts=conflicts,
-        fill=fill,
-        html=html,
-        mojibake=mojibake,
-        unicode=unicode,
-        control=control,
-        whitespace=whitespace,
-        labels=labels,
-        label_map={k.strip(): v.strip() for k, v in pairs.items()},
-        find_label_issues=find_label_issues or drop_label_issues,
-        drop_label_issues=drop_label_issues,
-        label_issue_folds=folds,
-        seed=seed,
-    )
+    config = CleanConfig.from_flags(ctx.params)
     if config.find_label_issues:
         say("looking for label issues (cross-validated linear model)...")
     report = clean_file(data, out, config, text=text, label=label, encoding=encoding)
-    summary = report.summary
-    removed = ", ".join(f"{n:,} {why}" for why, n in summary["removed"].items() if n) or "none"
-    changed = ", ".join(f"{n:,} {why}" for why, n in summary["changed"].items()) or "none"
-    typer.echo(
-        f"wrote {out}: {summary['rows_out']:,} of {plural(summary['rows_in'], 'row')}\n"
-        f"removed {plural(summary['rows_removed'], 'row')} ({removed})\n"
-        f"changed {plural(summary['rows_changed'], 'row')} ({changed})"
-    )
-    if "label_issues" in summary:
-        issues = summary["label_issues"]
-        typer.echo(f"label issues: {issues['found']:,} found, {issues['dropped']:,} removed")
-        for example in issues["examples"][:3]:
-            typer.echo(
-                f"  row {example['row']}: labeled {example['label']!r}, the model says "
-                f"{example['suggested']!r} (p={example['p_suggested']:.2f}): "
-                f"{example['text'][:80]!r}"
-            )
+    typer.echo(report.to_text(out))
     typer.echo(f"report: {side_files(out)['report']}")

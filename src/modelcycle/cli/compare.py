@@ -11,10 +11,11 @@ from modelcycle.cli._common import (
     DataPath,
     Encoding,
     LabelColumn,
+    ReportDir,
     Seed,
     TextColumn,
     handle_errors,
-    say,
+    warn,
 )
 
 
@@ -23,9 +24,7 @@ def compare(
     model_a: Annotated[Path, typer.Argument(help="Model directory A.", show_default=False)],
     model_b: Annotated[Path, typer.Argument(help="Model directory B.", show_default=False)],
     data: DataPath,
-    out: Annotated[
-        Path, typer.Option("-o", "--out", help="Directory for comparison.json and .html.")
-    ],
+    out: ReportDir,
     text: TextColumn = None,
     label: LabelColumn = None,
     examples: Annotated[
@@ -35,11 +34,12 @@ def compare(
     seed: Seed = 42,
 ) -> None:
     """Compare two models on the same data: accuracy difference with a paired bootstrap
-    interval, McNemar's test, and the rows where only one of them is right.
+    interval, McNemar's test, and the rows where only one of them is right: comparison.json and
+    comparison.html.
 
     Example: modelcycle compare model_a/ model_b/ test.csv -o comparison/
     """
-    from modelcycle.config import EvalConfig
+    from modelcycle.config import EvalConfig  # deferred, as every library import: fast --help
     from modelcycle.data import load_dataset
     from modelcycle.evaluation import compare as compare_models
     from modelcycle.models import load_model
@@ -55,17 +55,5 @@ def compare(
         seed=seed,
     )
     report.write(out)
-    r = report.result
-    for warning in r["warnings"]:
-        say(f"warning: {warning}")
-    a, b = r["models"]["a"], r["models"]["b"]
-    low, high = r["difference"]["ci95"] or (float("nan"), float("nan"))
-    verdict = {"a": f"{model_a} is better", "b": f"{model_b} is better"}.get(
-        r["better"], "no significant difference"
-    )
-    typer.echo(
-        f"accuracy {a['accuracy']:.4f} vs {b['accuracy']:.4f}: difference "
-        f"{r['difference']['accuracy']:+.4f} (95% interval {low:+.4f} to {high:+.4f}), "
-        f"McNemar p = {r['mcnemar']['p_value']:.4g}: {verdict}\n"
-        f"wrote {out / 'comparison.json'} and {out / 'comparison.html'}"
-    )
+    warn(report.result["warnings"])
+    typer.echo(report.summary(out))

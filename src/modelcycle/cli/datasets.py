@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from modelcycle.cli._common import handle_errors, plural, say
+from modelcycle._wording import plural
+from modelcycle.cli._common import handle_errors, say
 
 app = typer.Typer(
     name="datasets",

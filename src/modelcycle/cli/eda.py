@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -11,17 +11,17 @@ from modelcycle.cli._common import (
     DataPath,
     Encoding,
     LabelColumn,
+    ReportDir,
     Seed,
     TextColumn,
     handle_errors,
-    plural,
 )
 
 
 @handle_errors
 def eda(
     data: DataPath,
-    out: Annotated[Path, typer.Option("-o", "--out", help="Directory for eda.json and eda.html.")],
+    out: ReportDir,
     text: TextColumn = None,
     label: LabelColumn = None,
     compare: Annotated[
@@ -47,33 +47,19 @@ def eda(
 
     Example: modelcycle eda train.csv -o eda/ --compare test.csv --max-labels 30
     """
-    from modelcycle.data import load_dataset
+    from modelcycle.data import load_dataset  # deferred, as every library import: fast --help
     from modelcycle.eda import profile
 
-    dataset = load_dataset(
-        data,
-        text=text,
-        label=label,
-        encoding=encoding,
-        require_label=False,
-        allow_missing_labels=True,  # the report counts them
-    )
+    # missing labels are allowed: the report counts them
+    unlabeled: dict[str, Any] = {
+        "encoding": encoding,
+        "require_label": False,
+        "allow_missing_labels": True,
+    }
+    dataset = load_dataset(data, text=text, label=label, **unlabeled)
     other = None
     if compare is not None:
-        other = load_dataset(
-            compare,
-            text=dataset.text,
-            label=dataset.label,
-            encoding=encoding,
-            require_label=False,
-            allow_missing_labels=True,
-        )
+        other = load_dataset(compare, text=dataset.text, label=dataset.label, **unlabeled)
     report = profile(dataset, compare=other, max_labels=max_labels, seed=seed)
     report.write(out)
-    d = report.data
-    typer.echo(
-        f"{plural(d['rows'], 'row')}, {plural(len(d['labels']), 'label')}, "
-        f"{plural(d['duplicates'], 'duplicate')}, "
-        f"{d['conflicting_labels']:,} conflicting; wrote {out / 'eda.json'} and "
-        f"{out / 'eda.html'}"
-    )
+    typer.echo(report.summary(out))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -12,25 +12,35 @@ from modelcycle.cli._common import (
     DataPath,
     Encoding,
     LabelColumn,
+    ModelPath,
+    PositiveLabel,
+    Raw,
+    ReportDir,
     Seed,
     TextColumn,
+    ThresholdMetric,
     handle_errors,
-    plural,
-    say,
+    load_with_val,
+    warn,
 )
 
-ModelPath = Annotated[Path, typer.Argument(help="Model directory written by `modelcycle train`.")]
-ThresholdMetric = Annotated[
-    str | None,
+if TYPE_CHECKING:
+    from modelcycle.postprocess import Postprocess
+
+Slices = Annotated[
+    list[str] | None,
+    typer.Option("--slice", help="A column of DATA to break accuracy down by (repeatable)."),
+]
+CalibrationData = Annotated[
+    Path | None,
     typer.Option(
-        "--threshold",
-        help="Tune the decision threshold of a 2-label model on the validation data for: f1, "
-        "accuracy, precision@recall=X (best precision with recall >= X), recall@precision=X.",
+        "--calibrate",
+        help="Validation data: fit temperature scaling (and --threshold) on it and report "
+        "what they would do; the model is not changed (`modelcycle calibrate` stores them).",
     ),
 ]
-PositiveLabel = Annotated[
-    str | None,
-    typer.Option("--positive", help="The label the threshold is on (default: the second, sorted)."),
+Examples = Annotated[
+    int, typer.Option(min=0, help="Examples per error list (most confident mistakes, ...).")
 ]
 
 
@@ -38,31 +48,15 @@ PositiveLabel = Annotated[
 def evaluate(
     model: ModelPath,
     data: DataPath,
-    out: Annotated[
-        Path, typer.Option("-o", "--out", help="Directory for metrics.json and evaluation.html.")
-    ],
+    out: ReportDir,
     text: TextColumn = None,
     label: LabelColumn = None,
-    slices: Annotated[
-        list[str] | None,
-        typer.Option("--slice", help="A column of DATA to break accuracy down by (repeatable)."),
-    ] = None,
-    calibrate: Annotated[
-        Path | None,
-        typer.Option(
-            "--calibrate",
-            help="Validation data: fit temperature scaling (and --threshold) on it and report "
-            "what they would do; the model is not changed (`modelcycle calibrate` stores them).",
-        ),
-    ] = None,
+    slices: Slices = None,
+    calibrate: CalibrationData = None,
     threshold: ThresholdMetric = None,
     positive: PositiveLabel = None,
-    examples: Annotated[
-        int, typer.Option(min=0, help="Examples per error list (most confident mistakes, ...).")
-    ] = 10,
-    raw: Annotated[
-        bool, typer.Option("--raw", help="Ignore the model's stored calibration and threshold.")
-    ] = False,
+    examples: Examples = 10,
+    raw: Raw = False,
     encoding: Encoding = "utf-8",
     seed: Seed = 42,
 ) -> None:
@@ -73,10 +67,8 @@ def evaluate(
 
     Example: modelcycle evaluate model/ test.csv -o eval/ --slice source
     """
-    from modelcycle.config import EvalConfig
-    from modelcycle.data import load_dataset
+    from modelcycle.config import EvalConfig  # deferred, as every library import: fast --help
     from modelcycle.evaluation import calibrate as fit_postprocess
-    from modelcycle.evaluation import describe
     from modelcycle.evaluation import evaluate as evaluate_model
     from modelcycle.models import load_model
 
@@ -88,27 +80,30 @@ def evaluate(
         raise typer.BadParameter("--raw ignores post-processing; leave out --calibrate with it")
     config = EvalConfig(examples=examples, slices=tuple(slices or ()))
     classifier = load_model(model)
-    dataset = load_dataset(data, text=text, label=label, encoding=encoding)
+    dataset, val = load_with_val(data, calibrate, text=text, label=label, encoding=encoding)
     fitted = None
-    if calibrate is not None:
-        val = load_dataset(calibrate, text=dataset.text, label=dataset.label, encoding=encoding)
+    if val is not None:
         fitted = fit_postprocess(classifier, val, threshold=threshold, positive=positive)
     report = evaluate_model(
         classifier, dataset, config, model_name=str(model), seed=seed, postprocess=fitted, raw=raw
     )
     report.write(out)
     if fitted is not None:
-        store = ["modelcycle", "calibrate", str(model), str(calibrate)]
-        store += ["--threshold", threshold] if threshold is not None else []
-        store += ["--positive", positive] if positive is not None else []
-        typer.echo(
-            f"calibrated on {calibrate}: {describe(fitted)}; not stored in {model} "
-            f"(`{shlex.join(store)}` stores it)"
-        )
-    m = report.metrics
-    for warning in m["warnings"]:
-        say(f"warning: {warning}")
-    typer.echo(
-        f"accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}  on {plural(m['n'], 'row')}; "
-        f"wrote {out / 'metrics.json'} and {out / 'evaluation.html'}"
+        typer.echo(_calibrated(fitted, model, calibrate, threshold, positive))
+    warn(report.metrics["warnings"])
+    typer.echo(report.summary(out))
+
+
+def _calibrated(
+    fitted: Postprocess, model: Path, data: Path | None, threshold: str | None, positive: str | None
+) -> str:
+    """What calibrating on ``data`` would do, and the ``modelcycle calibrate`` line storing it."""
+    from modelcycle.evaluation import describe  # deferred: `--help` stays instant
+
+    store = ["modelcycle", "calibrate", str(model), str(data)]
+    store += ["--threshold", threshold] if threshold is not None else []
+    store += ["--positive", positive] if positive is not None else []
+    return (
+        f"calibrated on {data}: {describe(fitted)}; not stored in {model} "
+        f"(`{shlex.join(store)}` stores it)"
     )

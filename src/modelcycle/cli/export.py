@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from modelcycle.cli._common import Encoding, handle_errors
-from modelcycle.cli.evaluate import ModelPath
+from modelcycle.cli._common import Encoding, ModelPath, handle_errors
 
 
 @handle_errors

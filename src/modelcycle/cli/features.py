@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from modelcycle.cli._common import DataPath, Encoding, TextColumn, handle_errors, plural
+from modelcycle._wording import plural
+from modelcycle.cli._common import DataPath, Encoding, TextColumn, handle_errors
 
 
 @handle_errors

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,8 +9,9 @@ from typing import Annotated
 
 import typer
 
-from modelcycle.cli._common import Encoding, handle_errors, plural
-from modelcycle.cli.evaluate import ModelPath
+from modelcycle.cli._common import Encoding, ModelPath, Raw, handle_errors
+
+DATA_OR_TEXT = "give either a DATA file (with -o OUT) or one or more --text, not both"
 
 
 @handle_errors
@@ -37,9 +37,7 @@ def predict(
         int | None,
         typer.Option(min=1, help="Threads sharing the rows of DATA (default: one per core)."),
     ] = None,
-    raw: Annotated[
-        bool, typer.Option("--raw", help="Ignore the model's stored calibration and threshold.")
-    ] = False,
+    raw: Raw = False,
     encoding: Encoding = "utf-8",
 ) -> None:
     """Predict labels and per-class scores for a file of texts or for --text.
@@ -54,20 +52,14 @@ def predict(
 
     Example: modelcycle predict model/ --text "I loved it"
     """
-    from modelcycle.models import load_model
+    from modelcycle.models import load_model  # deferred, as every library import: fast --help
     from modelcycle.prediction import predict as predict_texts
     from modelcycle.prediction import predict_file
 
     if (data is None) == (not texts):
-        raise typer.BadParameter(
-            "give either a DATA file (with -o OUT) or one or more --text, not both"
-        )
+        raise typer.BadParameter(DATA_OR_TEXT)
     if texts:
-        classifier = load_model(model)
-        for text, record in zip(
-            texts, predict_texts(classifier, texts, raw=raw).records(), strict=True
-        ):
-            typer.echo(json.dumps({"text": text, **record}, ensure_ascii=False))
+        typer.echo(predict_texts(load_model(model), texts, raw=raw).json_lines(texts))
         return
     assert data is not None
     if out is None:
@@ -84,21 +76,7 @@ def predict(
             threads=threads,
             on_bad_row=lambda bad: typer.echo(f"{data}, {bad}", err=True),
         )
-    skipped = f"; skipped {plural(report.bad_rows, 'bad row')} (listed above)"
-    typer.echo(
-        f"wrote {plural(report.predicted, 'prediction')} to {out}"
-        f"{skipped if report.bad_rows else ''}; "
-        f"{report.rows_per_second:,.0f} rows/s on {plural(report.threads, 'thread')}"
-    )
-    if report.threshold is not None:
-        threshold = report.threshold
-        tuned = f", tuned for {threshold.metric}" if threshold.metric else ""
-        typer.echo(
-            f"{plural(report.changed_by_threshold, 'prediction')} "
-            f"{'differs' if report.changed_by_threshold == 1 else 'differ'} from the top score "
-            f"because of the stored threshold {threshold.value:g} on {threshold.label!r}{tuned} "
-            f"(column changed_by_threshold; --raw ignores the threshold)"
-        )
+    typer.echo(report.summary())
 
 
 @contextmanager

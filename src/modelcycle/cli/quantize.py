@@ -7,8 +7,15 @@ from typing import Annotated
 
 import typer
 
-from modelcycle.cli._common import Encoding, LabelColumn, Seed, TextColumn, handle_errors, say
-from modelcycle.cli.evaluate import ModelPath
+from modelcycle.cli._common import (
+    Encoding,
+    LabelColumn,
+    ModelPath,
+    Seed,
+    TextColumn,
+    handle_errors,
+    say,
+)
 
 
 @handle_errors
@@ -55,7 +62,7 @@ def quantize(
 
     Example: modelcycle quantize model/ --data test.csv -o quantized/ --max-accuracy-drop 0.5
     """
-    from modelcycle.config import QuantizeConfig
+    from modelcycle.config import QuantizeConfig  # deferred, as every library import: fast --help
     from modelcycle.data import load_dataset
     from modelcycle.models import load_model
     from modelcycle.quantization import quantize as quantize_model
@@ -79,5 +86,4 @@ def quantize(
     table = quantize_model(
         classifier, dataset, out, config, calibration=calibration, source=str(model), progress=say
     )
-    typer.echo(table.to_markdown().split("\n\n![")[0])
-    typer.echo(f"\nwrote {out / 'quantization.json'}, quantization.md and a directory per variant")
+    typer.echo(table.summary(out))

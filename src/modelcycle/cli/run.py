@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from modelcycle.cli._common import Seed, handle_errors, plural, say
+from modelcycle._wording import plural
+from modelcycle.cli._common import Seed, handle_errors, say
 
 if TYPE_CHECKING:
     from modelcycle.config import PipelineConfig

@@ -11,9 +11,11 @@ from modelcycle.cli._common import (
     DataPath,
     Encoding,
     LabelColumn,
+    ReportDir,
     Seed,
     TextColumn,
     handle_errors,
+    load_with_val,
     say,
 )
 
@@ -21,7 +23,7 @@ from modelcycle.cli._common import (
 @handle_errors
 def select(
     data: DataPath,
-    out: Annotated[Path, typer.Option("-o", "--out", help="Directory for leaderboard.json/.html.")],
+    out: ReportDir,
     text: TextColumn = None,
     label: LabelColumn = None,
     models: Annotated[
@@ -45,12 +47,12 @@ def select(
     encoding: Encoding = "utf-8",
     seed: Seed = 42,
 ) -> None:
-    """Train the candidate families, measure them, and recommend one under your constraints.
+    """Train the candidate families, measure them, and recommend one under your constraints:
+    leaderboard.json and leaderboard.html.
 
     Example: modelcycle select reviews.csv -o selection/ --max-latency-ms 1
     """
-    from modelcycle.config import SelectConfig
-    from modelcycle.data import load_dataset
+    from modelcycle.config import SelectConfig  # deferred, as every library import: fast --help
     from modelcycle.selection import select as select_model
 
     config = SelectConfig(
@@ -62,16 +64,7 @@ def select(
         min_accuracy=min_accuracy,
         seed=seed,
     )
-    dataset = load_dataset(data, text=text, label=label, encoding=encoding)
-    val_set = None
-    if val is not None:
-        val_set = load_dataset(val, text=dataset.text, label=dataset.label, encoding=encoding)
+    dataset, val_set = load_with_val(data, val, text=text, label=label, encoding=encoding)
     board = select_model(dataset, config, val=val_set, progress=lambda name: say(f"· {name}"))
     board.write(out)
-    for row in board.rows:
-        typer.echo(
-            f"{row['model']:9} accuracy {row['accuracy']:.4f}  "
-            f"p50 {row['latency_ms_p50']:7.3f} ms  "
-            f"{row['size_mb']:8.2f} MB  train {row['train_seconds']:6.2f} s"
-        )
-    typer.echo(f"recommendation: {board.recommendation or 'none'}. {board.reason}\nwrote {out}")
+    typer.echo(board.summary(out))

@@ -14,7 +14,6 @@ from modelcycle.cli._common import (
     Seed,
     TextColumn,
     handle_errors,
-    plural,
 )
 
 
@@ -58,10 +57,10 @@ def split(
 
     Example: modelcycle split reviews.csv -o parts/ --test 0.2 --val 0.1 --group movie
     """
-    from modelcycle._io import atomic_dir
+    from modelcycle._io import atomic_dir  # deferred, as every library import: fast --help
     from modelcycle.config import SplitConfig
     from modelcycle.data import load_dataset
-    from modelcycle.split import SPLIT_FILE, split_dataset, write_splits
+    from modelcycle.split import SPLIT_FILE, split_dataset, split_summary, write_splits
 
     if fmt not in ("csv", "tsv", "parquet", "jsonl"):
         raise typer.BadParameter(f"--format must be csv, tsv, parquet or jsonl, got {fmt!r}")
@@ -78,20 +77,4 @@ def split(
     splits = split_dataset(dataset, config)
     with atomic_dir(out, replace_if=SPLIT_FILE) as tmp:
         document = write_splits(splits, tmp, config, suffix=f".{fmt}")
-    for name in ("train", "val", "test"):
-        if name in document:
-            part = document[name]
-            labels = ", ".join(f"{k} {v:,}" for k, v in part["labels"].items())
-            typer.echo(f"{name:5} {part['rows']:>9,} rows  {labels}")
-    checks = document["checks"]
-    line = (
-        f"leakage guard {'on' if leakage_guard else 'off'}: "
-        f"{plural(checks['duplicate_texts'], 'duplicate text')} kept together, "
-        f"{plural(checks['straddling_texts'], 'text')} in two parts"
-    )
-    if "groups" in checks:
-        line += (
-            f"; {plural(checks['groups'], 'group')}, {checks['straddling_groups']:,} in two parts"
-        )
-    typer.echo(line)
-    typer.echo(f"wrote {out / SPLIT_FILE}")
+    typer.echo(split_summary(document, out))
