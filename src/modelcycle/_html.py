@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import html
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -154,7 +155,7 @@ def section(anchor: str, title: str, body: str) -> str:
     return f'<section id="{esc(anchor)}"><h2>{esc(title)}</h2>{body}</section>'
 
 
-class HtmlReport:
+class HtmlReport(ABC):
     """A report written as one JSON file and one self-contained HTML page.
 
     Subclasses name the two files and define ``to_json`` and ``to_html``; ``write`` is shared.
@@ -163,13 +164,13 @@ class HtmlReport:
     json_file: ClassVar[str]
     html_file: ClassVar[str]
 
+    @abstractmethod
     def to_json(self) -> dict[str, Any]:
         """The JSON file's content."""
-        raise NotImplementedError
 
+    @abstractmethod
     def to_html(self) -> str:
         """The HTML page."""
-        raise NotImplementedError
 
     def write(self, out_dir: str | Path) -> Path:
         """Write the JSON file and the HTML page into ``out_dir`` atomically."""
