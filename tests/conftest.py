@@ -8,6 +8,8 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
+from modelcycle.cli import app
+
 POSITIVE = [
     "A wonderful film with a great cast",
     "I loved every minute, truly great",
@@ -58,6 +60,15 @@ def reviews_csv(tmp_path: Path, reviews: pl.DataFrame) -> Path:
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
+
+
+@pytest.fixture
+def model(tmp_path: Path, runner: CliRunner, reviews_csv: Path) -> Path:
+    """A logreg model directory trained on ``reviews_csv`` through the CLI."""
+    path = tmp_path / "model"
+    result = runner.invoke(app, ["train", str(reviews_csv), "-o", str(path), "-p", "min_df=1"])
+    assert result.exit_code == 0, result.stderr
+    return path
 
 
 @pytest.fixture(scope="session")

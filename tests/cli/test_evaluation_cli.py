@@ -21,14 +21,6 @@ def digest(directory: Path) -> str:
     return h.hexdigest()
 
 
-@pytest.fixture
-def model(tmp_path: Path, runner: CliRunner, reviews_csv: Path) -> Path:
-    path = tmp_path / "model"
-    result = runner.invoke(app, ["train", str(reviews_csv), "-o", str(path), "-p", "min_df=1"])
-    assert result.exit_code == 0, result.stderr
-    return path
-
-
 def test_evaluate_with_slices_and_calibration(
     tmp_path: Path, runner: CliRunner, model: Path, reviews_csv: Path
 ) -> None:

@@ -9,14 +9,6 @@ from typer.testing import CliRunner
 from modelcycle.cli import app
 
 
-@pytest.fixture
-def model(tmp_path: Path, runner: CliRunner, reviews_csv: Path) -> Path:
-    out = tmp_path / "model"
-    result = runner.invoke(app, ["train", str(reviews_csv), "-o", str(out), "-p", "min_df=1"])
-    assert result.exit_code == 0, result.stderr
-    return out
-
-
 def test_export_writes_graph_and_preprocessing(
     tmp_path: Path, runner: CliRunner, model: Path, reviews_csv: Path
 ) -> None:

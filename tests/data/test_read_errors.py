@@ -79,14 +79,6 @@ def test_unknown_encoding_is_a_config_error(tmp_path: Path, encoding: str) -> No
         load_dataset(path, encoding=encoding)
 
 
-@pytest.fixture
-def model(tmp_path: Path, runner: CliRunner, reviews_csv: Path) -> Path:
-    out = tmp_path / "model"
-    result = runner.invoke(app, ["train", str(reviews_csv), "-o", str(out), "-p", "min_df=1"])
-    assert result.exit_code == 0, result.stderr
-    return out
-
-
 def test_unknown_encoding_on_the_command_line(
     tmp_path: Path, runner: CliRunner, reviews_csv: Path, model: Path
 ) -> None:
