@@ -4,15 +4,18 @@ probes, resources and security context; the image's command run outside Docker."
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import yaml
 
 from tests.serving.conftest import free_port, running_server
@@ -46,27 +49,112 @@ def manifests() -> dict[str, dict[str, Any]]:
     return documents
 
 
-def test_dockerfile_is_multi_stage_slim_non_root_with_a_health_check() -> None:
-    stages = instructions("FROM")
-    assert len(stages) >= 2
-    assert all(re.match(r"(python:\$\{PYTHON_VERSION\}-slim|runtime) AS \w+", s) for s in stages)
-    assert [s.split(" AS ")[1] for s in stages] == ["build", "runtime", "model"]
-    (user,) = instructions("USER")
-    assert user.split(":")[0] not in ("0", "root")
+def stages() -> dict[str, str]:
+    """The Dockerfile's stages: name -> the image or stage it starts from."""
+    return {s.split(" AS ")[1]: s.split(" AS ")[0] for s in instructions("FROM")}
+
+
+def test_dockerfile_stages_start_from_one_base_image_and_run_as_non_root() -> None:
+    text = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
+    assert not re.search(r"^#\s*syntax=", text, flags=re.MULTILINE | re.IGNORECASE)
+    assert "ARG BASE_IMAGE=python:3.11-slim" in text.splitlines()
+    assert stages() == {
+        "source": "${BASE_IMAGE}",
+        "build": "source",
+        "train-build": "source",
+        "train": "${BASE_IMAGE}",
+        "runtime": "${BASE_IMAGE}",
+        "model": "runtime",  # the last stage: what a plain `docker build` makes
+    }
+    assert all(user.split(":")[0] not in ("0", "root") for user in instructions("USER"))
+    assert len(instructions("USER")) == 2  # train and runtime (model inherits it)
     (health,) = instructions("HEALTHCHECK")
     assert "/healthz" in health
-    install = " ".join(instructions("RUN"))
-    assert "-c constraints.txt -r serve-requirements.txt" in install
-    assert "--no-deps ." in install  # modelcycle without its training dependencies
-    assert "torch" not in install.replace("'torch' not in sys.modules", "")
     assert instructions("COPY")[-1] == "--chown=0:0 ${MODEL} /model"  # root's: read-only
-    assert json.loads(instructions("CMD")[0]) == [
+    assert json.loads(instructions("CMD")[-1]) == [
         "modelcycle",
         "serve",
         "/model",
         "--host",
         "0.0.0.0",
     ]
+    # ONNX Runtime's warning about an unwritable home would break the JSON-lines log
+    assert all("HOME=/tmp" in env for env in instructions("ENV")[-2:])
+
+
+def test_the_serving_environment_is_the_serve_extra_only_pinned_by_constraints() -> None:
+    build = [args for key, args in dockerfile() if key == "RUN"][1]
+    assert "pip install -r serve-requirements.txt" in build
+    assert "pip install --no-deps ." in build  # modelcycle without its training dependencies
+    assert "torch" not in build.replace("'torch' not in sys.modules", "")
+
+
+def test_pip_can_be_pointed_at_a_mirror_a_wheel_folder_and_a_ca_bundle() -> None:
+    args = {
+        a.split("=", 1)[0]: a.split("=", 1)[1] if "=" in a else None for a in instructions("ARG")
+    }
+    assert args["PIP_INDEX_URL"] == "https://pypi.org/simple"
+    assert {"PIP_EXTRA_INDEX_URL", "WHEELS", "PIP_CERT"} <= args.keys()
+    source = next(args for key, args in dockerfile() if key == "RUN")
+    config = subprocess.run(
+        ["sh", "-c", source.split(" && ")[0].replace("/etc/pip.conf", "/dev/stdout")],
+        env={
+            "PIP_INDEX_URL": "https://mirror/simple",
+            "PIP_EXTRA_INDEX_URL": "",
+            "PIP_CERT": "deploy/certs/ca.pem",
+            "PATH": "/usr/bin:/bin",
+        },
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert config.splitlines() == [
+        "[global]",
+        "index-url = https://mirror/simple",
+        "cert = /src/deploy/certs/ca.pem",  # the extra index is left out when empty
+        "find-links = /src/wheels",
+        "constraint = /src/constraints.txt",
+        "no-cache-dir = true",
+        "disable-pip-version-check = true",
+    ]
+    assert (ROOT / "deploy" / "wheels").is_dir()
+    assert (ROOT / "deploy" / "certs").is_dir()
+    build_system = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    (backend,) = build_system["build-system"]["requires"]
+    assert re.fullmatch(r"hatchling==[\d.]+", backend)  # the build tool pinned
+
+
+def test_the_build_context_leaves_out_what_serving_does_not_need(tmp_path: Path) -> None:
+    from docker.utils.build import exclude_paths  # docker's own .dockerignore matching
+
+    patterns = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    for name in (
+        ".venv/lib/x.py",
+        ".git/HEAD",
+        "tests/t.py",
+        "bench/b.py",
+        "data/d.csv",
+        "m.parquet",
+        "src/modelcycle/__pycache__/a.pyc",
+        "model.checkpoints/e.json",
+        "src/modelcycle/__init__.py",
+        "pyproject.toml",
+        "onnx_model/model.onnx",
+        "deploy/wheels/README.md",
+    ):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    sent = exclude_paths(str(tmp_path), patterns)
+    assert {p.replace(os.sep, "/") for p in sent if (tmp_path / p).is_file()} == {
+        "src/modelcycle/__init__.py",
+        "pyproject.toml",
+        "onnx_model/model.onnx",
+        "deploy/wheels/README.md",
+    }
 
 
 def test_the_serve_extra_carries_no_training_stack() -> None:
@@ -121,7 +209,7 @@ def test_service_and_autoscaler_point_at_the_deployment() -> None:
 def test_the_images_command_serves_a_model_directory(logreg_dir: Path) -> None:
     """The CMD as the container runs it, with the model at a temporary path, on a free loopback
     port (the container listens on every interface of its own network namespace)."""
-    command = json.loads(instructions("CMD")[0])
+    command = json.loads(instructions("CMD")[-1])
     port = free_port()
     args = [str(logreg_dir) if a == "/model" else a for a in command[1:]]
     args = ["127.0.0.1" if a == "0.0.0.0" else a for a in args]
@@ -153,3 +241,66 @@ def test_readme_documents_build_and_run() -> None:
     assert any(shlex.split(c)[:2] == ["docker", "run"] for c in commands)
     assert any(c.startswith("kubectl apply -f deploy/kubernetes/") for c in commands)
     assert "-f deploy/Dockerfile" in " ".join(commands)
+
+
+def docker_client() -> Any:
+    """A client of the Docker daemon, or a skip saying why there is none."""
+    import docker
+
+    try:
+        client = docker.from_env(timeout=600)
+        client.ping()
+    except docker.errors.DockerException as exc:
+        pytest.skip(f"no Docker daemon reachable (DOCKER_HOST or /var/run/docker.sock): {exc}")
+    return client
+
+
+def test_the_image_builds_and_serves_as_a_non_root_user(logreg_dir: Path) -> None:
+    """Builds the `runtime` target (build arguments from MODELCYCLE_TEST_BASE_IMAGE and
+    PIP_INDEX_URL where set, for a machine without Docker Hub) and serves a mounted model."""
+    client = docker_client()
+    build_args = {
+        name: os.environ[variable]
+        for name, variable in (
+            ("BASE_IMAGE", "MODELCYCLE_TEST_BASE_IMAGE"),
+            ("PIP_INDEX_URL", "PIP_INDEX_URL"),
+        )
+        if os.environ.get(variable)
+    }
+    image, _ = client.images.build(
+        path=str(ROOT),
+        dockerfile="deploy/Dockerfile",
+        target="runtime",
+        buildargs=build_args,
+        tag="modelcycle-serve-test:latest",
+        rm=True,
+    )
+    port = free_port()
+    container = client.containers.run(
+        image.id,
+        detach=True,
+        read_only=True,
+        tmpfs={"/tmp": ""},
+        volumes={str(logreg_dir): {"bind": "/model", "mode": "ro"}},
+        ports={"8000/tcp": ("127.0.0.1", port)},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, container.logs().decode()
+            time.sleep(0.5)
+        answer = httpx.post(f"http://127.0.0.1:{port}/v1/predict", json={"texts": ["great"]})
+        user = container.exec_run(["python", "-c", "import os; print(os.getuid())"])
+    finally:
+        container.stop(timeout=30)
+        logs = container.logs(stdout=False, stderr=True).decode()
+        container.remove()
+    assert answer.json()["predictions"][0]["label"] == "positive"
+    assert int(user.output) == 10001
+    assert logs.strip()
+    assert all(json.loads(line) for line in logs.splitlines() if line.strip())
