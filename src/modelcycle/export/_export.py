@@ -24,6 +24,7 @@ from modelcycle._version import __version__
 from modelcycle.artifacts import write_model_dir
 from modelcycle.exceptions import ExportError
 from modelcycle.export._graph import OUTPUT, BagNet, build_graph
+from modelcycle.export._text import text_input_model
 from modelcycle.export._transformer import TransformerNet, optimize_transformer
 from modelcycle.models import ModelState, TextClassifier
 from modelcycle.runtime import (
@@ -93,6 +94,27 @@ class OnnxVariant:
             threads=threads,
             tokenizer=self.tokenizer,
         )
+
+    def text_graph(self) -> bytes:
+        """This variant as one text-input graph: strings in, ``label`` and calibrated
+        ``probabilities`` out (see :mod:`modelcycle.export._text`)."""
+        if self.tokenizer is not None:
+            raise ExportError("a text-input graph of the transformer family is not supported yet")
+        model = text_input_model(
+            self.graph,
+            preprocessing=self.preprocessing,
+            vocabulary=self.vocabulary,
+            tensors=self.tensors,
+            classes=self.classes,
+            postprocess=self.postprocess,
+            metadata={
+                "modelcycle_version": __version__,
+                "family": self.source_family,
+                "labels": json.dumps(self.classes),
+                "precision": self.precision,
+            },
+        )
+        return bytes(model.SerializeToString())
 
     def write_dir(self, path: str | Path, *, metrics: Mapping[str, Any] | None = None) -> Path:
         """A model directory (``load_model``, ``evaluate``, ``predict`` and serving read it):
