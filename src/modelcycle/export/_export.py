@@ -23,6 +23,7 @@ from modelcycle._io import atomic_file, write_json
 from modelcycle._version import __version__
 from modelcycle.artifacts import write_model_dir
 from modelcycle.exceptions import ExportError
+from modelcycle.export._card import card_path, check_text_parity, model_card
 from modelcycle.export._graph import OUTPUT, BagNet, build_graph
 from modelcycle.export._text import text_input_model
 from modelcycle.export._transformer import TransformerNet, optimize_transformer
@@ -186,6 +187,15 @@ class ExportResult:
     size_bytes: int
     max_abs_diff: float
     parity_texts: int
+    written: tuple[Path, ...] = ()
+
+    def summary(self) -> str:
+        """One line: what was written, the graph's size and the parity."""
+        where = " and ".join(str(p) for p in self.written) or f"the model directory {self.path}"
+        return (
+            f"wrote {where} ({self.family}, graph {self.size_bytes:,} bytes); parity with "
+            f"the model: max difference {self.max_abs_diff:.1e} on {self.parity_texts} texts"
+        )
 
 
 def _linear_net(state: ModelState) -> BagNet:
@@ -389,18 +399,46 @@ def export_model(
     texts: Sequence[str] = (),
     tolerance: float = PARITY_TOLERANCE,
     seed: int = 0,
+    text_input: bool = False,
+    about: Mapping[str, Any] | None = None,
 ) -> ExportResult:
     """Export ``model`` to ``out``: ``FILE.onnx`` (+ ``FILE.preprocessing.json``), or a model
     directory when ``out`` does not end in ``.onnx``. The parity check runs first on
     ``texts`` and generated texts; a difference over ``tolerance`` writes nothing.
 
+    With ``text_input``, ``FILE.onnx`` is one graph from strings to ``label`` and
+    ``probabilities`` (see :mod:`modelcycle.export._text`), written with its model card
+    ``FILE.model_card.md`` (``about``: the model directory's ``model.json``, for its training
+    and metrics).
+
     Example::
 
         export_model(load_model("model/"), "model.onnx").max_abs_diff   # e.g. 3e-08
     """
+    out = Path(out)
+    if text_input and out.suffix != ".onnx":
+        raise ExportError(f"a text-input graph is one file: give a path ending in .onnx, not {out}")
     net, state = network_of(model)
     variant = variant_of(model, net, state)
     sample = [*texts, *parity_texts(parity_words(variant), seed=seed)]
+    if text_input:
+        graph = variant.text_graph()
+        diff = check_text_parity(model, graph, sample, tolerance=tolerance)
+        card = model_card(
+            name=out.name,
+            family=model.family,
+            classes=[str(c) for c in variant.classes],
+            preprocessing=variant.preprocessing,
+            params=variant.source_params,
+            postprocess=variant.postprocess,
+            parity={"max_abs_diff": diff, "texts": len(sample)},
+            about=about,
+        )
+        with atomic_file(out) as tmp:
+            tmp.write_bytes(graph)
+            with atomic_file(card_path(out)) as card_tmp:
+                card_tmp.write_text(card, encoding="utf-8")
+        return ExportResult(out, model.family, len(graph), diff, len(sample), (out, card_path(out)))
     diff = check_parity(model, variant, sample, tolerance=tolerance)
     if isinstance(net, TransformerNet):  # ONNX Runtime's fused graph, when it computes the same
         fused = fused_transformer(model, variant, net.config, sample, tolerance)
@@ -412,15 +450,12 @@ def export_model(
             "details": {**variant.details, "parity": {"max_abs_diff": diff, "texts": len(sample)}},
         }
     )
-    out = Path(out)
+    written: tuple[Path, ...] = ()
     if out.suffix == ".onnx":
         variant.write_file(out)
+        written = (out, preprocessing_path(out))
+        if variant.tokenizer is not None:
+            written += (tokenizer_path(out),)
     else:
         variant.write_dir(out)
-    return ExportResult(
-        path=out,
-        family=model.family,
-        size_bytes=len(variant.graph),
-        max_abs_diff=diff,
-        parity_texts=len(sample),
-    )
+    return ExportResult(out, model.family, len(variant.graph), diff, len(sample), written)

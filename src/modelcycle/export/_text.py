@@ -110,11 +110,9 @@ def text_input_model(
 
 
 def _strings(values: Sequence[str]) -> Any:
-    from onnx import TensorProto, helper
+    from onnx import numpy_helper
 
-    return helper.make_tensor(
-        "strings", TensorProto.STRING, [len(values)], [v.encode("utf-8") for v in values]
-    )
+    return numpy_helper.from_array(np.asarray(list(values), dtype=object))
 
 
 def _multi(b: _Builder, op_type: str, inputs: Sequence[str], count: int, **attrs: Any) -> list[str]:
@@ -150,7 +148,12 @@ def _word_ids(b: _Builder, vocabulary: Sequence[str]) -> tuple[str, str]:
     # compaction: sort each row's positions by (dropped, position), a stable partition
     width = b.op("Shape", [ids], start=1, end=2)
     where = b.op(
-        "Range", [b.const("zero", np.int64(0)), _scalar(b, width), b.const("one", np.int64(1))]
+        "Range",
+        [
+            b.const("zero", np.asarray(0, dtype=np.int64)),
+            _scalar(b, width),
+            b.const("one", np.asarray(1, dtype=np.int64)),
+        ],
     )
     dropped = b.op("Mul", [b.op("Cast", [drop], to=7), width])
     _, order = _multi(b, "TopK", [b.op("Add", [where, dropped]), width], 2, axis=1, largest=0)
@@ -184,7 +187,12 @@ def _positions(b: _Builder, ids: str) -> str:
     """0, 1, ... over the token axis of ``ids`` [n, T]: int64 [T]."""
     width = b.op("Shape", [ids], start=1, end=2)
     return b.op(
-        "Range", [b.const("zero", np.int64(0)), _scalar(b, width), b.const("one", np.int64(1))]
+        "Range",
+        [
+            b.const("zero", np.asarray(0, dtype=np.int64)),
+            _scalar(b, width),
+            b.const("one", np.asarray(1, dtype=np.int64)),
+        ],
     )
 
 
@@ -226,7 +234,14 @@ def _window(b: _Builder, name: str, offset: int, n: int) -> str:
 def _flat_entries(b: _Builder, keys: str, ok: str) -> tuple[str, str]:
     """``(keys, rows)`` [m] of the kept entries of ``keys`` [n, W], row by row."""
     n = b.op("Shape", [keys], start=0, end=1)
-    rows = b.op("Range", [b.const("zero", np.int64(0)), _scalar(b, n), b.const("one", np.int64(1))])
+    rows = b.op(
+        "Range",
+        [
+            b.const("zero", np.asarray(0, dtype=np.int64)),
+            _scalar(b, n),
+            b.const("one", np.asarray(1, dtype=np.int64)),
+        ],
+    )
     rows = b.op(
         "Expand", [b.op("Unsqueeze", [rows, b.const("axis", _i64(1))]), b.op("Shape", [keys])]
     )
@@ -369,9 +384,12 @@ def _postprocess(
         label = b.op("Gather", [names, b.op("ArgMax", [proba], axis=1, keepdims=0)])
     else:
         chosen = list(classes).index(rule.threshold.label)
-        score = b.op("Gather", [proba, b.const("chosen", np.int64(chosen))], axis=1)
+        score = b.op(
+            "Gather", [proba, b.const("chosen", np.asarray(chosen, dtype=np.int64))], axis=1
+        )
         over = b.op(
-            "GreaterOrEqual", [score, b.const("threshold", np.float32(rule.threshold.value))]
+            "GreaterOrEqual",
+            [score, b.const("threshold", np.asarray(rule.threshold.value, dtype=np.float32))],
         )
         label = b.op(
             "Where",

@@ -1,0 +1,185 @@
+"""A text-input graph's parity check and its model card (``FILE.model_card.md``).
+
+The card is what a user of the graph alone needs: its input and outputs, the labels in column
+order, what the graph computes, how the model was trained, and what was measured (the parity
+with modelcycle's own prediction, and any metrics stored with the model).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from modelcycle._version import __version__
+from modelcycle.exceptions import ExportError
+from modelcycle.models import TextClassifier
+from modelcycle.postprocess import Postprocess
+
+__all__ = ["CARD_SUFFIX", "card_path", "check_text_parity", "model_card", "run_text_graph"]
+
+CARD_SUFFIX = ".model_card.md"
+
+
+def card_path(onnx_file: str | Path) -> Path:
+    """Where ``model.onnx``'s card lives: ``model.model_card.md``."""
+    onnx_file = Path(onnx_file)
+    return onnx_file.with_name(onnx_file.name.removesuffix(".onnx") + CARD_SUFFIX)
+
+
+def run_text_graph(
+    graph: bytes, texts: Sequence[str], *, threads: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(labels, probabilities)`` of a text-input graph on plain ONNX Runtime."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    if threads is not None:
+        options.intra_op_num_threads = threads
+    session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+    labels, proba = session.run(None, {"text": np.asarray(list(texts), dtype=object)})
+    return labels, proba
+
+
+def expected_outputs(model: TextClassifier, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``(labels as strings, probabilities)`` as ``modelcycle predict`` answers: the model's
+    probabilities after its stored temperature and threshold."""
+    proba = model.predict_proba(list(texts))
+    rule = model.postprocess_ or Postprocess()
+    labels, calibrated = rule.apply(proba, [str(c) for c in model.classes_])
+    return labels.astype(str), calibrated
+
+
+def check_text_parity(
+    model: TextClassifier, graph: bytes, texts: Sequence[str], *, tolerance: float
+) -> float:
+    """The largest probability difference between ``model`` and the text-input ``graph`` on
+    ``texts``; an ExportError when it exceeds ``tolerance`` or a label differs."""
+    labels, proba = expected_outputs(model, texts)
+    got_labels, got = run_text_graph(graph, texts)
+    diff = float(np.abs(proba - got).max()) if len(texts) else 0.0
+    wrong = np.flatnonzero(got_labels.astype(str) != labels)
+    if not diff <= tolerance or len(wrong):
+        where = (
+            f"; labels differ on {len(wrong)} texts, e.g. {texts[wrong[0]]!r}" if len(wrong) else ""
+        )
+        raise ExportError(
+            f"parity check failed: the text-input graph and the {model.family} model differ by "
+            f"up to {diff:.2e} in probability on {len(texts)} texts (allowed {tolerance:.0e})"
+            f"{where}; nothing was written"
+        )
+    return diff
+
+
+def model_card(
+    *,
+    name: str,
+    family: str,
+    classes: Sequence[str],
+    preprocessing: Mapping[str, Any],
+    params: Mapping[str, Any],
+    postprocess: Mapping[str, Any] | None,
+    parity: Mapping[str, Any],
+    about: Mapping[str, Any] | None = None,
+) -> str:
+    """The Markdown card of a text-input graph ``name``."""
+    about = about or {}
+    labels = ", ".join(f"`{c}`" for c in classes)
+    lines = [
+        f"# {name}: a {family} text classifier",
+        "",
+        f"Exported by modelcycle {__version__}: one ONNX graph, texts in, labels and "
+        "probabilities out; any ONNX Runtime (opset 20, with its `com.microsoft` and "
+        "`ai.onnx.ml` operators) runs it without modelcycle.",
+        "",
+        "## Inputs and outputs",
+        "",
+        "| name | type | shape | meaning |",
+        "|---|---|---|---|",
+        "| `text` (input) | string | [n] | the texts, UTF-8 |",
+        f"| `label` | string | [n] | the answer, one of {labels} |",
+        f"| `probabilities` | float32 | [n, {len(classes)}] | one column per label, "
+        f"in the order {labels} |",
+        "",
+        "## What the graph computes",
+        "",
+        *_steps(preprocessing, postprocess),
+        "",
+        "## How it was trained",
+        "",
+        f"- family: `{family}`",
+        f"- parameters: `{json.dumps(dict(params), sort_keys=True, default=str)}`",
+    ]
+    for key, value in about.get("training", {}).items():
+        lines.append(f"- {key}: `{json.dumps(value, default=str)}`")
+    lines += ["", "## Measured", ""]
+    lines.append(
+        f"- parity with `modelcycle predict`: labels equal on all {parity['texts']} texts, "
+        f"probabilities within {parity['max_abs_diff']:.1e}"
+    )
+    for key, value in about.get("metrics", {}).items():
+        if isinstance(value, int | float | str):
+            lines.append(f"- {key}: {value}")
+    lines += ["", *_usage(name)]
+    return "\n".join(lines) + "\n"
+
+
+def _steps(preprocessing: Mapping[str, Any], postprocess: Mapping[str, Any] | None) -> list[str]:
+    kind = preprocessing.get("kind")
+    tokens, tags = preprocessing.get("token_pattern"), preprocessing.get("tag_pattern")
+    steps = [
+        "1. lower-case (`StringNormalizer`, locale C.UTF-8), find the tokens "
+        f"`{tokens}` with HTML tags `{tags}` removed (`com.microsoft.Tokenizer`), map words to "
+        "ids (`LabelEncoder`; unknown words break n-grams)",
+    ]
+    if kind == "ngrams":
+        low, high = preprocessing["ngram_range"]
+        steps.append(
+            f"2. word {low}- to {high}-grams to columns, weighted `{preprocessing['weighting']}`"
+            + (
+                " (1 + ln tf) x idf, rows L2-normalised"
+                if preprocessing["weighting"] == "tfidf"
+                else ""
+            )
+        )
+    else:
+        steps.append(
+            f"2. fastText bag: word ids and each 2- to {preprocessing['ngrams']}-gram hashed into "
+            f"one of {preprocessing['buckets']:,} buckets (also n-grams training never saw, as "
+            "modelcycle does)"
+            + (", `</s>` ending every text" if preprocessing.get("end_token") else "")
+        )
+    steps.append("3. the network, then sigmoid or softmax")
+    rule = postprocess or {}
+    if rule.get("temperature", 1.0) != 1.0:
+        steps.append(f"4. temperature {rule['temperature']} (calibration)")
+    if rule.get("threshold"):
+        threshold = rule["threshold"]
+        steps.append(f"5. `{threshold['label']}` when its probability >= {threshold['value']}")
+    return steps
+
+
+def _usage(name: str) -> list[str]:
+    return [
+        "## Use",
+        "",
+        "Python (`pip install onnxruntime`):",
+        "",
+        "```python",
+        "import numpy as np, onnxruntime as ort",
+        f'session = ort.InferenceSession("{name}")',
+        'labels, proba = session.run(None, {"text": np.array(["I loved it"], dtype=object)})',
+        "```",
+        "",
+        "JavaScript (`npm install onnxruntime-node`):",
+        "",
+        "```js",
+        'const ort = require("onnxruntime-node");',
+        f'const session = await ort.InferenceSession.create("{name}");',
+        'const text = new ort.Tensor("string", ["I loved it"], [1]);',
+        "const { label, probabilities } = await session.run({ text });",
+        "```",
+    ]

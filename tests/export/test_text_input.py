@@ -1,0 +1,195 @@
+"""Text-input graphs: strings in, modelcycle's labels and probabilities out, on plain ONNX
+Runtime (Python without modelcycle, and JavaScript with onnxruntime-node)."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from modelcycle.cli import app
+from modelcycle.data import load_dataset
+from modelcycle.exceptions import ExportError
+from modelcycle.export import card_path, export_model, run_text_graph
+from modelcycle.models import TextClassifier, make_model
+from modelcycle.postprocess import Postprocess, Threshold
+
+FAMILIES: dict[str, tuple[str, dict[str, Any]]] = {
+    "logreg": ("logreg", {"min_df": 1}),
+    "svm-trigrams": ("svm", {"min_df": 1, "ngram_range": (1, 3)}),
+    "nb": ("nb", {"min_df": 1}),
+    "logreg-max-features": ("logreg", {"min_df": 1, "max_features": 30}),
+    "mlp": ("mlp", {"min_df": 1, "epochs": 5, "batch_size": 4, "hidden": (8,)}),
+    "fasttext": ("fasttext", {"epochs": 10, "batch_size": 4, "buckets": 1000}),
+    "fasttext-trigrams": ("fasttext", {"epochs": 5, "buckets": 50, "ngrams": 3}),
+}
+# tags between words (n-grams form across them), unknown words (they break n-grams), capitals,
+# accents, punctuation tokens, apostrophes, an empty text and fastText's own end token
+PROBE = [
+    "A WONDERFUL film<br /><br />great cast!",
+    "boring<b>film</b> I hated it?",
+    "Ça m'a plu: wonderful, don't miss it",
+    "",
+    "<br />",
+    "zzqx unknownword film great",
+    "great </s> film",
+    "it's a terrible,terrible plot... '' loved",
+]
+FIVE = ["A wonderful film", "truly awful, I hated it", "Brilliant!<br />Loved it", "", "dull"]
+
+
+def fit(name: str, texts: list[str], labels: list[str]) -> TextClassifier:
+    family, params = FAMILIES[name]
+    return make_model(family, params, seed=0).fit(texts, labels)
+
+
+@pytest.mark.parametrize("name", list(FAMILIES))
+def test_text_graph_matches_the_model(name: str, tmp_path: Path, reviews_csv: Path) -> None:
+    data = load_dataset(reviews_csv)
+    model = fit(name, data.texts, data.labels)
+    result = export_model(model, tmp_path / "m.onnx", text_input=True, texts=data.texts)
+    assert result.max_abs_diff <= 1e-4
+    assert result.parity_texts == len(data.texts) + 202
+    texts = [*data.texts, *PROBE]
+    labels, proba = run_text_graph((tmp_path / "m.onnx").read_bytes(), texts)
+    assert labels.tolist() == model.predict(texts).tolist()
+    np.testing.assert_allclose(proba, model.predict_proba(texts), atol=1e-4)
+    assert not (tmp_path / "m.preprocessing.json").exists()  # the graph needs nothing beside it
+
+
+def test_text_graph_applies_temperature_and_threshold(tmp_path: Path, reviews_csv: Path) -> None:
+    data = load_dataset(reviews_csv)
+    model = fit("logreg", data.texts, data.labels)
+    model.postprocess_ = Postprocess(2.0, Threshold("positive", 0.9, "precision"))
+    export_model(model, tmp_path / "m.onnx", text_input=True)
+    labels, proba = run_text_graph((tmp_path / "m.onnx").read_bytes(), data.texts)
+    expected_labels, calibrated = model.postprocess_.apply(
+        model.predict_proba(data.texts), model.classes_
+    )
+    np.testing.assert_allclose(proba, calibrated, atol=1e-5)
+    assert labels.tolist() == expected_labels.tolist()
+    assert labels.tolist() != model.predict(data.texts).tolist()  # the threshold changed some
+    card = card_path(tmp_path / "m.onnx").read_text()
+    assert "4. temperature 2.0 (calibration)" in card
+    assert "5. `positive` when its probability >= 0.9" in card
+
+
+def test_engineered_features_are_refused(tmp_path: Path, reviews_csv: Path) -> None:
+    data = load_dataset(reviews_csv)
+    model = make_model("logreg", {"min_df": 1, "features": ("length",)}, seed=0)
+    model.fit(data.texts, data.labels)
+    with pytest.raises(ExportError, match=r"engineered features \['length'\], which a text-input"):
+        export_model(model, tmp_path / "m.onnx", text_input=True)
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_text_graph_is_one_file(tmp_path: Path, reviews_csv: Path) -> None:
+    data = load_dataset(reviews_csv)
+    model = fit("nb", data.texts, data.labels)
+    with pytest.raises(ExportError, match=r"give a path ending in \.onnx, not .*/model$"):
+        export_model(model, tmp_path / "model", text_input=True)
+
+
+def test_cli_writes_graph_and_card(
+    tmp_path: Path, runner: CliRunner, model: Path, reviews_csv: Path
+) -> None:
+    out = tmp_path / "text.onnx"
+    result = runner.invoke(app, ["export", str(model), "-o", str(out), "--text-input"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"wrote {out} and {tmp_path / 'text.model_card.md'} (logreg, ")
+    card = (tmp_path / "text.model_card.md").read_text()
+    assert "| `label` | string | [n] | the answer, one of `negative`, `positive` |" in card
+    assert "- parity with `modelcycle predict`: labels equal on all 202 texts" in card
+    assert "## How it was trained" in card
+    labels, _ = run_text_graph(out.read_bytes(), ["a wonderful film", "awful and boring"])
+    assert labels.tolist() == ["positive", "negative"]
+
+
+def test_cli_refuses_a_directory(tmp_path: Path, runner: CliRunner, model: Path) -> None:
+    result = runner.invoke(app, ["export", str(model), "-o", str(tmp_path / "d"), "--text-input"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: a text-input graph is one file: give a path ending")
+
+
+PLAIN = """
+import json, sys
+import numpy as np, onnxruntime as ort
+session = ort.InferenceSession(sys.argv[1], providers=["CPUExecutionProvider"])
+labels, proba = session.run(None, {"text": np.array(json.loads(sys.argv[2]), dtype=object)})
+loaded = sorted(m for m in sys.modules if m.split(".")[0] == "modelcycle")
+print(json.dumps({"labels": labels.tolist(), "proba": proba.tolist(), "modelcycle": loaded}))
+"""
+
+
+def test_plain_onnxruntime_runs_it_without_modelcycle(tmp_path: Path, reviews_csv: Path) -> None:
+    data = load_dataset(reviews_csv)
+    model = fit("fasttext", data.texts, data.labels)
+    export_model(model, tmp_path / "m.onnx", text_input=True)
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", PLAIN, str(tmp_path / "m.onnx"), json.dumps(FIVE)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        check=True,
+    )
+    answer = json.loads(done.stdout)
+    assert answer["modelcycle"] == []
+    assert answer["labels"] == model.predict(FIVE).tolist()
+    np.testing.assert_allclose(answer["proba"], model.predict_proba(FIVE), atol=1e-4)
+
+
+JS = Path(__file__).parent / "js"
+
+
+@pytest.fixture(scope="session")
+def node_modules() -> Path:
+    """onnxruntime-node installed from the npm registry (once, into a cache folder)."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("node and npm are not installed: the JavaScript check needs them")
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    folder = cache / "modelcycle-tests" / "js"
+    package = (JS / "package.json").read_text()
+    if (
+        not (folder / "node_modules" / "onnxruntime-node").is_dir()
+        or (folder / "package.json").read_text() != package
+    ):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "package.json").write_text(package)
+        subprocess.run(
+            ["npm", "install", "--no-audit", "--no-fund", "--no-package-lock"],
+            cwd=folder,
+            # the CPU runtime is in the package; skip the download of the CUDA one
+            env={**os.environ, "ONNXRUNTIME_NODE_INSTALL": "skip"},
+            capture_output=True,
+            timeout=300,
+            check=True,
+        )
+    return folder / "node_modules"
+
+
+@pytest.mark.parametrize("name", ["logreg", "fasttext"])
+def test_javascript_gets_modelcycles_labels(
+    name: str, node_modules: Path, tmp_path: Path, reviews_csv: Path
+) -> None:
+    data = load_dataset(reviews_csv)
+    model = fit(name, data.texts, data.labels)
+    export_model(model, tmp_path / "m.onnx", text_input=True)
+    (tmp_path / "texts.json").write_text(json.dumps(FIVE))
+    done = subprocess.run(
+        ["node", str(JS / "predict.js"), str(tmp_path / "m.onnx"), str(tmp_path / "texts.json")],
+        env={**os.environ, "NODE_PATH": str(node_modules)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    answer = json.loads(done.stdout)
+    assert answer["labels"] == model.predict(FIVE).tolist()
+    np.testing.assert_allclose(answer["probabilities"], model.predict_proba(FIVE), atol=1e-4)
