@@ -50,6 +50,13 @@ def quantize(
         int | None,
         typer.Option(help="fasttext: keep the K table rows of largest norm (adds 'pruned')."),
     ] = None,
+    text_input: Annotated[
+        bool,
+        typer.Option(
+            "--text-input",
+            help="Also write each variant as text.onnx: strings in, label and probabilities out.",
+        ),
+    ] = False,
     threads: Annotated[int, typer.Option(help="ONNX Runtime threads.")] = 2,
     batch_size: Annotated[int, typer.Option(help="Batch size of the throughput measure.")] = 32,
     text: TextColumn = None,
@@ -72,6 +79,7 @@ def quantize(
         calibrate=calibrate,
         max_accuracy_drop=max_accuracy_drop,
         prune_vocab=prune_vocab,
+        text_input=text_input,
         threads=threads,
         batch_size=batch_size,
         seed=seed,

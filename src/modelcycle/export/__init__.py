@@ -14,10 +14,11 @@ with::
     labels, proba = run_text_graph(Path("text.onnx").read_bytes(), ["I loved it"])
 """
 
-from modelcycle.export._card import card_path, check_text_parity, run_text_graph
+from modelcycle.export._card import card_path, check_text_parity, expected_outputs, run_text_graph
 from modelcycle.export._export import (
     NETWORKS,
     PARITY_TOLERANCE,
+    TEXT_GRAPH,
     ExportResult,
     Network,
     OnnxVariant,
@@ -35,6 +36,7 @@ from modelcycle.export._transformer import TransformerNet, quiet_onnx_tools
 __all__ = [
     "NETWORKS",
     "PARITY_TOLERANCE",
+    "TEXT_GRAPH",
     "BagNet",
     "ExportResult",
     "Network",
@@ -45,6 +47,7 @@ __all__ = [
     "card_path",
     "check_parity",
     "check_text_parity",
+    "expected_outputs",
     "export_model",
     "fused_transformer",
     "network_of",

@@ -16,10 +16,16 @@ import numpy as np
 
 from modelcycle._version import __version__
 from modelcycle.exceptions import ExportError
-from modelcycle.models import TextClassifier
 from modelcycle.postprocess import Postprocess
 
-__all__ = ["CARD_SUFFIX", "card_path", "check_text_parity", "model_card", "run_text_graph"]
+__all__ = [
+    "CARD_SUFFIX",
+    "card_path",
+    "check_text_parity",
+    "expected_outputs",
+    "model_card",
+    "run_text_graph",
+]
 
 CARD_SUFFIX = ".model_card.md"
 
@@ -44,32 +50,37 @@ def run_text_graph(
     return labels, proba
 
 
-def expected_outputs(model: TextClassifier, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """``(labels as strings, probabilities)`` as ``modelcycle predict`` answers: the model's
-    probabilities after its stored temperature and threshold."""
-    proba = model.predict_proba(list(texts))
-    rule = model.postprocess_ or Postprocess()
-    labels, calibrated = rule.apply(proba, [str(c) for c in model.classes_])
+def expected_outputs(
+    proba: np.ndarray, classes: Sequence[Any], postprocess: Postprocess | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(labels as strings, probabilities)`` as ``modelcycle predict`` answers: ``proba``
+    after the stored temperature and threshold."""
+    rule = postprocess or Postprocess()
+    labels, calibrated = rule.apply(proba, [str(c) for c in classes])
     return labels.astype(str), calibrated
 
 
 def check_text_parity(
-    model: TextClassifier, graph: bytes, texts: Sequence[str], *, tolerance: float
+    graph: bytes,
+    texts: Sequence[str],
+    expected: tuple[np.ndarray, np.ndarray],
+    *,
+    tolerance: float,
+    what: str,
 ) -> float:
-    """The largest probability difference between ``model`` and the text-input ``graph`` on
-    ``texts``; an ExportError when it exceeds ``tolerance`` or a label differs."""
-    labels, proba = expected_outputs(model, texts)
+    """The largest probability difference between the text-input ``graph`` and the
+    ``expected`` ``(labels, probabilities)`` of ``what`` on ``texts``; an ExportError when it
+    exceeds ``tolerance`` or a label differs."""
+    labels, proba = expected
     got_labels, got = run_text_graph(graph, texts)
     diff = float(np.abs(proba - got).max()) if len(texts) else 0.0
-    wrong = np.flatnonzero(got_labels.astype(str) != labels)
+    wrong = np.flatnonzero(got_labels.astype(str) != labels.astype(str))
     if not diff <= tolerance or len(wrong):
-        where = (
-            f"; labels differ on {len(wrong)} texts, e.g. {texts[wrong[0]]!r}" if len(wrong) else ""
-        )
+        where = f"; labels differ on {len(wrong)}, e.g. {texts[wrong[0]]!r}" if len(wrong) else ""
         raise ExportError(
-            f"parity check failed: the text-input graph and the {model.family} model differ by "
-            f"up to {diff:.2e} in probability on {len(texts)} texts (allowed {tolerance:.0e})"
-            f"{where}; nothing was written"
+            f"parity check failed: the text-input graph and {what} differ by up to {diff:.2e} "
+            f"in probability on {len(texts)} texts (allowed {tolerance:.0e}){where}; "
+            "nothing was written"
         )
     return diff
 

@@ -23,11 +23,12 @@ from modelcycle._io import atomic_file, write_json
 from modelcycle._version import __version__
 from modelcycle.artifacts import write_model_dir
 from modelcycle.exceptions import ExportError
-from modelcycle.export._card import card_path, check_text_parity, model_card
+from modelcycle.export._card import card_path, check_text_parity, expected_outputs, model_card
 from modelcycle.export._graph import OUTPUT, BagNet, build_graph
 from modelcycle.export._text import text_input_model
 from modelcycle.export._transformer import TransformerNet, optimize_transformer
 from modelcycle.models import ModelState, TextClassifier
+from modelcycle.postprocess import Postprocess
 from modelcycle.runtime import (
     PREPROCESSING_FORMAT,
     OnnxClassifier,
@@ -39,6 +40,7 @@ from modelcycle.tokenizer import SubwordTokenizer
 __all__ = [
     "NETWORKS",
     "PARITY_TOLERANCE",
+    "TEXT_GRAPH",
     "ExportResult",
     "Network",
     "OnnxVariant",
@@ -53,6 +55,8 @@ __all__ = [
 
 PARITY_TOLERANCE = 1e-4
 """The largest difference in probability allowed between the model and its FP32 graph."""
+TEXT_GRAPH = "text.onnx"
+"""The text-input graph in a model directory written with ``text_input``."""
 PREPROCESSING_TENSORS = ("ngram_keys", "idf", "feature_mean", "feature_scale")
 NGRAM_HASH = {
     "tokens": "lower-case the text, replace tag_pattern matches by a space, find token_pattern",
@@ -117,10 +121,53 @@ class OnnxVariant:
         )
         return bytes(model.SerializeToString())
 
-    def write_dir(self, path: str | Path, *, metrics: Mapping[str, Any] | None = None) -> Path:
+    def text_files(
+        self,
+        name: str,
+        texts: Sequence[str],
+        expected: tuple[np.ndarray, np.ndarray],
+        *,
+        tolerance: float = PARITY_TOLERANCE,
+        what: str = "the featurised graph",
+        about: Mapping[str, Any] | None = None,
+    ) -> tuple[bytes, str, float]:
+        """``(graph, model card, parity difference)`` of this variant as the text-input graph
+        ``name``, checked against the ``expected`` labels and probabilities of ``texts``."""
+        graph = self.text_graph()
+        diff = check_text_parity(graph, texts, expected, tolerance=tolerance, what=what)
+        card = model_card(
+            name=name,
+            family=self.source_family,
+            classes=[str(c) for c in self.classes],
+            preprocessing=self.preprocessing,
+            params=self.source_params,
+            postprocess=self.postprocess,
+            parity={"max_abs_diff": diff, "texts": len(texts)},
+            about={**(about or {}), "metrics": {"precision": self.precision}},
+        )
+        return graph, card, diff
+
+    def write_dir(
+        self,
+        path: str | Path,
+        *,
+        metrics: Mapping[str, Any] | None = None,
+        text_input: bool = False,
+    ) -> Path:
         """A model directory (``load_model``, ``evaluate``, ``predict`` and serving read it):
         ``model.onnx``, the preprocessing arrays in ``weights.safetensors``, ``vocabulary.json``,
-        ``model.json`` and ``manifest.json``."""
+        ``model.json`` and ``manifest.json``; with ``text_input``, also ``text.onnx`` (the
+        variant from strings to label and probabilities, parity-checked against ``model.onnx``)
+        and its ``text.model_card.md``."""
+        files = {"model.onnx": self.graph}
+        if text_input:
+            texts = parity_texts(parity_words(self))
+            postprocess = Postprocess.from_json(self.postprocess, self.classes)
+            expected = expected_outputs(
+                self.classifier().predict_proba(texts), self.classes, postprocess
+            )
+            graph, card, _ = self.text_files(TEXT_GRAPH, texts, expected)
+            files |= {TEXT_GRAPH: graph, card_path(TEXT_GRAPH).name: card.encode("utf-8")}
         meta = {
             "family": "onnx",
             "labels": self.classes,
@@ -143,7 +190,7 @@ class OnnxVariant:
             meta=meta,
             tensors=self.tensors,
             documents=documents,
-            files={"model.onnx": self.graph},
+            files=files,
         )
 
     def write_file(self, path: str | Path) -> Path:
@@ -422,17 +469,11 @@ def export_model(
     variant = variant_of(model, net, state)
     sample = [*texts, *parity_texts(parity_words(variant), seed=seed)]
     if text_input:
-        graph = variant.text_graph()
-        diff = check_text_parity(model, graph, sample, tolerance=tolerance)
-        card = model_card(
-            name=out.name,
-            family=model.family,
-            classes=[str(c) for c in variant.classes],
-            preprocessing=variant.preprocessing,
-            params=variant.source_params,
-            postprocess=variant.postprocess,
-            parity={"max_abs_diff": diff, "texts": len(sample)},
-            about=about,
+        expected = expected_outputs(
+            model.predict_proba(sample), list(model.classes_), model.postprocess_
+        )
+        graph, card, diff = variant.text_files(
+            out.name, sample, expected, tolerance=tolerance, what=f"the {model.family} model"
         )
         with atomic_file(out) as tmp:
             tmp.write_bytes(graph)

@@ -199,7 +199,9 @@ def _positions(b: _Builder, ids: str) -> str:
 def _ngram_keys(b: _Builder, ids: str, orders: Sequence[int]) -> tuple[str, str]:
     """``(keys, ok)`` [n, W]: the key of the n-gram of each order that starts at each position
     (:func:`modelcycle.features.ngram_keys`' hash, in int64 arithmetic that wraps as uint64
-    does) and whether all its words are known; orders side by side on axis 1."""
+    does) and whether all its words are known. W = T x orders: the n-grams that start at each
+    position, shortest first, as modelcycle lists them (so that sums add up in the same order
+    and a float16 or INT8 network sees what it sees from modelcycle)."""
     known = b.op("GreaterOrEqual", [ids, b.const("zero", _i64(0))])
     one = b.const("one", _i64(1))
     keys, oks = [], []
@@ -217,7 +219,25 @@ def _ngram_keys(b: _Builder, ids: str, orders: Sequence[int]) -> tuple[str, str]
         key = b.op("BitwiseAnd", [key, b.const("mask", _i64(MASK))])
         keys.append(b.op("BitwiseOr", [key, b.const("order", _i64(n << ORDER_SHIFT))]))
         oks.append(ok)
-    return b.op("Concat", keys, axis=1), b.op("Cast", [b.op("Concat", oks, axis=1)], to=9)
+    width = b.op("Shape", [ids], start=1, end=2)
+    stacked = []
+    for name in (keys, oks):
+        full = [_pad_to(b, part, width) for part in name]  # each [n, T, 1]
+        stacked.append(
+            b.op("Reshape", [b.op("Concat", full, axis=2), b.const("rows", _i64(0, -1))])
+        )
+    return stacked[0], b.op("Cast", [stacked[1]], to=9)
+
+
+def _pad_to(b: _Builder, part: str, width: str) -> str:
+    """``part`` [n, w] padded with zeros to [n, ``width``, 1]."""
+    missing = b.op("Sub", [width, b.op("Shape", [part], start=1, end=2)])
+    pads = b.op("Concat", [b.const("zero", _i64(0)), missing], axis=0)
+    padded = b.op(
+        "Pad",
+        [part, pads, b.const("fill", np.asarray(0, dtype=np.int64)), b.const("axis", _i64(1))],
+    )
+    return b.op("Unsqueeze", [padded, b.const("axis", _i64(2))])
 
 
 def _window(b: _Builder, name: str, offset: int, n: int) -> str:
