@@ -193,3 +193,29 @@ def test_javascript_gets_modelcycles_labels(
     answer = json.loads(done.stdout)
     assert answer["labels"] == model.predict(FIVE).tolist()
     np.testing.assert_allclose(answer["probabilities"], model.predict_proba(FIVE), atol=1e-4)
+
+
+@pytest.fixture(scope="module")
+def lettered_backbone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny BERT with every letter as a ``##`` piece (any ASCII word is tokenizable)."""
+    pytest.importorskip("transformers", reason="the transformer extra is not installed")
+    pytest.importorskip("onnxruntime_extensions", reason="the onnx extra is not installed")
+    from tests.tiny_bert import make_tiny_backbone
+
+    return make_tiny_backbone(tmp_path_factory.mktemp("tiny-bert"), letters=True)
+
+
+def test_transformer_tokenizes_in_graph(
+    lettered_backbone: Path, tmp_path: Path, reviews_csv: Path
+) -> None:
+    data = load_dataset(reviews_csv)
+    params = {"backbone": str(lettered_backbone), "epochs": 2, "batch_size": 8, "max_length": 12}
+    model = make_model("transformer", params, seed=0).fit(data.texts, data.labels)
+    result = export_model(model, tmp_path / "t.onnx", text_input=True, texts=data.texts)
+    assert result.max_abs_diff <= 1e-4
+    long = "a wonderful film " * 10  # truncated to 12 tokens, [SEP] kept
+    texts = [*data.texts, *PROBE[:4], long, "Éclair, DON'T miss it?!"]
+    labels, proba = run_text_graph((tmp_path / "t.onnx").read_bytes(), texts)
+    assert labels.tolist() == model.predict(texts).tolist()
+    np.testing.assert_allclose(proba, model.predict_proba(texts), atol=1e-4)
+    assert "BertTokenizer" in card_path(tmp_path / "t.onnx").read_text()

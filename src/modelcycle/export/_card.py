@@ -43,6 +43,10 @@ def run_text_graph(
     import onnxruntime as ort
 
     options = ort.SessionOptions()
+    if b"ai.onnx.contrib" in graph:  # the transformer's tokenizer: onnxruntime-extensions
+        from onnxruntime_extensions import get_library_path
+
+        options.register_custom_ops_library(get_library_path())
     if threads is not None:
         options.intra_op_num_threads = threads
     session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
@@ -134,13 +138,22 @@ def model_card(
     for key, value in about.get("metrics", {}).items():
         if isinstance(value, int | float | str):
             lines.append(f"- {key}: {value}")
-    lines += ["", *_usage(name)]
+    lines += ["", *_usage(name, extensions=preprocessing.get("kind") == "tokenizer")]
     return "\n".join(lines) + "\n"
 
 
 def _steps(preprocessing: Mapping[str, Any], postprocess: Mapping[str, Any] | None) -> list[str]:
     kind = preprocessing.get("kind")
     tokens, tags = preprocessing.get("token_pattern"), preprocessing.get("tag_pattern")
+    if kind == "tokenizer":
+        return [
+            "1. the backbone's WordPiece tokenizer (onnxruntime-extensions' `BertTokenizer`, "
+            "domain `ai.onnx.contrib`: register `onnxruntime_extensions.get_library_path()` "
+            f"in the session options), `[CLS] ... [SEP]`, at most {preprocessing['max_length']} "
+            "tokens, padded to the longest text of the batch",
+            "2. the encoder and its classification head, softmax",
+            *_calibration(postprocess),
+        ]
     steps = [
         "1. lower-case (`StringNormalizer`, locale C.UTF-8), find the tokens "
         f"`{tokens}` with HTML tags `{tags}` removed (`com.microsoft.Tokenizer`), map words to "
@@ -164,6 +177,11 @@ def _steps(preprocessing: Mapping[str, Any], postprocess: Mapping[str, Any] | No
             + (", `</s>` ending every text" if preprocessing.get("end_token") else "")
         )
     steps.append("3. the network, then sigmoid or softmax")
+    return [*steps, *_calibration(postprocess)]
+
+
+def _calibration(postprocess: Mapping[str, Any] | None) -> list[str]:
+    steps = []
     rule = postprocess or {}
     if rule.get("temperature", 1.0) != 1.0:
         steps.append(f"4. temperature {rule['temperature']} (calibration)")
@@ -173,7 +191,23 @@ def _steps(preprocessing: Mapping[str, Any], postprocess: Mapping[str, Any] | No
     return steps
 
 
-def _usage(name: str) -> list[str]:
+def _usage(name: str, *, extensions: bool) -> list[str]:
+    if extensions:
+        return [
+            "## Use",
+            "",
+            "Python (`pip install onnxruntime onnxruntime-extensions`):",
+            "",
+            "```python",
+            "import numpy as np, onnxruntime as ort, onnxruntime_extensions",
+            "options = ort.SessionOptions()",
+            "options.register_custom_ops_library(onnxruntime_extensions.get_library_path())",
+            f'session = ort.InferenceSession("{name}", options)',
+            'labels, proba = session.run(None, {"text": np.array(["I loved it"], dtype=object)})',
+            "```",
+            "",
+            "Any other runtime must register the onnxruntime-extensions library the same way.",
+        ]
     return [
         "## Use",
         "",

@@ -103,8 +103,6 @@ class OnnxVariant:
     def text_graph(self) -> bytes:
         """This variant as one text-input graph: strings in, ``label`` and calibrated
         ``probabilities`` out (see :mod:`modelcycle.export._text`)."""
-        if self.tokenizer is not None:
-            raise ExportError("a text-input graph of the transformer family is not supported yet")
         model = text_input_model(
             self.graph,
             preprocessing=self.preprocessing,
@@ -112,6 +110,7 @@ class OnnxVariant:
             tensors=self.tensors,
             classes=self.classes,
             postprocess=self.postprocess,
+            tokenizer=self.tokenizer,
             metadata={
                 "modelcycle_version": __version__,
                 "family": self.source_family,

@@ -30,6 +30,7 @@ import numpy as np
 
 from modelcycle.exceptions import ExportError
 from modelcycle.export._graph import OUTPUT, _Builder, _i64, _tensor
+from modelcycle.export._text_wordpiece import EXTENSIONS_DOMAIN, wordpiece_inputs
 from modelcycle.features import TAG_PATTERN, TOKEN_PATTERN
 from modelcycle.postprocess import Postprocess
 
@@ -57,6 +58,7 @@ def text_input_model(
     tensors: Mapping[str, np.ndarray],
     classes: Sequence[str],
     postprocess: Mapping[str, Any] | None,
+    tokenizer: Mapping[str, Any] | None = None,
     metadata: Mapping[str, str] = {},
 ) -> onnx.ModelProto:
     """``graph`` (a network on featurised inputs) behind a string front and a post-processing
@@ -72,16 +74,25 @@ def text_input_model(
             "without -p features=..."
         )
     net = compose.add_prefix(onnx.load_from_string(graph), PREFIX)
+    opsets = {entry.domain: entry.version for entry in net.opset_import}
     b = _Builder()
-    ids = _word_ids(b, vocabulary)
-    if kind == "ngrams":
-        _ngram_inputs(b, ids, preprocessing, tensors)
-    elif kind == "hashed_bag":
-        _bag_inputs(b, ids, preprocessing, tensors, len(vocabulary))
+    if kind == "tokenizer":
+        if tokenizer is None:
+            raise ExportError("a transformer's text-input graph needs its tokenizer.json")
+        encoder = (PREFIX + "input_ids", PREFIX + "attention_mask")
+        wordpiece_inputs(b, TEXT, tokenizer, preprocessing, encoder)
+        opsets[EXTENSIONS_DOMAIN] = 1
+    elif kind in ("ngrams", "hashed_bag"):
+        ids = _word_ids(b, vocabulary)
+        if kind == "ngrams":
+            _ngram_inputs(b, ids, preprocessing, tensors)
+        else:
+            _bag_inputs(b, ids, preprocessing, tensors, len(vocabulary))
+        opsets[""] = max(opsets.get("", 0), TEXT_OPSET)
+        opsets["ai.onnx.ml"] = max(opsets.get("ai.onnx.ml", 0), 4)
+        opsets["com.microsoft"] = max(opsets.get("com.microsoft", 0), 1)
     else:
-        raise ExportError(
-            f"a text-input graph needs n-gram or hashed-bag preprocessing, not {kind!r}"
-        )
+        raise ExportError(f"no text-input graph for preprocessing {kind!r}")
     label = _postprocess(b, PREFIX + OUTPUT, classes, postprocess)
     nodes = [*b.nodes, *net.graph.node, *label]
     outputs = [
@@ -92,10 +103,6 @@ def text_input_model(
     merged = helper.make_graph(
         nodes, "modelcycle-text", inputs, outputs, [*b.initializers, *net.graph.initializer]
     )
-    opsets = {entry.domain: entry.version for entry in net.opset_import}
-    opsets[""] = max(opsets.get("", 0), TEXT_OPSET)
-    opsets["ai.onnx.ml"] = max(opsets.get("ai.onnx.ml", 0), 4)
-    opsets["com.microsoft"] = max(opsets.get("com.microsoft", 0), 1)
     model = helper.make_model(
         merged,
         opset_imports=[helper.make_opsetid(domain, v) for domain, v in opsets.items()],
