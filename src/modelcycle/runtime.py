@@ -99,8 +99,9 @@ class OnnxClassifier:
             self._ngrams = NgramFeaturizer.from_state(self.preprocessing, vocabulary, tensors)
         elif kind == "hashed_bag":
             self._bags = HashedBagFeaturizer.from_state(self.preprocessing, vocabulary)
-        else:
+        elif kind != "text":  # text: a text-input graph, its preprocessing is in the graph
             raise ValueError(f"unknown preprocessing kind {kind!r}")
+        self._outputs = ["probabilities"] if kind == "text" else None
         names = list(self.preprocessing.get("features", []))
         self._extra = EngineeredFeaturizer.from_tensors(names, tensors) if names else None
         self._row_of: np.ndarray | None = None
@@ -193,6 +194,8 @@ class OnnxClassifier:
     def inputs(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """The graph's inputs for ``texts`` (the featurisation the model was trained with)."""
         texts = ["" if text is None else str(text) for text in texts]
+        if self._outputs is not None:
+            return {"text": np.asarray(texts, dtype=object)}
         if self._subwords is not None:
             return self._subwords.inputs(texts)
         extra = None if self._extra is None else self._extra.transform(texts)
@@ -216,7 +219,7 @@ class OnnxClassifier:
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> np.ndarray:
         """The graph's probabilities (float32) for prepared inputs."""
-        output: np.ndarray = self._session.run(None, dict(feeds))[0]
+        output: np.ndarray = self._session.run(self._outputs, dict(feeds))[0]
         return output
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
@@ -257,6 +260,10 @@ def _session(graph: bytes, *, spin: bool, threads: int | None) -> Any:
             "`pip install 'modelcycle[onnx]'` (make install does)"
         ) from exc
     options = onnxruntime.SessionOptions()
+    if b"ai.onnx.contrib" in graph:  # a transformer's text-input graph: its tokenizer operator
+        from onnxruntime_extensions import get_library_path
+
+        options.register_custom_ops_library(get_library_path())
     # Worker threads busy-wait between a transformer's ~100 operators, as waking a sleeping
     # thread for each costs more than the operator (INT8 MiniLM, batch 1: 1.7 ms against
     # 2.4 ms), and stop at the end of each run, so that they do not take the cores from the

@@ -17,8 +17,9 @@ from modelcycle.cli import app
 from modelcycle.data import load_dataset
 from modelcycle.exceptions import ExportError
 from modelcycle.export import card_path, export_model, run_text_graph
-from modelcycle.models import TextClassifier, make_model
+from modelcycle.models import TextClassifier, load_model, make_model
 from modelcycle.postprocess import Postprocess, Threshold
+from modelcycle.prediction import predict
 
 FAMILIES: dict[str, tuple[str, dict[str, Any]]] = {
     "logreg": ("logreg", {"min_df": 1}),
@@ -89,11 +90,19 @@ def test_engineered_features_are_refused(tmp_path: Path, reviews_csv: Path) -> N
     assert not (tmp_path / "m.onnx").exists()
 
 
-def test_text_graph_is_one_file(tmp_path: Path, reviews_csv: Path) -> None:
+def test_text_graph_as_a_model_directory(tmp_path: Path, reviews_csv: Path) -> None:
     data = load_dataset(reviews_csv)
     model = fit("nb", data.texts, data.labels)
-    with pytest.raises(ExportError, match=r"give a path ending in \.onnx, not .*/model$"):
-        export_model(model, tmp_path / "model", text_input=True)
+    model.postprocess_ = Postprocess(2.0, Threshold("positive", 0.9, "precision"))
+    export_model(model, tmp_path / "dir", text_input=True)
+    loaded = load_model(tmp_path / "dir")
+    assert loaded.get_state().preprocessing == {"kind": "text"}
+    assert (tmp_path / "dir" / "model.model_card.md").is_file()
+    texts = [*data.texts, *PROBE]
+    expected = model.postprocess_.apply(model.predict_proba(texts), model.classes_)
+    answer = predict(loaded, texts)  # what `modelcycle predict` and the server answer
+    assert answer.labels.tolist() == expected[0].tolist()
+    np.testing.assert_allclose(answer.scores, expected[1], atol=1e-5)
 
 
 def test_cli_writes_graph_and_card(
@@ -109,12 +118,6 @@ def test_cli_writes_graph_and_card(
     assert "## How it was trained" in card
     labels, _ = run_text_graph(out.read_bytes(), ["a wonderful film", "awful and boring"])
     assert labels.tolist() == ["positive", "negative"]
-
-
-def test_cli_refuses_a_directory(tmp_path: Path, runner: CliRunner, model: Path) -> None:
-    result = runner.invoke(app, ["export", str(model), "-o", str(tmp_path / "d"), "--text-input"])
-    assert result.exit_code == 1
-    assert result.stderr.startswith("error: a text-input graph is one file: give a path ending")
 
 
 PLAIN = """

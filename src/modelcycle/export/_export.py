@@ -146,19 +146,38 @@ class OnnxVariant:
         )
         return graph, card, diff
 
+    def text_variant(self, graph: bytes) -> OnnxVariant:
+        """This variant with its text-input ``graph`` (preprocessing kind ``text``) for a model
+        directory: the temperature is in the graph, so only a threshold stays in
+        ``model.json`` (applied to the graph's calibrated probabilities)."""
+        threshold = (self.postprocess or {}).get("threshold")
+        return OnnxVariant(
+            graph=graph,
+            source_family=self.source_family,
+            classes=self.classes,
+            preprocessing={"kind": "text"},
+            tensors={},
+            vocabulary=[],
+            precision=self.precision,
+            source_params=self.source_params,
+            details={**self.details, "inputs": ["text"], "outputs": ["label", OUTPUT]},
+            postprocess=None if threshold is None else {"threshold": threshold},
+        )
+
     def write_dir(
         self,
         path: str | Path,
         *,
         metrics: Mapping[str, Any] | None = None,
         text_input: bool = False,
+        extra_files: Mapping[str, bytes] | None = None,
     ) -> Path:
         """A model directory (``load_model``, ``evaluate``, ``predict`` and serving read it):
         ``model.onnx``, the preprocessing arrays in ``weights.safetensors``, ``vocabulary.json``,
         ``model.json`` and ``manifest.json``; with ``text_input``, also ``text.onnx`` (the
         variant from strings to label and probabilities, parity-checked against ``model.onnx``)
-        and its ``text.model_card.md``."""
-        files = {"model.onnx": self.graph}
+        and its ``text.model_card.md``; ``extra_files`` by name."""
+        files = {"model.onnx": self.graph, **(extra_files or {})}
         if text_input:
             texts = parity_texts(parity_words(self))
             postprocess = Postprocess.from_json(self.postprocess, self.classes)
@@ -455,15 +474,14 @@ def export_model(
     With ``text_input``, ``FILE.onnx`` is one graph from strings to ``label`` and
     ``probabilities`` (see :mod:`modelcycle.export._text`), written with its model card
     ``FILE.model_card.md`` (``about``: the model directory's ``model.json``, for its training
-    and metrics).
+    and metrics); a directory gets it as ``model.onnx`` (``load_model``, ``predict`` and
+    ``serve`` read it) with ``model.model_card.md``.
 
     Example::
 
         export_model(load_model("model/"), "model.onnx").max_abs_diff   # e.g. 3e-08
     """
     out = Path(out)
-    if text_input and out.suffix != ".onnx":
-        raise ExportError(f"a text-input graph is one file: give a path ending in .onnx, not {out}")
     net, state = network_of(model)
     variant = variant_of(model, net, state)
     sample = [*texts, *parity_texts(parity_words(variant), seed=seed)]
@@ -474,6 +492,10 @@ def export_model(
         graph, card, diff = variant.text_files(
             out.name, sample, expected, tolerance=tolerance, what=f"the {model.family} model"
         )
+        if out.suffix != ".onnx":
+            card_file = {card_path("model.onnx").name: card.encode("utf-8")}
+            variant.text_variant(graph).write_dir(out, extra_files=card_file)
+            return ExportResult(out, model.family, len(graph), diff, len(sample))
         with atomic_file(out) as tmp:
             tmp.write_bytes(graph)
             with atomic_file(card_path(out)) as card_tmp:
