@@ -152,16 +152,9 @@ def _word_ids(b: _Builder, vocabulary: Sequence[str]) -> tuple[str, str]:
         values_tensor=_int64s(np.arange(len(vocabulary))),
         default_tensor=_int64s(np.asarray([-1])),
     )
-    # compaction: sort each row's positions by (dropped, position), a stable partition
+    # compaction: sort each row's positions by (dropped, position), keys that are all distinct
     width = b.op("Shape", [ids], start=1, end=2)
-    where = b.op(
-        "Range",
-        [
-            b.const("zero", np.asarray(0, dtype=np.int64)),
-            _scalar(b, width),
-            b.const("one", np.asarray(1, dtype=np.int64)),
-        ],
-    )
+    where = _positions(b, ids)
     dropped = b.op("Mul", [b.op("Cast", [drop], to=7), width])
     _, order = _multi(b, "TopK", [b.op("Add", [where, dropped]), width], 2, axis=1, largest=0)
     ids = b.op("GatherElements", [ids, order], axis=1)
