@@ -81,6 +81,16 @@ def test_text_graph_applies_temperature_and_threshold(tmp_path: Path, reviews_cs
     assert "5. `positive` when its probability >= 0.9" in card
 
 
+def test_a_tie_is_not_a_parity_failure(tmp_path: Path) -> None:
+    # symmetric data: texts without known words score 0.5/0.5, and float noise picks the label
+    texts = ["a wonderful film", "awful boring", "great cast", "terrible plot"] * 3
+    model = make_model("logreg", {"min_df": 1}, seed=0).fit(texts, ["pos", "neg"] * 6)
+    tie = model.predict_proba([""])[0]
+    assert abs(tie[0] - tie[1]) < 1e-6
+    result = export_model(model, tmp_path / "m.onnx", text_input=True)
+    assert result.max_abs_diff <= 1e-4
+
+
 def test_engineered_features_are_refused(tmp_path: Path, reviews_csv: Path) -> None:
     data = load_dataset(reviews_csv)
     model = make_model("logreg", {"min_df": 1, "features": ("length",)}, seed=0)

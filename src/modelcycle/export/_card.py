@@ -20,6 +20,7 @@ from modelcycle.postprocess import Postprocess
 
 __all__ = [
     "CARD_SUFFIX",
+    "Expected",
     "card_path",
     "check_text_parity",
     "expected_outputs",
@@ -54,31 +55,44 @@ def run_text_graph(
     return labels, proba
 
 
+Expected = tuple[np.ndarray, np.ndarray, np.ndarray]
+"""Labels (strings), probabilities, and how far each text's decision is from changing."""
+
+
 def expected_outputs(
     proba: np.ndarray, classes: Sequence[Any], postprocess: Postprocess | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(labels as strings, probabilities)`` as ``modelcycle predict`` answers: ``proba``
-    after the stored temperature and threshold."""
+) -> Expected:
+    """``(labels as strings, probabilities, margins)`` as ``modelcycle predict`` answers:
+    ``proba`` after the stored temperature and threshold; a margin is the gap between the two
+    most probable classes, or between the threshold and its label's probability."""
     rule = postprocess or Postprocess()
-    labels, calibrated = rule.apply(proba, [str(c) for c in classes])
-    return labels.astype(str), calibrated
+    names = [str(c) for c in classes]
+    labels, calibrated = rule.apply(proba, names)
+    if rule.threshold is not None:
+        margins = np.abs(calibrated[:, names.index(rule.threshold.label)] - rule.threshold.value)
+    elif calibrated.shape[1] > 1:
+        top = np.sort(calibrated, axis=1)
+        margins = top[:, -1] - top[:, -2]
+    else:
+        margins = np.full(len(calibrated), np.inf)
+    return labels.astype(str), calibrated, margins
 
 
 def check_text_parity(
     graph: bytes,
     texts: Sequence[str],
-    expected: tuple[np.ndarray, np.ndarray],
+    expected: Expected,
     *,
     tolerance: float,
     what: str,
 ) -> float:
     """The largest probability difference between the text-input ``graph`` and the
-    ``expected`` ``(labels, probabilities)`` of ``what`` on ``texts``; an ExportError when it
-    exceeds ``tolerance`` or a label differs."""
-    labels, proba = expected
+    ``expected`` outputs of ``what`` on ``texts``; an ExportError when it exceeds
+    ``tolerance`` or a label differs (other than on a tie: a decision within ``tolerance``)."""
+    labels, proba, margins = expected
     got_labels, got = run_text_graph(graph, texts)
     diff = float(np.abs(proba - got).max()) if len(texts) else 0.0
-    wrong = np.flatnonzero(got_labels.astype(str) != labels.astype(str))
+    wrong = np.flatnonzero((got_labels.astype(str) != labels) & (margins > tolerance))
     if not diff <= tolerance or len(wrong):
         where = f"; labels differ on {len(wrong)}, e.g. {texts[wrong[0]]!r}" if len(wrong) else ""
         raise ExportError(

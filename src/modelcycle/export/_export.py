@@ -23,7 +23,13 @@ from modelcycle._io import atomic_file, write_json
 from modelcycle._version import __version__
 from modelcycle.artifacts import write_model_dir
 from modelcycle.exceptions import ExportError
-from modelcycle.export._card import card_path, check_text_parity, expected_outputs, model_card
+from modelcycle.export._card import (
+    Expected,
+    card_path,
+    check_text_parity,
+    expected_outputs,
+    model_card,
+)
 from modelcycle.export._graph import OUTPUT, BagNet, build_graph
 from modelcycle.export._text import text_input_model
 from modelcycle.export._transformer import TransformerNet, optimize_transformer
@@ -124,14 +130,14 @@ class OnnxVariant:
         self,
         name: str,
         texts: Sequence[str],
-        expected: tuple[np.ndarray, np.ndarray],
+        expected: Expected,
         *,
         tolerance: float = PARITY_TOLERANCE,
         what: str = "the featurised graph",
         about: Mapping[str, Any] | None = None,
     ) -> tuple[bytes, str, float]:
         """``(graph, model card, parity difference)`` of this variant as the text-input graph
-        ``name``, checked against the ``expected`` labels and probabilities of ``texts``."""
+        ``name``, checked against the ``expected`` outputs on ``texts``."""
         graph = self.text_graph()
         diff = check_text_parity(graph, texts, expected, tolerance=tolerance, what=what)
         card = model_card(
