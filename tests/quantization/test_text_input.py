@@ -1,13 +1,16 @@
 """Quantized variants keep text input: ``text.onnx`` in each variant's directory computes, from
 strings, what the variant's featurised graph computes."""
 
+import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
 from modelcycle.artifacts import verify_manifest
+from modelcycle.cli import app
 from modelcycle.config import QuantizeConfig
 from modelcycle.data import Dataset, load_dataset
 from modelcycle.export import run_text_graph
@@ -63,3 +66,15 @@ def test_without_the_setting_there_is_no_text_graph(tmp_path: Path, data: Datase
     model = make_model("nb", {"min_df": 1}, seed=0).fit(data.texts, data.labels)
     quantize(model, data, tmp_path / "q", QuantizeConfig(**FAST, precisions=("fp16",)))
     assert not (tmp_path / "q" / "fp16" / "text.onnx").exists()
+
+
+def test_cli_flag(tmp_path: Path, runner: CliRunner, model: Path, reviews_csv: Path) -> None:
+    out = tmp_path / "q"
+    args = ["quantize", str(model), "--data", str(reviews_csv), "-o", str(out)]
+    extra = ["--precision", "fp16", "--text-input", "--calibration-data", str(reviews_csv)]
+    result = runner.invoke(app, [*args, *extra])
+    assert result.exit_code == 0, result.output
+    labels, _ = run_text_graph((out / "fp16" / "text.onnx").read_bytes(), ["a wonderful film"])
+    assert labels.tolist() == ["positive"]
+    table = json.loads((out / "quantization.json").read_text())
+    assert table["source"]["calibration"] == "given texts"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -85,12 +86,9 @@ def quantize(
         seed=seed,
     )
     classifier = load_model(model)
-    dataset = load_dataset(data, text=text, label=label, encoding=encoding)
-    calibration = None
-    if calibration_data is not None:
-        calibration = load_dataset(
-            calibration_data, text=text, encoding=encoding, require_label=False
-        ).texts
+    load = partial(load_dataset, text=text, encoding=encoding)
+    dataset = load(data, label=label)
+    calibration = load(calibration_data, require_label=False).texts if calibration_data else None
     table = quantize_model(
         classifier, dataset, out, config, calibration=calibration, source=str(model), progress=say
     )
