@@ -232,3 +232,16 @@ def test_transformer_tokenizes_in_graph(
     assert labels.tolist() == model.predict(texts).tolist()
     np.testing.assert_allclose(proba, model.predict_proba(texts), atol=1e-4)
     assert "BertTokenizer" in card_path(tmp_path / "t.onnx").read_text()
+
+
+def test_served_from_a_model_directory(tmp_path: Path, reviews_csv: Path) -> None:
+    from modelcycle.serving import ServedModel
+
+    data = load_dataset(reviews_csv)
+    model = fit("fasttext", data.texts, data.labels)
+    export_model(model, tmp_path / "dir", text_input=True)
+    served = ServedModel.load(tmp_path / "dir")
+    answers = served.predict(FIVE)
+    assert [a["label"] for a in answers] == model.predict(FIVE).tolist()
+    scores = [[a["scores"][c] for c in model.classes_] for a in answers]
+    np.testing.assert_allclose(scores, model.predict_proba(FIVE), atol=1e-4)
