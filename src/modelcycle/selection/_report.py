@@ -158,7 +158,7 @@ def chart_png(board: Leaderboard) -> bytes:
         label="Pareto front",
         zorder=2,
     )
-    for size in (0.1, 1, 10, 100):  # the scale of the markers' areas, in the legend
+    for size in (0.01, 0.1, 1, 10, 100):  # the scale of the markers' areas, in the legend
         if rows and min(r["size_mb"] for r in rows) / 3 <= size <= 3 * max(
             r["size_mb"] for r in rows
         ):

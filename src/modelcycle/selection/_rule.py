@@ -1,5 +1,8 @@
 """The recommendation rule, stated once: the cheapest model (size, then p50 latency) whose
-accuracy is not significantly below the best's, among those that meet the constraints.
+accuracy is not significantly below the best's, among those that meet the constraints. Sizes and
+latencies within a factor ``SAME`` (2) of the smallest (fastest) count as equal, and then the more
+accurate model wins: so the pick is never more than twice as large, or as slow, as another model
+whose accuracy is statistically indistinguishable, and never trades accuracy for a few kilobytes.
 
 "Significantly below" is McNemar's exact test (two-sided) of each candidate against the most
 accurate one on the same validation rows (every row scored once: the held-out part, or the
@@ -17,9 +20,10 @@ from typing import Any
 import numpy as np
 from scipy.stats import binomtest
 
-__all__ = ["TEST_NAME", "Recommendation", "mark_pareto", "mcnemar_p", "recommend"]
+__all__ = ["SAME", "TEST_NAME", "Recommendation", "mark_pareto", "mcnemar_p", "recommend"]
 
 TEST_NAME = "McNemar's exact test"
+SAME = 2.0  # sizes (latencies) within this factor of the smallest (fastest) count as equal
 
 
 def mcnemar_p(correct_a: np.ndarray, correct_b: np.ndarray) -> float:
@@ -82,8 +86,10 @@ def recommend(
     """Apply the rule to ``rows``; sets ``meets_constraints``, ``p_value`` (against the best)
     and ``tied_with_best`` on each row.
 
-    Ties: the best is the most accurate row, then the smaller, then the faster; the pick is the
-    smallest tied row, then the faster, then the more accurate, then the first listed.
+    The best is the most accurate row (ties: the smaller, then the faster). Of the rows tied
+    with it, those within ``SAME`` times the smallest size, then of those the ones within
+    ``SAME`` times the lowest latency, are equally cheap; the most accurate of them is the pick
+    (ties: the smaller, the faster, the first listed).
     """
     for row in rows:
         row["meets_constraints"] = not violations(row, constraints)
@@ -104,9 +110,13 @@ def recommend(
         row["p_value"] = 1.0 if row is best else mcnemar_p(best["correct"], row["correct"])
         row["tied_with_best"] = row["p_value"] >= alpha
     tied = [row for row in feasible if row["tied_with_best"]]
+    smallest = min(row["size_mb"] for row in tied)
+    small = [row for row in tied if row["size_mb"] <= SAME * smallest]
+    fastest = min(row["latency_ms_p50"] for row in small)
+    cheap = [row for row in small if row["latency_ms_p50"] <= SAME * fastest]
     pick = min(
-        tied,
-        key=lambda r: (r["size_mb"], r["latency_ms_p50"], -r["accuracy"], feasible.index(r)),
+        cheap,
+        key=lambda r: (-r["accuracy"], r["size_mb"], r["latency_ms_p50"], feasible.index(r)),
     )
     return Recommendation(pick, best, _reason(pick, best, feasible, constraints, alpha))
 
@@ -130,7 +140,7 @@ def _reason(
     among = f" among the models with {', '.join(stated)}" if stated else ""
     if pick is not best:
         return (
-            f"{pick['name']} ({_figures(pick)}) is the smallest model{among} whose accuracy is "
+            f"{pick['name']} ({_figures(pick)}) is the cheapest model{among} whose accuracy is "
             f"not significantly below the most accurate, {best['name']} ({_figures(best)}): "
             f"{TEST_NAME} on the same validation rows, p = {pick['p_value']:.3g} >= {alpha:g}."
         )
@@ -139,9 +149,17 @@ def _reason(
         return (
             f"{pick['name']} ({_figures(pick)}) is the most accurate model{among} and the smallest."
         )
-    highest = max(smaller, key=lambda r: r["p_value"])
+    closest = max(smaller, key=lambda r: r["p_value"])
+    test = f"{TEST_NAME} on the same validation rows"
+    if closest["tied_with_best"]:
+        return (
+            f"{pick['name']} ({_figures(pick)}) is the most accurate model{among}; the smaller "
+            f"ones not significantly below it are within {SAME:g}x of its size and latency, so "
+            f"accuracy decides (the closest, {closest['name']} ({_figures(closest)}), has "
+            f"p = {closest['p_value']:.3g} >= {alpha:g}, {test})."
+        )
     return (
         f"{pick['name']} ({_figures(pick)}) is the most accurate model{among}, and every smaller "
-        f"one is significantly below it: the closest, {highest['name']} ({_figures(highest)}), "
-        f"has p = {highest['p_value']:.3g} < {alpha:g} ({TEST_NAME} on the same validation rows)."
+        f"one is significantly below it: the closest, {closest['name']} ({_figures(closest)}), "
+        f"has p = {closest['p_value']:.3g} < {alpha:g} ({test})."
     )

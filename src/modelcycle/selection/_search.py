@@ -73,9 +73,10 @@ class FamilyMedianPruner(BasePruner):
         return trial.intermediate_values[step] < float(np.median(values))
 
 
-def open_study(storage: str, config: SelectConfig, scheme: Scheme) -> optuna.Study:
-    """The study in ``storage``: a new one, or with ``config.resume`` the stored one (which
-    must have been scored on the same validation rows, with the same families)."""
+def open_study(storage: str, config: SelectConfig, scheme: Scheme, *, where: str) -> optuna.Study:
+    """The study in ``storage`` (called ``where`` in messages): a new one, or with
+    ``config.resume`` the stored one (which must have been scored on the same validation rows,
+    with the same families)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         names = optuna.get_all_study_names(storage)
@@ -84,7 +85,7 @@ def open_study(storage: str, config: SelectConfig, scheme: Scheme) -> optuna.Stu
     exists = STUDY_NAME in names
     if exists and not config.resume:
         raise ConfigError(
-            f"{storage} already holds a selection study; pass --resume to continue it, "
+            f"{where} already holds a selection study; pass --resume to continue it, "
             "or choose another output directory"
         )
     done = len(optuna.load_study(study_name=STUDY_NAME, storage=storage).trials) if exists else 0
@@ -106,12 +107,12 @@ def open_study(storage: str, config: SelectConfig, scheme: Scheme) -> optuna.Stu
         return study
     if study.user_attrs.get("scheme") != scheme.fingerprint:
         raise ConfigError(
-            f"the study in {storage} was scored on other validation rows (other data, --seed, "
+            f"the study in {where} was scored on other validation rows (other data, --seed, "
             "--val-share, --val or --cv); resume with the same ones, or choose another directory"
         )
     if study.user_attrs.get("models") != list(config.models):
         raise ConfigError(
-            f"the study in {storage} searches --models "
+            f"the study in {where} searches --models "
             f"{','.join(study.user_attrs.get('models', []))}; resume with the same families"
         )
     return study

@@ -62,7 +62,7 @@ def select(
     scheme = scheme_for(dataset, config, val)
     say(f"scoring on {scheme.description}")
     storage = config.storage or f"sqlite:///{(out_dir / STUDY_FILE).resolve()}"
-    study = open_study(storage, config, scheme)
+    study = open_study(storage, config, scheme, where=config.storage or str(out_dir / STUDY_FILE))
     kept = FINISH_SECONDS
     if config.quantize:
         kept += QUANTIZE_SECONDS * QUANTIZED_TOP * len(scheme.folds)
