@@ -163,3 +163,15 @@ def test_unknown_family_is_refused_before_anything_is_written(
     with pytest.raises(ConfigError, match=r"unknown model 'forest'; valid models are: logreg"):
         select(corpus, SelectConfig(models=("logreg", "forest")), out_dir=tmp_path / "x")
     assert not (tmp_path / "x").exists()
+
+
+def test_storage_lets_two_searches_share_one_study(tmp_path: Path, corpus: Dataset) -> None:
+    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+    first = SelectConfig(models=("logreg", "nb"), trials=2, storage=storage)
+    select(corpus, first, out_dir=tmp_path / "one")
+    second = SelectConfig(models=("logreg", "nb"), trials=2, storage=storage, resume=True)
+    board = select(corpus, second, out_dir=tmp_path / "two")
+    assert [r["trial"] for r in board.rows] == [0, 1, 2, 3]
+    assert board.study == {"name": STUDY_NAME, "storage": storage, "trials": 4}
+    assert not (tmp_path / "one" / STUDY_FILE).exists()
+    assert not (tmp_path / "two" / STUDY_FILE).exists()

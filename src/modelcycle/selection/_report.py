@@ -12,7 +12,6 @@ from typing import Any
 
 from modelcycle import _html
 from modelcycle._figures import new_figure, png_bytes
-from modelcycle._io import write_json, write_text
 
 __all__ = ["Leaderboard"]
 
@@ -109,13 +108,6 @@ class Leaderboard:
         wrote = f"wrote {out_dir} (leaderboard.json, leaderboard.html"
         wrote += ", model/)" if self.model_dir else ")"
         return "\n".join([*lines, wrote])
-
-    def write(self, out_dir: str | Path) -> Path:
-        """``leaderboard.json`` and ``leaderboard.html`` into ``out_dir``, each atomically."""
-        out_dir = Path(out_dir)
-        write_json(out_dir / "leaderboard.json", self.to_json())
-        write_text(out_dir / "leaderboard.html", render_html(self))
-        return out_dir
 
 
 def chart_png(board: Leaderboard) -> bytes:
