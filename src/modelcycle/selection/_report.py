@@ -113,7 +113,9 @@ class Leaderboard:
 def chart_png(board: Leaderboard) -> bytes:
     """Accuracy against p50 latency (log scale); marker area grows with size; the Pareto front
     as a line; the pick circled; quantized variants as triangles."""
-    from matplotlib.ticker import FuncFormatter  # deferred with matplotlib (see _figures)
+    # deferred with matplotlib (see _figures)
+    from matplotlib.collections import PathCollection
+    from matplotlib.ticker import FuncFormatter
 
     rows = board.candidates()
     figure = new_figure(9.0, 4.8, dpi=110)
@@ -175,8 +177,10 @@ def chart_png(board: Leaderboard) -> bytes:
     axis.set_xscale("log")
     plain = FuncFormatter(lambda value, _: f"{value:g}")
     axis.xaxis.set_major_formatter(plain)
-    axis.xaxis.set_minor_formatter(plain)
-    axis.tick_params(axis="x", which="minor", labelsize=7)
+    latencies = [r["latency_ms_p50"] for r in rows]
+    if latencies and max(latencies) < 10 * min(latencies):  # under a decade: label the minors
+        axis.xaxis.set_minor_formatter(plain)
+        axis.tick_params(axis="x", which="minor", labelsize=7)
     axis.margins(0.12)
     axis.set(
         xlabel="p50 latency for one text (ms, log scale)",
@@ -184,7 +188,12 @@ def chart_png(board: Leaderboard) -> bytes:
         title="Every trial: accuracy against latency (marker area: size on disk)",
     )
     axis.grid(alpha=0.3)
-    axis.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), labelspacing=1.2)
+    legend = axis.legend(
+        fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), labelspacing=1.2
+    )
+    for handle, entry in zip(legend.legend_handles, legend.get_texts(), strict=True):
+        if not entry.get_text().endswith(" MB") and isinstance(handle, PathCollection):
+            handle.set_sizes([40])  # a family's colour, not its first marker's size
     figure.tight_layout()
     return png_bytes(figure)
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from modelcycle.config import SelectConfig, TrainConfig
 from modelcycle.exceptions import ConfigError, DataError
-from modelcycle.selection._measure import Scheme, measure
+from modelcycle.selection._measure import LATENCY_MIN_TEXTS, LATENCY_SECONDS, Scheme, measure
 from modelcycle.selection._space import GRADIENT_FAMILIES, suggest
 from modelcycle.training import train
 
@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 STUDY_NAME = "modelcycle-select"
-PROBE_MIN_SECONDS = 20.0  # time left below which the transformer is not even probed
+PROBE_MIN_SECONDS = 45.0  # time left below which the transformer is not even probed
 
 
 class FamilyMedianPruner(BasePruner):
@@ -267,18 +267,22 @@ class Search:
         fixed, per_text = self._probe
         train_rows, val_rows = len(self.scheme.folds[0][0]), len(self.scheme.folds[0][1])
         epochs = int(params.get("epochs", 3))
-        texts = (
-            train_rows + val_rows if params.get("freeze") else epochs * (3 * train_rows + val_rows)
-        )
-        return len(self.scheme.folds) * (fixed + per_text * texts)
+        if params.get("freeze"):  # embeddings once, then the head's epochs (cheap)
+            texts = train_rows + val_rows
+        else:  # a backward pass costs about two forward ones
+            texts = epochs * (3 * train_rows + val_rows)
+        texts += val_rows  # scoring the fold's validation part
+        measuring = LATENCY_SECONDS + 4 * LATENCY_MIN_TEXTS * per_text  # one text at a time
+        return len(self.scheme.folds) * (fixed + per_text * texts) + measuring
 
     def _probe_transformer(self) -> tuple[float, float]:
-        """Time the frozen transformer on 16 and on 64 training texts: the fixed cost (loading
-        the backbone) and the cost per text of a forward pass."""
+        """Time the frozen transformer on 16 and on 64 training texts, after a warm-up on 8
+        (imports, the backbone's first read from disk): the fixed cost of a fit (loading the
+        backbone) and the cost per text of a forward pass."""
         part = self.scheme.folds[0][0]
         order = np.random.default_rng(self.config.seed).permutation(len(part))
         timings = []
-        for n in (16, 64):
+        for n in (8, 16, 64):
             start = time.monotonic()
             try:
                 train(
@@ -290,8 +294,8 @@ class Search:
                 self._probe_failed = f"the probe run failed: {exc}"
                 raise _Unaffordable(self._probe_failed) from exc
             timings.append(time.monotonic() - start)
-        per_text = max((timings[1] - timings[0]) / 48, 1e-4)
-        fixed = max(timings[0] - 16 * per_text, 0.0)
+        per_text = max((timings[2] - timings[1]) / 48, 1e-4)
+        fixed = max(timings[1] - 16 * per_text, 0.0)
         self.say(f"transformer probe: {fixed:.1f} s to load, {per_text * 1000:.1f} ms per text")
         return fixed, per_text
 
