@@ -72,11 +72,11 @@ def select(
     encoding: Encoding = "utf-8",
     seed: Seed = 42,
 ) -> None:
-    """Search each family's settings (Optuna) within the budget, and recommend the smallest model
-    not significantly less accurate than the best, under your constraints: leaderboard.json,
-    leaderboard.html, the study (study.db) and the picked model (model/).
+    """Search each family's settings (Optuna) within the budget, and recommend the cheapest model
+    (size, then latency) not significantly less accurate than the best, under your constraints:
+    leaderboard.json, leaderboard.html, the study (study.db) and the picked model (model/).
 
-    Example: modelcycle select reviews.csv -o selection/ --budget 10m --max-latency-ms 1
+    Example: modelcycle select reviews.csv -o sel/ --budget 10m --max-latency-ms 1
     """
     started = time.monotonic()
     from modelcycle.config import SelectConfig  # deferred, as every library import: fast --help
