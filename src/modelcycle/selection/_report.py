@@ -113,10 +113,6 @@ class Leaderboard:
 def chart_png(board: Leaderboard) -> bytes:
     """Accuracy against p50 latency (log scale); marker area grows with size; the Pareto front
     as a line; the pick circled; quantized variants as triangles."""
-    # deferred with matplotlib (see _figures)
-    from matplotlib.collections import PathCollection
-    from matplotlib.ticker import FuncFormatter
-
     rows = board.candidates()
     figure = new_figure(9.0, 4.8, dpi=110)
     axis = figure.subplots()
@@ -157,6 +153,14 @@ def chart_png(board: Leaderboard) -> bytes:
             r["size_mb"] for r in rows
         ):
             axis.scatter([], [], s=marker_area(size), color="#d0d7de", label=f"{size:g} MB")
+    _mark(axis, board)
+    _style(axis, rows)
+    figure.tight_layout()
+    return png_bytes(figure)
+
+
+def _mark(axis: Any, board: Leaderboard) -> None:
+    """Circle and name the pick (and the most accurate model, when another)."""
     marks = [(board.recommendation, "pick")]
     if board.best != board.recommendation:
         marks.append((board.best, "most accurate"))
@@ -174,6 +178,14 @@ def chart_png(board: Leaderboard) -> bytes:
             color="#cf222e",
             fontsize=9,
         )
+
+
+def _style(axis: Any, rows: list[dict[str, Any]]) -> None:
+    """Log-scale latency axis with plain numbers, labels, and the legend beside the plot."""
+    # deferred with matplotlib (see _figures)
+    from matplotlib.collections import PathCollection
+    from matplotlib.ticker import FuncFormatter
+
     axis.set_xscale("log")
     plain = FuncFormatter(lambda value, _: f"{value:g}")
     axis.xaxis.set_major_formatter(plain)
@@ -194,8 +206,6 @@ def chart_png(board: Leaderboard) -> bytes:
     for handle, entry in zip(legend.legend_handles, legend.get_texts(), strict=True):
         if not entry.get_text().endswith(" MB") and isinstance(handle, PathCollection):
             handle.set_sizes([40])  # a family's colour, not its first marker's size
-    figure.tight_layout()
-    return png_bytes(figure)
 
 
 def marker_area(size_mb: float) -> float:
