@@ -136,6 +136,11 @@ def test_quantized_variants_are_candidates(tmp_path: Path, corpus: Dataset) -> N
     assert variant["variant"] == "int8"
     assert variant["p_value"] is not None
     assert board.scoring == "the given validation data (40 rows)"
+    assert board.recommendation is not None
+    picked = load_model(tmp_path / "sel" / "model")  # a variant pick is its ONNX model directory
+    expected = "logreg" if board.row(board.recommendation)["variant"] == "trained" else "onnx"
+    assert picked.family == expected
+    assert len(picked.predict(val.texts)) == 40
 
 
 def test_select_config_is_validated() -> None:
