@@ -14,6 +14,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils._param_validation import InvalidParameterError
 
+from modelcycle.engine.optimizers import DEFAULT_LR, OptimizerSettings
 from modelcycle.exceptions import ArtifactError, ConfigError, DataError, NotFittedError
 from modelcycle.features import EngineeredFeaturizer, check_feature_names
 from modelcycle.postprocess import Postprocess
@@ -49,13 +50,20 @@ class TextClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
     and ``predict_proba`` stay raw, :func:`modelcycle.prediction.predict` applies it."""
 
     def check_params(self) -> Self:
-        """Check the parameters against the family's constraints, as ``fit`` does first (a
-        :class:`ConfigError` naming the bad one); lets a pipeline refuse them before it runs."""
+        """Check the parameters as ``fit`` will (a :class:`ConfigError` naming the bad one):
+        the family's constraints, and the optimiser's settings, which ``fit`` builds (and so
+        checks) once it has seen the data; lets a pipeline refuse them before it runs."""
+        self._check_constraints()
+        params = self.get_params()
+        if params.get("optimizer") is not None:
+            OptimizerSettings.from_params(params, rates=DEFAULT_LR["neural"])
+        return self
+
+    def _check_constraints(self) -> None:
         try:
             self._validate_params()
         except InvalidParameterError as exc:
             raise ConfigError(str(exc)) from exc
-        return self
 
     def fit(
         self,
@@ -71,7 +79,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         stopping, the best epoch); ``run`` (:class:`modelcycle.engine.loop.RunOptions`) sets
         checkpoints, resume, progress and device. Closed-form families ignore both.
         """
-        self.check_params()
+        self._check_constraints()  # the optimiser's parameters: when _fit builds its settings
         texts = _as_texts(X)
         labels = _as_labels(y, len(texts))
         try:
