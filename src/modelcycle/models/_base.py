@@ -7,17 +7,24 @@ import math
 from abc import ABCMeta, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from numbers import Real
+from numbers import Integral, Real
 from typing import Any, ClassVar, Self
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils._param_validation import InvalidParameterError
+from sklearn.utils._param_validation import Interval, InvalidParameterError
 
 from modelcycle.engine.optimizers import DEFAULT_LR, OptimizerSettings
 from modelcycle.exceptions import ArtifactError, ConfigError, DataError, NotFittedError
 from modelcycle.features import EngineeredFeaturizer, check_feature_names
 from modelcycle.postprocess import Postprocess
+
+NGRAM_CONSTRAINTS: dict[str, list[Any]] = {
+    "ngram_range": [tuple, list],
+    "min_df": [Interval(Integral, 1, None, closed="left")],
+    "max_features": [Interval(Integral, 1, None, closed="left"), None],
+}
+"""scikit-learn constraints of the word n-gram parameters (the linear families and ``mlp``)."""
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from modelcycle.engine.optimizers import DEFAULT_LR, TRAINING_CONSTRAINTS, Optim
 from modelcycle.exceptions import ConfigError
 from modelcycle.features import NgramFeaturizer
 from modelcycle.models._base import (
+    NGRAM_CONSTRAINTS,
     ExtraInputs,
     ModelState,
     TextClassifier,
@@ -55,9 +56,7 @@ class LinearTextClassifier(TextClassifier):
     default_C: ClassVar[float] = 4.0  # the regularisation used when ``C`` is None
     binary_solver: ClassVar[str] = "liblinear"  # scikit-learn's solver for two classes
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
-        "ngram_range": [tuple, list],
-        "min_df": [Interval(Integral, 1, None, closed="left")],
-        "max_features": [Interval(Integral, 1, None, closed="left"), None],
+        **NGRAM_CONSTRAINTS,
         "C": [Interval(Real, 0, None, closed="neither"), None],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         **TRAINING_CONSTRAINTS,  # optimizer None: the closed-form solver

@@ -9,7 +9,7 @@ linear families. :class:`MLPTextClassifier` is the ``mlp`` family: TF-IDF n-gram
 from __future__ import annotations
 
 from collections.abc import Mapping
-from numbers import Integral, Real
+from numbers import Real
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -22,6 +22,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from modelcycle.engine.optimizers import DEFAULT_LR, TRAINING_CONSTRAINTS, OptimizerSettings
 from modelcycle.features import NgramFeaturizer
 from modelcycle.models._base import (
+    NGRAM_CONSTRAINTS,
     ExtraInputs,
     ModelState,
     TextClassifier,
@@ -174,9 +175,7 @@ class MLPTextClassifier(TextClassifier):
 
     family = "mlp"
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
-        "ngram_range": [tuple, list],
-        "min_df": [Interval(Integral, 1, None, closed="left")],
-        "max_features": [Interval(Integral, 1, None, closed="left"), None],
+        **NGRAM_CONSTRAINTS,
         "hidden": [tuple, list],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         **TRAINING_CONSTRAINTS,
