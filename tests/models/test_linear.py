@@ -135,3 +135,5 @@ def test_closed_form_refuses_gradient_training_flags(flag: str, value: float) ->
         rf"by its closed-form solver; set optimizer \(e.g. --optimizer sgd\) or drop {flag}$",
     ):
         model.fit(["good film", "bad film", "great plot", "awful plot"], ["p", "n", "p", "n"])
+    with pytest.raises(ConfigError, match=rf"^{flag} applies to gradient training"):
+        model.check_params()  # a pipeline's check before it runs

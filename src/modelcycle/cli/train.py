@@ -41,7 +41,8 @@ Optimizer = Annotated[
     str | None,
     typer.Option(
         help="sgd, adam, rmsprop, adagrad (or adamw); for logreg/svm/nb, trains the "
-        "linear model by gradient instead of its closed-form solver.",
+        "linear model by gradient instead of its closed-form solver (which takes no training "
+        "flags: --lr, --epochs, ... need --optimizer).",
         rich_help_panel=Training,
     ),
 ]

@@ -140,6 +140,12 @@ class LinearTextClassifier(TextClassifier):
         self.coef_ = np.ascontiguousarray(weights["first.weight"].T, dtype=np.float64)
         self.intercept_ = weights["bias"].astype(np.float64)
 
+    def check_params(self) -> Self:
+        super().check_params()
+        if self.optimizer is None:
+            self._refuse_gradient_flags()
+        return self
+
     def _refuse_gradient_flags(self) -> None:
         """Without ``optimizer`` the closed-form solver fits the model: a training flag set
         would be ignored, so it is refused."""
