@@ -8,17 +8,15 @@ from typing import Annotated
 import typer
 
 from modelcycle.cli._common import (
-    Encoding,
-    LabelColumn,
+    LabeledData,
     ModelPath,
     Seed,
-    TextColumn,
-    handle_errors,
+    data_command,
     say,
 )
 
 
-@handle_errors
+@data_command
 def quantize(
     model: ModelPath,
     data: Annotated[
@@ -28,6 +26,7 @@ def quantize(
         Path,
         typer.Option("-o", "--out", help="Directory: a model directory per variant + the table."),
     ],
+    source: LabeledData,
     precision: Annotated[
         str | None,
         typer.Option(
@@ -52,9 +51,6 @@ def quantize(
     ] = None,
     threads: Annotated[int, typer.Option(help="ONNX Runtime threads.")] = 2,
     batch_size: Annotated[int, typer.Option(help="Batch size of the throughput measure.")] = 32,
-    text: TextColumn = None,
-    label: LabelColumn = None,
-    encoding: Encoding = "utf-8",
     seed: Seed = 42,
 ) -> None:
     """Make FP32, FP16 and INT8 variants of a model (each a model directory) and measure size,
@@ -77,11 +73,11 @@ def quantize(
         seed=seed,
     )
     classifier = load_model(model)
-    dataset = load_dataset(data, text=text, label=label, encoding=encoding)
+    dataset = source.load(data)
     calibration = None
     if calibration_data is not None:
         calibration = load_dataset(
-            calibration_data, text=text, encoding=encoding, require_label=False
+            calibration_data, text=source.text, encoding=source.encoding, require_label=False
         ).texts
     table = quantize_model(
         classifier, dataset, out, config, calibration=calibration, source=str(model), progress=say
