@@ -2,7 +2,7 @@
 
 Parameter names carry their family (``logreg.C``, ``fasttext.dim``), so that the samplers learn
 each family's space apart. Learning rates are searched as a factor of the family's default rate
-for the chosen optimiser (``modelcycle.engine.optimizers.default_lr``), so that one range fits
+for the chosen optimiser (``modelcycle.engine.optimizers.DEFAULT_LR``), so that one range fits
 every optimiser. Every family is first tried once with its defaults (``STARTING_POINTS``: the
 transformer's is the frozen encoder, the cheap way to try it).
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from modelcycle.engine.optimizers import default_lr
+from modelcycle.engine.optimizers import DEFAULT_LR
 
 __all__ = ["GRADIENT_FAMILIES", "STARTING_POINTS", "suggest"]
 
@@ -33,7 +33,7 @@ def _tfidf(trial: Any, family: str) -> dict[str, Any]:
 
 def _lr(trial: Any, family: str, rates: str, optimizer: str) -> float:
     factor = trial.suggest_float(f"{family}.lr_factor", 0.2, 5.0, log=True)
-    return default_lr(rates, optimizer) * factor
+    return DEFAULT_LR[rates][optimizer] * factor
 
 
 def _linear(trial: Any, family: str) -> dict[str, Any]:
