@@ -200,7 +200,7 @@ async def test_api_key_missing_or_wrong_is_401_right_is_200(
         compared.append((a, b))
         return real(a, b)
 
-    monkeypatch.setattr("modelcycle.serving._app.hmac.compare_digest", spy)
+    monkeypatch.setattr("modelcycle.serving._gate.hmac.compare_digest", spy)
     settings = ServeSettings(api_key_env="MODELCYCLE_TEST_KEY")
     body = {"texts": ["a wonderful film"]}
     async with serving(create_app(logreg_dir, settings=settings)) as client:
