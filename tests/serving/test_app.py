@@ -185,7 +185,9 @@ async def test_routing_errors_share_the_shape(logreg_dir: Path) -> None:
         missing = await client.get("/v2/nothing")
         method = await client.get("/v1/predict")
     assert "/v2/nothing" in assert_error(missing, 404, "not_found")["message"]
-    assert_error(method, 405, "method_not_allowed")
+    error = assert_error(method, 405, "method_not_allowed")
+    assert error["message"] == "GET is not allowed on /v1/predict; use POST"
+    assert method.headers["allow"] == "POST"
 
 
 async def test_api_key_missing_or_wrong_is_401_right_is_200(

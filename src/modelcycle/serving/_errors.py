@@ -126,7 +126,8 @@ def add_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 404:
             message = f"no such path {request.url.path!r}; see /openapi.json"
         elif exc.status_code == 405:
-            message = f"{request.method} is not allowed on {request.url.path}"
+            allowed = (exc.headers or {}).get("Allow", "")
+            message = f"{request.method} is not allowed on {request.url.path}; use {allowed}"
         else:
             message = str(exc.detail)
         code = CODES.get(exc.status_code, "error")
