@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from modelcycle.cli import app
 from modelcycle.data import Dataset
+from modelcycle.exceptions import ConfigError
 from modelcycle.export import export_model
 from modelcycle.models.linear import TfidfLogisticRegression
 from modelcycle.postprocess import Postprocess, Threshold
@@ -177,3 +178,16 @@ def test_cli_predict_on_the_cluster_at_address(
     assert done.returncode == 0, done.stderr
     assert done.stderr == f"{data}, row 2: no text\n"
     assert pl.read_ndjson(out)["text"].to_list() == ["great", "awful"]
+
+
+def test_actors_must_leave_a_cpu_for_the_readers(
+    local_ray: None, onnx_model: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "in.csv"
+    data.write_text("text\ngreat\n", encoding="utf-8")
+    with pytest.raises(
+        ConfigError,
+        match=r"^2 actors leave no CPU for Ray's readers on a Ray of 2 CPUs; use --threads 1 or",
+    ):
+        predict_file(onnx_model, data, tmp_path / "out.csv", engine="ray", threads=2)
+    assert not (tmp_path / "out.csv").exists()

@@ -111,9 +111,9 @@ def _check_room(ray: Any, actors: int) -> None:
     """A ConfigError when the actors would take every CPU of the Ray: its readers need one."""
     cpus = int(ray.cluster_resources().get("CPU", 0))
     if actors >= cpus:
+        fix = f"use --threads {cpus - 1} or fewer" if cpus > 1 else "give Ray 2 CPUs or more"
         raise ConfigError(
-            f"{actors} actors leave no CPU for Ray's readers on a Ray of {cpus} CPUs; "
-            f"use --threads {max(cpus - 1, 1)} or fewer"
+            f"{actors} actors leave no CPU for Ray's readers on a Ray of {cpus} CPUs; {fix}"
         )
 
 
@@ -215,7 +215,7 @@ def _read(ray: Any, plan: FilePlan, fmt: str, compression: str | None, collector
     path = str(plan.data.resolve())
     stream = {"compression": compression} if compression else None
     if fmt == "parquet":
-        return ray.data.read_parquet(path, columns=plan.keep, num_cpus=0)
+        return ray.data.read_parquet(path, num_cpus=0).select_columns(plan.keep)
     if fmt == "jsonl":
         return ray.data.read_json(
             path, lines=True, file_extensions=None, arrow_open_stream_args=stream, num_cpus=0
