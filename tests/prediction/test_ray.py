@@ -191,3 +191,23 @@ def test_actors_must_leave_a_cpu_for_the_readers(
     ):
         predict_file(onnx_model, data, tmp_path / "out.csv", engine="ray", threads=2)
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_cli_predict_starts_and_stops_its_own_ray(onnx_model: Path, tmp_path: Path) -> None:
+    data = tmp_path / "in.tsv"
+    data.write_text("id\ttext\na\tgreat\nb\t\nc\tawful\n", encoding="utf-8")
+    out = tmp_path / "out.csv"
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"}
+    command = [sys.executable, "-m", "modelcycle", "predict", str(onnx_model), str(data)]
+    done = subprocess.run(
+        [*command, "-o", str(out), "--id", "id", "--engine", "ray", "--threads", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == f"{data}, row 2: no text\n"
+    assert done.stdout.startswith(f"wrote 2 predictions to {out}; skipped 1 bad row")
+    assert pl.read_csv(out)["id"].to_list() == ["a", "c"]
