@@ -42,8 +42,8 @@ def predict(
     engine: Annotated[
         Literal["local", "ray"],
         typer.Option(
-            help="Where a file is predicted: threads here (local) or Ray Data (ray, one model per"
-            " actor, --threads actors; needs `pip install 'modelcycle[ray]'`).",
+            help="Where a file is predicted: threads here (local) or Ray Data (ray: one model per"
+            " actor, --threads actors; needs modelcycle's ray extra)."
         ),
     ] = "local",
     address: Annotated[
