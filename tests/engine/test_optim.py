@@ -24,6 +24,46 @@ def test_settings_are_validated() -> None:
         OptimizerSettings(name="lbfgs")
     with pytest.raises(ConfigError, match="unknown schedule 'step'"):
         OptimizerSettings(schedule="step")
+    with pytest.raises(ConfigError, match=r"^lr must be a positive number, got 'fast'$"):
+        OptimizerSettings(lr="fast")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"^momentum must be a number in \[0, 1\), got 1.5$"):
+        OptimizerSettings(name="sgd", momentum=1.5)
+    with pytest.raises(ConfigError, match=r"^weight_decay must be a number >= 0, got -0.1$"):
+        OptimizerSettings(weight_decay=-0.1)
+
+
+def test_settings_from_params_take_the_family_rate_when_lr_is_none() -> None:
+    params = {"optimizer": "sgd", "lr": None, "weight_decay": 0.0, "momentum": 0.9}
+    params |= {"schedule": "linear", "warmup": 0.1}
+    assert OptimizerSettings.from_params(params, rates={"sgd": 5.0}) == OptimizerSettings(
+        name="sgd", lr=5.0, momentum=0.9, schedule="linear", warmup=0.1
+    )
+    assert OptimizerSettings.from_params({**params, "lr": 0.3}, rates={"sgd": 5.0}).lr == 0.3
+
+
+@pytest.mark.parametrize(
+    ("family", "params"),
+    [
+        ("logreg", {"optimizer": "sgd", "min_df": 1}),
+        ("mlp", {"optimizer": "sgd", "min_df": 1}),
+        ("fasttext", {"buckets": 100}),
+    ],
+)
+def test_a_fit_checks_the_optimizer_settings_once(
+    family: str, params: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checks = []
+    check = OptimizerSettings.__post_init__
+    monkeypatch.setattr(OptimizerSettings, "__post_init__", lambda s: checks.append(check(s)))
+    texts, labels = ["good film", "bad film", "great plot", "awful plot"] * 3, ["p", "n"] * 6
+    make_model(family, {**params, "epochs": 1}).fit(texts, labels)
+    assert len(checks) == 1
+
+
+def test_check_params_refuses_optimizer_settings_before_fitting() -> None:
+    model = make_model("mlp", {"optimizer": "adagrad", "momentum": 0.5})
+    with pytest.raises(ConfigError, match=r"^optimizer 'adagrad' takes no momentum"):
+        model.check_params()
 
 
 @pytest.mark.parametrize("name", ["adam", "adamw", "adagrad"])

@@ -30,14 +30,10 @@ from sklearn.utils.estimator_checks import (
 from modelcycle.models import MODELS, TextClassifier, make_model
 from modelcycle.models.neural import NeuralClassifier
 from tests.conftest import NEGATIVE, POSITIVE
+from tests.models import TINY
 
-# Small data needs more passes than the defaults, which are set for real datasets.
 SMALL: dict[str, dict[str, Any]] = {
-    "logreg": {"min_df": 1},
-    "svm": {"min_df": 1},
-    "nb": {"min_df": 1},
-    "fasttext": {"epochs": 40, "batch_size": 4, "buckets": 1000},
-    "mlp": {"min_df": 1, "epochs": 30, "batch_size": 4, "patience": None},
+    **TINY,
     "transformer": {"freeze": True, "epochs": 20, "batch_size": 8},  # + the tiny backbone
 }
 FEW_PASSES: dict[str, dict[str, Any]] = {

@@ -9,6 +9,7 @@ from sklearn.svm import LinearSVC
 
 from modelcycle.data import load_dataset
 from modelcycle.engine.optimizers import DEFAULT_LR
+from modelcycle.exceptions import ConfigError
 from modelcycle.features import tokens_of
 from modelcycle.models import load_model, make_model, save_model
 from modelcycle.models.linear import (
@@ -123,3 +124,16 @@ def test_gradient_variant_takes_its_own_sgd_rate(reviews_csv: Path) -> None:
     assert model.get_params()["lr"] is None  # the parameter stays as given
     given = make_model("logreg", {**params, "lr": 0.3}, seed=0).fit(data.texts, data.labels)
     assert given.history_[0]["base_lr"] == 0.3
+
+
+@pytest.mark.parametrize(("flag", "value"), [("lr", 0.1), ("momentum", 0.9), ("epochs", 3)])
+def test_closed_form_refuses_gradient_training_flags(flag: str, value: float) -> None:
+    model = make_model("svm", {"min_df": 1, flag: value})
+    with pytest.raises(
+        ConfigError,
+        match=rf"^{flag} applies to gradient training, but svm without an optimizer is fitted "
+        rf"by its closed-form solver; set optimizer \(e.g. --optimizer sgd\) or drop {flag}$",
+    ):
+        model.fit(["good film", "bad film", "great plot", "awful plot"], ["p", "n", "p", "n"])
+    with pytest.raises(ConfigError, match=rf"^{flag} applies to gradient training"):
+        model.check_params()  # a pipeline's check before it runs

@@ -3,12 +3,14 @@ probes, resources and security context; the image's command run outside Docker."
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
 import shlex
 import subprocess
 import sys
+import tarfile
 import time
 import tomllib
 from pathlib import Path
@@ -61,13 +63,11 @@ def test_dockerfile_stages_start_from_one_base_image_and_run_as_non_root() -> No
     assert stages() == {
         "source": "${BASE_IMAGE}",
         "build": "source",
-        "train-build": "source",
-        "train": "${BASE_IMAGE}",
         "runtime": "${BASE_IMAGE}",
         "model": "runtime",  # the last stage: what a plain `docker build` makes
     }
     assert all(user.split(":")[0] not in ("0", "root") for user in instructions("USER"))
-    assert len(instructions("USER")) == 2  # train and runtime (model inherits it)
+    assert len(instructions("USER")) == 1  # runtime's (model inherits it)
     (health,) = instructions("HEALTHCHECK")
     assert "/healthz" in health
     assert instructions("COPY")[-1] == "--chown=0:0 ${MODEL} /model"  # root's: read-only
@@ -255,20 +255,43 @@ def docker_client() -> Any:
     return client
 
 
+def build_context(extra: dict[str, Path]) -> io.BytesIO:
+    """The repository root as `docker build` sends it (.dockerignore applied), plus ``extra``
+    files (path in the context -> file here)."""
+    from docker.utils.build import exclude_paths
+
+    patterns = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    context = io.BytesIO()
+    with tarfile.open(fileobj=context, mode="w") as tar:
+        for path in sorted(exclude_paths(str(ROOT), patterns)):
+            if (ROOT / path).is_file():
+                tar.add(ROOT / path, arcname=path)
+        for arcname, source in extra.items():
+            tar.add(source, arcname=arcname)
+    context.seek(0)
+    return context
+
+
 def test_the_image_builds_and_serves_as_a_non_root_user(logreg_dir: Path) -> None:
-    """Builds the `runtime` target (build arguments from MODELCYCLE_TEST_BASE_IMAGE and
-    PIP_INDEX_URL where set, for a machine without Docker Hub) and serves a mounted model."""
+    """Builds the `runtime` target and serves a mounted model. For a machine without Docker Hub
+    or with a TLS-intercepting proxy: MODELCYCLE_TEST_BASE_IMAGE names the base image,
+    PIP_INDEX_URL the index, and the CA bundle that pip trusts here (PIP_CERT) goes along."""
     client = docker_client()
-    build_args = {
-        name: os.environ[variable]
-        for name, variable in (
-            ("BASE_IMAGE", "MODELCYCLE_TEST_BASE_IMAGE"),
-            ("PIP_INDEX_URL", "PIP_INDEX_URL"),
-        )
-        if os.environ.get(variable)
-    }
+    build_args, extra = {}, {}
+    if os.environ.get("MODELCYCLE_TEST_BASE_IMAGE"):
+        build_args["BASE_IMAGE"] = os.environ["MODELCYCLE_TEST_BASE_IMAGE"]
+    if os.environ.get("PIP_INDEX_URL", "").startswith("http"):
+        build_args["PIP_INDEX_URL"] = os.environ["PIP_INDEX_URL"]
+    if os.environ.get("PIP_CERT"):
+        extra["deploy/certs/test-ca.pem"] = Path(os.environ["PIP_CERT"])
+        build_args["PIP_CERT"] = "deploy/certs/test-ca.pem"
     image, _ = client.images.build(
-        path=str(ROOT),
+        fileobj=build_context(extra),
+        custom_context=True,
         dockerfile="deploy/Dockerfile",
         target="runtime",
         buildargs=build_args,

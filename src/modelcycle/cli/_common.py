@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
@@ -16,6 +19,7 @@ if TYPE_CHECKING:
 
 P = ParamSpec("P")
 R = TypeVar("R")
+C = TypeVar("C")
 
 TextColumn = Annotated[
     str | None,
@@ -80,6 +84,12 @@ def handle_errors(command: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+def config_from_flags(config: type[C], flags: Mapping[str, Any]) -> C:
+    """The stage config ``config`` (a dataclass) made of the command's flags named as its fields."""
+    names = {field.name for field in dataclasses.fields(config)}  # type: ignore[arg-type]
+    return config(**{name: value for name, value in flags.items() if name in names})
+
+
 def say(message: str | None) -> None:
     """Progress for people, on stderr, so that stdout stays clean for data; None says nothing."""
     if message is not None:
@@ -92,13 +102,67 @@ def warn(warnings: list[str]) -> None:
         say(f"warning: {warning}")
 
 
+@dataclass(frozen=True)
+class LabeledData:
+    """Where the text and label of the labeled data are, and its encoding: the options
+    --text, --label and --encoding, which :func:`data_command` gives a command."""
+
+    text: str | None = None
+    label: str | None = None
+    encoding: str = "utf-8"
+
+    def load(self, path: Path, **options: Any) -> Dataset:
+        """The dataset at ``path`` (``options``: those of :func:`~modelcycle.data.load_dataset`)."""
+        from modelcycle.data import load_dataset  # deferred: `--help` stays instant
+
+        return load_dataset(
+            path, text=self.text, label=self.label, encoding=self.encoding, **options
+        )
+
+    def load_pair(
+        self, path: Path, other: Path | None, **options: Any
+    ) -> tuple[Dataset, Dataset | None]:
+        """The dataset at ``path`` and, when given, ``other`` (validation or comparison data)
+        read with the first one's text and label columns."""
+        dataset = self.load(path, **options)
+        if other is None:
+            return dataset, None
+        same = LabeledData(dataset.text, dataset.label, self.encoding)
+        return dataset, same.load(other, **options)
+
+
+_DATA_OPTIONS = [
+    inspect.Parameter(
+        name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default, annotation=kind
+    )
+    for name, kind, default in (
+        ("text", TextColumn, None),
+        ("label", LabelColumn, None),
+        ("encoding", Encoding, "utf-8"),
+    )
+]
+
+
+def data_command(command: Callable[..., R]) -> Callable[..., R]:
+    """A command that reads labeled data: it takes the options --text, --label and --encoding
+    in place of its parameter ``source``, which receives them as one :class:`LabeledData`, and
+    its errors become one line (:func:`handle_errors`)."""
+    signature = inspect.signature(command, eval_str=True)
+    parameters = []
+    for parameter in signature.parameters.values():
+        parameters += _DATA_OPTIONS if parameter.name == "source" else [parameter]
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> R:
+        options = {p.name: kwargs.pop(p.name) for p in _DATA_OPTIONS}
+        return command(*args, source=LabeledData(**options), **kwargs)
+
+    wrapper.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    return handle_errors(wrapper)
+
+
 def load_with_val(
     data: Path, val: Path | None, *, text: str | None, label: str | None, encoding: str
 ) -> tuple[Dataset, Dataset | None]:
     """Load DATA and, when given, validation data with DATA's text and label columns."""
-    from modelcycle.data import load_dataset  # deferred: `--help` stays instant
-
-    dataset = load_dataset(data, text=text, label=label, encoding=encoding)
-    if val is None:
-        return dataset, None
-    return dataset, load_dataset(val, text=dataset.text, label=dataset.label, encoding=encoding)
+    return LabeledData(text, label, encoding).load_pair(data, val)

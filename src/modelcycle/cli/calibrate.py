@@ -8,22 +8,19 @@ import typer
 
 from modelcycle.cli._common import (
     DataPath,
-    Encoding,
-    LabelColumn,
+    LabeledData,
     ModelPath,
     PositiveLabel,
-    TextColumn,
     ThresholdMetric,
-    handle_errors,
+    data_command,
 )
 
 
-@handle_errors
+@data_command
 def calibrate(
     model: ModelPath,
     data: DataPath,
-    text: TextColumn = None,
-    label: LabelColumn = None,
+    source: LabeledData,
     temperature: Annotated[
         bool,
         typer.Option(
@@ -32,7 +29,6 @@ def calibrate(
     ] = True,
     threshold: ThresholdMetric = None,
     positive: PositiveLabel = None,
-    encoding: Encoding = "utf-8",
 ) -> None:
     """Fit post-processing on validation data and store it in MODEL/model.json.
 
@@ -43,10 +39,9 @@ def calibrate(
 
     Example: modelcycle calibrate model/ val.csv --threshold f1
     """
-    from modelcycle.data import load_dataset
     from modelcycle.evaluation import calibrate_model, describe
 
-    dataset = load_dataset(data, text=text, label=label, encoding=encoding)
+    dataset = source.load(data)
     fitted = calibrate_model(
         model, dataset, temperature=temperature, threshold=threshold, positive=positive
     )

@@ -9,11 +9,9 @@ import typer
 
 from modelcycle.cli._common import (
     DataPath,
-    Encoding,
-    LabelColumn,
+    LabeledData,
     Seed,
-    TextColumn,
-    handle_errors,
+    data_command,
     say,
 )
 
@@ -77,13 +75,12 @@ DropLabelIssues = Annotated[
 Folds = Annotated[int, typer.Option("--folds", help="Cross-validation folds for label issues.")]
 
 
-@handle_errors
+@data_command
 def clean(
     ctx: typer.Context,
     data: DataPath,
     out: CleanedOut,
-    text: TextColumn = None,
-    label: LabelColumn = None,
+    source: LabeledData,
     duplicates: Duplicates = "exact",
     conflicts: Conflicts = "drop",
     fill: Fill = None,
@@ -97,7 +94,6 @@ def clean(
     find_label_issues: FindLabelIssues = False,
     drop_label_issues: DropLabelIssues = False,
     folds: Folds = 5,
-    encoding: Encoding = "utf-8",
     seed: Seed = 42,
 ) -> None:
     """Clean labeled text: duplicates, missing values, HTML, mojibake, labels; nothing silently.
@@ -114,6 +110,8 @@ def clean(
     config = CleanConfig.from_flags(ctx.params)
     if config.find_label_issues:
         say("looking for label issues (cross-validated linear model)...")
-    report = clean_file(data, out, config, text=text, label=label, encoding=encoding)
+    report = clean_file(
+        data, out, config, text=source.text, label=source.label, encoding=source.encoding
+    )
     typer.echo(report.to_text(out))
     typer.echo(f"report: {side_files(out)['report']}")

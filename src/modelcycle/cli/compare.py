@@ -9,28 +9,24 @@ import typer
 
 from modelcycle.cli._common import (
     DataPath,
-    Encoding,
-    LabelColumn,
+    LabeledData,
     ReportDir,
     Seed,
-    TextColumn,
-    handle_errors,
+    data_command,
     warn,
 )
 
 
-@handle_errors
+@data_command
 def compare(
     model_a: Annotated[Path, typer.Argument(help="Model directory A.", show_default=False)],
     model_b: Annotated[Path, typer.Argument(help="Model directory B.", show_default=False)],
     data: DataPath,
     out: ReportDir,
-    text: TextColumn = None,
-    label: LabelColumn = None,
+    source: LabeledData,
     examples: Annotated[
         int, typer.Option(min=0, help="Examples of each kind of disagreement.")
     ] = 10,
-    encoding: Encoding = "utf-8",
     seed: Seed = 42,
 ) -> None:
     """Compare two models on the same data: accuracy difference with a paired bootstrap
@@ -40,12 +36,11 @@ def compare(
     Example: modelcycle compare model_a/ model_b/ test.csv -o comparison/
     """
     from modelcycle.config import EvalConfig  # deferred, as every library import: fast --help
-    from modelcycle.data import load_dataset
     from modelcycle.evaluation import compare as compare_models
     from modelcycle.models import load_model
 
     first, second = load_model(model_a), load_model(model_b)
-    dataset = load_dataset(data, text=text, label=label, encoding=encoding)
+    dataset = source.load(data)
     report = compare_models(
         first,
         second,

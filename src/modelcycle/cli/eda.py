@@ -3,27 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from modelcycle.cli._common import (
     DataPath,
-    Encoding,
-    LabelColumn,
+    LabeledData,
     ReportDir,
     Seed,
-    TextColumn,
-    handle_errors,
+    data_command,
 )
 
 
-@handle_errors
+@data_command
 def eda(
     data: DataPath,
     out: ReportDir,
-    text: TextColumn = None,
-    label: LabelColumn = None,
+    source: LabeledData,
     compare: Annotated[
         Path | None,
         typer.Option(
@@ -40,26 +37,16 @@ def eda(
             "are counted together and reported as other_labels.",
         ),
     ] = 20,
-    encoding: Encoding = "utf-8",
     seed: Seed = 42,
 ) -> None:
     """Profile labeled text: duplicates, labels, lengths, words, n-grams, quality; eda.html.
 
     Example: modelcycle eda train.csv -o eda/ --compare test.csv --max-labels 30
     """
-    from modelcycle.data import load_dataset  # deferred, as every library import: fast --help
-    from modelcycle.eda import profile
+    from modelcycle.eda import profile  # deferred, as every library import: fast --help
 
     # missing labels are allowed: the report counts them
-    unlabeled: dict[str, Any] = {
-        "encoding": encoding,
-        "require_label": False,
-        "allow_missing_labels": True,
-    }
-    dataset = load_dataset(data, text=text, label=label, **unlabeled)
-    other = None
-    if compare is not None:
-        other = load_dataset(compare, text=dataset.text, label=dataset.label, **unlabeled)
+    dataset, other = source.load_pair(data, compare, require_label=False, allow_missing_labels=True)
     report = profile(dataset, compare=other, max_labels=max_labels, seed=seed)
     report.write(out)
     typer.echo(report.summary(out))

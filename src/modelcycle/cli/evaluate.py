@@ -10,17 +10,14 @@ import typer
 
 from modelcycle.cli._common import (
     DataPath,
-    Encoding,
-    LabelColumn,
+    LabeledData,
     ModelPath,
     PositiveLabel,
     Raw,
     ReportDir,
     Seed,
-    TextColumn,
     ThresholdMetric,
-    handle_errors,
-    load_with_val,
+    data_command,
     warn,
 )
 
@@ -44,20 +41,18 @@ Examples = Annotated[
 ]
 
 
-@handle_errors
+@data_command
 def evaluate(
     model: ModelPath,
     data: DataPath,
     out: ReportDir,
-    text: TextColumn = None,
-    label: LabelColumn = None,
+    source: LabeledData,
     slices: Slices = None,
     calibrate: CalibrationData = None,
     threshold: ThresholdMetric = None,
     positive: PositiveLabel = None,
     examples: Examples = 10,
     raw: Raw = False,
-    encoding: Encoding = "utf-8",
     seed: Seed = 42,
 ) -> None:
     """Evaluate a model on labeled data: metrics.json and evaluation.html.
@@ -80,7 +75,7 @@ def evaluate(
         raise typer.BadParameter("--raw ignores post-processing; leave out --calibrate with it")
     config = EvalConfig(examples=examples, slices=tuple(slices or ()))
     classifier = load_model(model)
-    dataset, val = load_with_val(data, calibrate, text=text, label=label, encoding=encoding)
+    dataset, val = source.load_pair(data, calibrate)
     fitted = None
     if val is not None:
         fitted = fit_postprocess(classifier, val, threshold=threshold, positive=positive)

@@ -9,17 +9,15 @@ from typing import Annotated
 import typer
 
 from modelcycle.cli._common import (
-    Encoding,
-    LabelColumn,
+    LabeledData,
     ModelPath,
     Seed,
-    TextColumn,
-    handle_errors,
+    data_command,
     say,
 )
 
 
-@handle_errors
+@data_command
 def quantize(
     model: ModelPath,
     data: Annotated[
@@ -29,6 +27,7 @@ def quantize(
         Path,
         typer.Option("-o", "--out", help="Directory: a model directory per variant + the table."),
     ],
+    source: LabeledData,
     precision: Annotated[
         str | None,
         typer.Option(
@@ -60,9 +59,6 @@ def quantize(
     ] = False,
     threads: Annotated[int, typer.Option(help="ONNX Runtime threads.")] = 2,
     batch_size: Annotated[int, typer.Option(help="Batch size of the throughput measure.")] = 32,
-    text: TextColumn = None,
-    label: LabelColumn = None,
-    encoding: Encoding = "utf-8",
     seed: Seed = 42,
 ) -> None:
     """Make FP32, FP16 and INT8 variants of a model (each a model directory) and measure size,
@@ -86,9 +82,9 @@ def quantize(
         seed=seed,
     )
     classifier = load_model(model)
-    load = partial(load_dataset, text=text, encoding=encoding)
-    dataset = load(data, label=label)
-    calibration = load(calibration_data, require_label=False).texts if calibration_data else None
+    dataset = source.load(data)
+    load = partial(load_dataset, text=source.text, encoding=source.encoding, require_label=False)
+    calibration = load(calibration_data).texts if calibration_data else None
     table = quantize_model(
         classifier, dataset, out, config, calibration=calibration, source=str(model), progress=say
     )

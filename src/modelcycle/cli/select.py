@@ -1,7 +1,9 @@
-"""``modelcycle select``: compare model families on the user's data and recommend one."""
+"""``modelcycle select``: search the model families' settings on the user's data and recommend one
+by a stated rule."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +13,6 @@ from modelcycle.cli._common import (
     DataPath,
     Encoding,
     LabelColumn,
-    ReportDir,
     Seed,
     TextColumn,
     handle_errors,
@@ -19,52 +20,83 @@ from modelcycle.cli._common import (
     say,
 )
 
+SelectDir = Annotated[
+    Path,
+    typer.Option("-o", "--out", help="Directory for leaderboard.json/.html, the study and model/."),
+]
+Models = Annotated[str, typer.Option(help="Comma-separated candidate families.")]
+Budget = Annotated[
+    str, typer.Option(help="Wall-clock budget for everything: 90s, 10m, 1h (plain: seconds).")
+]
+Trials = Annotated[int | None, typer.Option(help="At most this many trials (default: no limit).")]
+ValData = Annotated[
+    Path | None, typer.Option("--val", help="Validation data (default: chosen by the data's size).")
+]
+ValShare = Annotated[float, typer.Option(help="Share held out when scoring on a held-out part.")]
+Folds = Annotated[
+    int | None,
+    typer.Option(help="k-fold cross-validation (k >= 2), or 0 for a held-out part; default: "
+                 "5 folds below 2,000 rows, else held out."),
+]  # fmt: skip
+MaxLatency = Annotated[float | None, typer.Option(help="Constraint: p50 latency for one text.")]
+MaxSize = Annotated[float | None, typer.Option(help="Constraint: model size on disk.")]
+MinAccuracy = Annotated[float | None, typer.Option(help="Constraint: validation accuracy.")]
+Alpha = Annotated[float, typer.Option(help="Level of the paired test (McNemar's exact test).")]
+Quantize = Annotated[bool, typer.Option(help="Also weigh INT8/PQ variants of the top trials.")]
+Storage = Annotated[
+    str | None,
+    typer.Option(help="Optuna storage URL (default: sqlite in -o), e.g. postgresql://host/db."),
+]
+Resume = Annotated[bool, typer.Option(help="Continue the study stored in -o (or --storage).")]
+
 
 @handle_errors
 def select(
     data: DataPath,
-    out: ReportDir,
+    out: SelectDir,
     text: TextColumn = None,
     label: LabelColumn = None,
-    models: Annotated[
-        str,
-        typer.Option(help="Comma-separated families to compare."),
-    ] = "logreg,svm,nb,fasttext,mlp",
-    val: Annotated[
-        Path | None, typer.Option(help="Validation data (default: hold out --val-share).")
-    ] = None,
-    val_share: Annotated[float, typer.Option(help="Share held out when there is no --val.")] = 0.2,
-    cv: Annotated[int, typer.Option(help="k-fold cross-validation instead (k >= 2).")] = 0,
-    max_latency_ms: Annotated[
-        float | None, typer.Option(help="Constraint: p50 latency for one text.")
-    ] = None,
-    max_size_mb: Annotated[
-        float | None, typer.Option(help="Constraint: model size on disk.")
-    ] = None,
-    min_accuracy: Annotated[
-        float | None, typer.Option(help="Constraint: validation accuracy.")
-    ] = None,
+    models: Models = "logreg,svm,nb,fasttext,mlp,transformer",
+    budget: Budget = "10m",
+    trials: Trials = None,
+    val: ValData = None,
+    val_share: ValShare = 0.2,
+    cv: Folds = None,
+    max_latency_ms: MaxLatency = None,
+    max_size_mb: MaxSize = None,
+    min_accuracy: MinAccuracy = None,
+    alpha: Alpha = 0.05,
+    quantize: Quantize = False,
+    storage: Storage = None,
+    resume: Resume = False,
     encoding: Encoding = "utf-8",
     seed: Seed = 42,
 ) -> None:
-    """Train the candidate families, measure them, and recommend one under your constraints:
-    leaderboard.json and leaderboard.html.
+    """Search each family's settings (Optuna) within the budget, and recommend the cheapest model
+    (size, then latency) not significantly less accurate than the best, under your constraints:
+    leaderboard.json, leaderboard.html, the study (study.db) and the picked model (model/).
 
-    Example: modelcycle select reviews.csv -o selection/ --max-latency-ms 1
+    Example: modelcycle select reviews.csv -o sel/ --budget 10m --max-latency-ms 1
     """
+    started = time.monotonic()
     from modelcycle.config import SelectConfig  # deferred, as every library import: fast --help
     from modelcycle.selection import select as select_model
 
     config = SelectConfig(
         models=tuple(m.strip() for m in models.split(",") if m.strip()),
+        budget=SelectConfig.parse_budget(budget),
+        trials=trials,
         val=val_share,
         cv=cv,
         max_latency_ms=max_latency_ms,
         max_size_mb=max_size_mb,
         min_accuracy=min_accuracy,
+        alpha=alpha,
+        quantize=quantize,
+        storage=storage,
+        resume=resume,
         seed=seed,
     )
     dataset, val_set = load_with_val(data, val, text=text, label=label, encoding=encoding)
-    board = select_model(dataset, config, val=val_set, progress=lambda name: say(f"· {name}"))
-    board.write(out)
+    board = select_model(dataset, config, out_dir=out, val=val_set, progress=say, started=started)
     typer.echo(board.summary(out))

@@ -9,20 +9,21 @@ import typer
 
 from modelcycle.cli._common import (
     DataPath,
-    Encoding,
-    LabelColumn,
+    LabeledData,
     Seed,
-    TextColumn,
-    handle_errors,
+    config_from_flags,
+    data_command,
 )
 
 
-@handle_errors
+@data_command
 def split(
+    ctx: typer.Context,
     data: DataPath,
     out: Annotated[
         Path, typer.Option("-o", "--out", help="Directory for the parts and split.json.")
     ],
+    source: LabeledData,
     test: Annotated[float, typer.Option("--test", help="Share of rows for the test part.")] = 0.2,
     val: Annotated[
         float, typer.Option("--val", help="Share of rows for validation (0: none).")
@@ -48,9 +49,6 @@ def split(
     fmt: Annotated[
         str, typer.Option("--format", help="File format of the parts: csv|tsv|parquet|jsonl.")
     ] = "csv",
-    text: TextColumn = None,
-    label: LabelColumn = None,
-    encoding: Encoding = "utf-8",
     seed: Seed = 42,
 ) -> None:
     """Split labeled data into train, validation and test files and write split.json.
@@ -59,21 +57,12 @@ def split(
     """
     from modelcycle._io import atomic_dir  # deferred, as every library import: fast --help
     from modelcycle.config import SplitConfig
-    from modelcycle.data import load_dataset
     from modelcycle.split import SPLIT_FILE, split_dataset, split_summary, write_splits
 
     if fmt not in ("csv", "tsv", "parquet", "jsonl"):
         raise typer.BadParameter(f"--format must be csv, tsv, parquet or jsonl, got {fmt!r}")
-    config = SplitConfig(
-        test=test,
-        val=val,
-        seed=seed,
-        stratify=stratify,
-        group=group,
-        time=time,
-        leakage_guard=leakage_guard,
-    )
-    dataset = load_dataset(data, text=text, label=label, encoding=encoding)
+    config = config_from_flags(SplitConfig, ctx.params)
+    dataset = source.load(data)
     splits = split_dataset(dataset, config)
     with atomic_dir(out, replace_if=SPLIT_FILE) as tmp:
         document = write_splits(splits, tmp, config, suffix=f".{fmt}")

@@ -10,12 +10,9 @@ import typer
 
 from modelcycle.cli._common import (
     DataPath,
-    Encoding,
-    LabelColumn,
+    LabeledData,
     Seed,
-    TextColumn,
-    handle_errors,
-    load_with_val,
+    data_command,
     say,
 )
 
@@ -44,7 +41,8 @@ Optimizer = Annotated[
     str | None,
     typer.Option(
         help="sgd, adam, rmsprop, adagrad (or adamw); for logreg/svm/nb, trains the "
-        "linear model by gradient instead of its closed-form solver.",
+        "linear model by gradient instead of its closed-form solver (which takes no training "
+        "flags: --lr, --epochs, ... need --optimizer).",
         rich_help_panel=Training,
     ),
 ]
@@ -125,13 +123,12 @@ Threads = Annotated[
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 
 
-@handle_errors
+@data_command
 def train(
     ctx: typer.Context,
     data: DataPath,
     out: ModelOut,
-    text: TextColumn = None,
-    label: LabelColumn = None,
+    source: LabeledData,
     model: Family = "logreg",
     backbone: Backbone = None,
     freeze: Freeze = None,
@@ -156,7 +153,6 @@ def train(
     device: Device = "auto",
     threads: Threads = None,
     quiet: Quiet = False,
-    encoding: Encoding = "utf-8",
     seed: Seed = 42,
 ) -> None:
     """Train a model on labeled text and save it as a model directory. Runs data-parallel on
@@ -169,7 +165,7 @@ def train(
     from modelcycle.training import compare_optimizers, train_and_save
 
     config = TrainConfig.from_flags(ctx.params)  # the model, seed, device and training flags
-    dataset, val_set = load_with_val(data, val, text=text, label=label, encoding=encoding)
+    dataset, val_set = source.load_pair(data, val)
     progress = False if quiet else None
     if compare_all:  # a model per optimiser, written, then their table
         comparison, fits = compare_optimizers(dataset, config, val_set, progress=progress)

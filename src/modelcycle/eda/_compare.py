@@ -10,9 +10,10 @@ import numpy as np
 import polars as pl
 
 from modelcycle.data import Dataset
-from modelcycle.eda import _counts
+from modelcycle.eda._counts import word_count
 from modelcycle.eda._problems import examples
 from modelcycle.eda._stats import counts_by_label, describe, label_counts
+from modelcycle.features import token_lists
 from modelcycle.text import normalized
 
 
@@ -31,8 +32,8 @@ def compare_with(
         exact=column.hash(),
         norm=normalized(column).hash(),
         chars=column.str.len_chars(),
-        tokens=_counts.word_tokens(column),
-    ).with_columns(words=pl.col("tokens").list.len())
+        tokens=token_lists(column),
+    ).with_columns(words=word_count(pl.col("tokens")))
     exact_in = theirs["exact"].is_in(rows["exact"].unique())
     norm_in = theirs["norm"].is_in(rows["norm"].unique())
     overlap_rows = pl.Series(range(other.frame.height)).filter(exact_in)

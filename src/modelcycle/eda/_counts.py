@@ -4,7 +4,8 @@ Written here rather than taken from scikit-learn's ``CountVectorizer`` because t
 the counts of every n-gram per label (for the log-odds) on files larger than memory allows a
 document-term matrix for, in seconds: tokens become integer ids (a polars ``Categorical``), an
 n-gram becomes one packed 64-bit key, and a sort plus run-length encoding counts the keys on all
-cores. Nothing is sampled or approximated.
+cores. Nothing is sampled or approximated. The tokens are the models' own
+(:func:`modelcycle.features.token_lists`), so that the report's words are the words a model sees.
 """
 
 from __future__ import annotations
@@ -16,32 +17,27 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from modelcycle.eda._stopwords import STOP_WORDS
-from modelcycle.text import HTML_ENTITY, HTML_TAG
+from modelcycle.eda._stopwords import PUNCTUATION, STOP_WORDS
 
 ORDERS = (1, 2, 3)
-TOKEN_PATTERN = r"(?u)\b\w\w+\b"
-"""scikit-learn's default token pattern (a test keeps them equal), so that every count here is
-what ``CountVectorizer``, the blog post's tool, would give."""
 TOKENS = (
-    "lower-cased runs of two or more letters or digits (scikit-learn's default token pattern, as "
-    "CountVectorizer counts them), with HTML tags and entities removed first"
+    "the models' word tokens (modelcycle.features.tokenize): lower-cased runs of letters, digits "
+    "and underscores with their inner apostrophes (don't is one token), and ! and ?, with HTML "
+    "tags removed first; a text's length in words leaves ! and ? out"
 )
 
 
-def word_tokens(text: pl.Expr) -> pl.Expr:
-    """The word tokens of each text, as a list column (see ``TOKENS``)."""
-    return (
-        text.fill_null("")
-        .str.to_lowercase()
-        .str.replace_all(f"{HTML_TAG}|{HTML_ENTITY}", " ")
-        .str.extract_all(TOKEN_PATTERN)
-    )
-
-
 def stop_words() -> frozenset[str]:
-    """scikit-learn's English stop words plus the contraction fragments our tokens leave."""
+    """scikit-learn's English stop words, English contractions and ``!`` / ``?``."""
     return STOP_WORDS
+
+
+def word_count(tokens: pl.Expr) -> pl.Expr:
+    """How many tokens of each list column row are words (not ``!`` or ``?``)."""
+    count = tokens.list.len()
+    for mark in sorted(PUNCTUATION):
+        count = count - tokens.list.count_matches(mark)
+    return count
 
 
 @dataclass(frozen=True)
@@ -70,7 +66,7 @@ class Counter:
 
         counter = Counter(n_labels=2)
         for texts, labels in batches:
-            counter.add(texts.select(word_tokens(pl.col("text"))).to_series(), labels)
+            counter.add(texts.select(token_lists(pl.col("text"))).to_series(), labels)
         unigrams = counter.table(1)
     """
 
@@ -94,7 +90,7 @@ class Counter:
         return self._tokens
 
     def add(self, tokens: pl.Series, labels: pl.Series | None) -> None:
-        """Count one batch: the ``word_tokens`` of its texts, in order, and their label codes
+        """Count one batch: the ``token_lists`` of its texts, in order, and their label codes
         (0..n_labels-1)."""
         frame = pl.DataFrame(
             {

@@ -1,9 +1,10 @@
 """A map of the texts: TF-IDF of their words reduced to two dimensions by a truncated SVD.
 
-This is what scikit-learn's ``TfidfVectorizer(sublinear_tf=True, min_df=2)`` followed by
-``TruncatedSVD(2)`` (a randomized SVD) computes, written with polars and numpy because importing
-scikit-learn alone takes over a second, a quarter of the time the whole report of a 25,000-review
-file is allowed. It runs on a sample of a few thousand texts, so a dense matrix is small.
+This is what scikit-learn's ``TfidfVectorizer(sublinear_tf=True, min_df=2)`` on the models'
+tokens less the stop words, followed by ``TruncatedSVD(2)`` (a randomized SVD), computes, written
+with polars and numpy because importing scikit-learn alone takes over a second, a quarter of the
+time the whole report of a 25,000-review file is allowed. It runs on a sample of a few thousand
+texts, so a dense matrix is small.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
-from modelcycle.eda._counts import word_tokens
 from modelcycle.eda._stopwords import STOP_WORDS
+from modelcycle.features import token_lists
 
 MAX_CHARS = 1000
 """Characters of each text that place it on the map: enough for its topic, and it bounds the
@@ -27,7 +28,7 @@ def document_map(texts: Sequence[str], seed: int, max_words: int = 2000) -> np.n
         pl.DataFrame({"text": list(texts)}, schema={"text": pl.String})
         .lazy()
         .with_row_index("doc")
-        .select("doc", word=word_tokens(pl.col("text").str.slice(0, MAX_CHARS)))
+        .select("doc", word=token_lists(pl.col("text").str.slice(0, MAX_CHARS)))
         .explode("word")
         .filter(pl.col("word").is_not_null() & ~pl.col("word").is_in(sorted(STOP_WORDS)))
         .group_by("doc", "word")

@@ -29,6 +29,7 @@ from modelcycle.eda._problems import (
 )
 from modelcycle.eda._report import EdaReport
 from modelcycle.eda._stats import NO_LABEL, counts_by_label, describe, label_counts
+from modelcycle.features import token_lists
 from modelcycle.text import HTML_TAG, QUALITY_CHECKS, is_blank, normalized
 
 __all__ = ["EdaReport", "profile"]
@@ -230,7 +231,7 @@ def _row_stats(
         )
         # one query, so that tokenising, normalizing and the checks share the cores
         stats = part.select(
-            tok=_counts.word_tokens(column),
+            tok=token_lists(column),
             lab=codes if codes is not None else pl.lit(0, dtype=pl.UInt32),
             chars=column.str.len_chars(),
             exact=column.hash(),
@@ -246,7 +247,7 @@ def _row_stats(
         )
         parts.append(
             stats.with_columns(
-                words=pl.col("tok").list.len(), lab=pl.col("lab").cast(pl.UInt32)
+                words=_counts.word_count(pl.col("tok")), lab=pl.col("lab").cast(pl.UInt32)
             ).drop("tok")
         )
     rows = pl.concat(parts)

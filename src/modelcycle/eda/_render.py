@@ -116,8 +116,8 @@ def _lengths(data: dict[str, Any], figures: dict[str, Any]) -> str:
     return (
         "".join(parts)
         + '<p class="muted">count, mean, standard deviation, minimum, quartiles and maximum, as '
-        "pandas' <code>describe()</code> gives them; words are the word tokens below.</p>"
-        + figure_html(figures, "lengths")
+        "pandas' <code>describe()</code> gives them; words are the word tokens below, less ! and "
+        "?.</p>" + figure_html(figures, "lengths")
     )
 
 
@@ -351,8 +351,8 @@ def _method(data: dict[str, Any], figures: dict[str, Any]) -> str:
     items = [
         f"Word tokens: {esc(data['tokens'])}. N-grams are consecutive tokens of one text, "
         "joined by one space. Every count is exact.",
-        "Stop words: scikit-learn's English list plus the pieces the tokens leave of "
-        "contractions (don, doesn, ve, ll, …).",
+        "Stop words: scikit-learn's English list, English contractions (don't, it's, …), what "
+        "typographic or split apostrophes leave of them (don, n't, …), and ! and ?.",
         "Duplicates compare texts by a 64-bit hash of the text (exact) and of its normalized form "
         "(lower-cased; HTML, punctuation and repeated spaces removed).",
         "Distinctive n-grams: log-odds ratio of each label against the rest with an informative "

@@ -1,4 +1,5 @@
-"""The stop words of the report: scikit-learn's English list, plus the contraction fragments.
+"""The stop words of the report, for the models' tokens: scikit-learn's English list, English
+contractions, and the ``!`` and ``?`` tokens.
 
 A copy rather than an import: importing scikit-learn takes over a second, a quarter of the time
 the whole report of a 25,000-review file is allowed (tests check the copy against scikit-learn's
@@ -35,8 +36,23 @@ SKLEARN_ENGLISH = frozenset(
     """.split()  # noqa: SIM905 -- a paragraph of words reads better than 318 lines
 )
 CONTRACTIONS = frozenset(
-    "don doesn didn isn wasn aren weren couldn wouldn shouldn haven hasn hadn ve ll re".split()  # noqa: SIM905
+    """
+    ain't aren't can't couldn't didn't doesn't don't hadn't hasn't haven't isn't mightn't
+    mustn't needn't shan't shouldn't wasn't weren't won't wouldn't
+    i'm i've i'll i'd you're you've you'll you'd he's he'll he'd she's she'll she'd it's it'll
+    it'd we're we've we'll we'd they're they've they'll they'd that's that'll that'd there's
+    there'll there'd here's what's who's who'll who'd where's when's why's how's let's
+    """.split()  # noqa: SIM905
 )
-"""What the token pattern leaves of English contractions ("don't" -> "don")."""
+"""English contractions: one token each, as the models see them ("don't")."""
+FRAGMENTS = frozenset(
+    """
+    don doesn didn isn wasn aren weren couldn wouldn shouldn haven hasn hadn ve ll re s t d m n't
+    """.split()  # noqa: SIM905
+)
+"""What is left of contractions written with a typographic apostrophe ("don’t" -> "don", "t") or
+split as in tokenised corpora such as SST-2 ("do n't", "it 's")."""
+PUNCTUATION = frozenset({"!", "?"})
+"""The tokens that are not words."""
 
-STOP_WORDS = SKLEARN_ENGLISH | CONTRACTIONS
+STOP_WORDS = SKLEARN_ENGLISH | CONTRACTIONS | FRAGMENTS | PUNCTUATION

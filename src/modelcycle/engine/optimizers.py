@@ -2,15 +2,16 @@
 parameters' constraints and each family's default learning rates. The one place that knows
 them (no PyTorch here: the linear families and the CLI read it without loading torch).
 
-``--optimizer`` travels CLI → :class:`~modelcycle.config.TrainConfig` → the family's estimator
-(whose ``_validate_params`` checks :data:`TRAINING_CONSTRAINTS`) → :class:`OptimizerSettings`
-(which refuses a flag the optimiser does not honour) → :class:`~modelcycle.engine.optim.
-TrainingOptimizer`.
+``--optimizer`` and its flags travel ``cli/train.py`` → :class:`~modelcycle.config.TrainConfig`
+(plain data) → ``training/_train.py`` (makes the model) → the family's estimator, whose ``fit``
+builds one :class:`OptimizerSettings` — the only check of the optimiser's parameters
+(:data:`OPTIMIZER_PARAMS`) — and hands it, unchecked again, to
+:class:`~modelcycle.engine.optim.TrainingOptimizer` (in the loop's settings).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any
@@ -24,10 +25,10 @@ __all__ = [
     "DEFAULT_LR",
     "HONOURED_FLAGS",
     "OPTIMIZERS",
+    "OPTIMIZER_PARAMS",
     "SCHEDULES",
     "TRAINING_CONSTRAINTS",
     "OptimizerSettings",
-    "default_lr",
 ]
 
 OPTIMIZERS = ("sgd", "adam", "rmsprop", "adagrad", "adamw")
@@ -65,13 +66,12 @@ DEFAULT_LR: dict[str, dict[str, float]] = {
 }
 """Each family's learning rate per optimiser, used when ``lr`` is None."""
 
-TRAINING_CONSTRAINTS: dict[str, list[Any]] = {
-    "optimizer": [StrOptions(set(OPTIMIZERS))],
-    "lr": [Interval(Real, 0, None, closed="neither"), None],
-    "weight_decay": [Interval(Real, 0, None, closed="left")],
-    "momentum": [Interval(Real, 0, 1, closed="left")],
-    "schedule": [StrOptions(set(SCHEDULES))],
-    "warmup": [Interval(Real, 0, 1, closed="left")],
+OPTIMIZER_PARAMS = ("optimizer", "lr", "weight_decay", "momentum", "schedule", "warmup")
+"""The estimator parameters that make an :class:`OptimizerSettings` (and are checked by it)."""
+
+TRAINING_CONSTRAINTS: dict[str, Any] = {
+    # the optimiser's parameters are checked once, when fit builds OptimizerSettings from them
+    **dict.fromkeys(OPTIMIZER_PARAMS, "no_validation"),
     "epochs": [Interval(Integral, 1, None, closed="left")],
     "batch_size": [Interval(Integral, 1, None, closed="left")],
     "patience": [Interval(Integral, 1, None, closed="left"), None],
@@ -82,14 +82,19 @@ TRAINING_CONSTRAINTS: dict[str, list[Any]] = {
 """scikit-learn constraints of the training parameters every gradient-trained estimator takes."""
 
 
-def default_lr(family: str, optimizer: str) -> float:
-    """The learning rate ``family`` trains with under ``optimizer`` when none is given."""
-    return DEFAULT_LR[family][optimizer]
+_NUMBER_RULES: tuple[tuple[str, Callable[[float], bool], str], ...] = (
+    ("lr", lambda v: v > 0, "a positive number"),
+    ("weight_decay", lambda v: v >= 0, "a number >= 0"),
+    ("momentum", lambda v: 0 <= v < 1, "a number in [0, 1)"),
+    ("warmup", lambda v: 0 <= v < 1, "a share of the steps in [0, 1)"),
+    ("sparse_grad_scale", lambda v: v > 0, "a positive number"),
+)
 
 
 @dataclass(frozen=True)
 class OptimizerSettings:
-    """An optimiser by name with its hyper-parameters, checked against the registry."""
+    """An optimiser by name with its hyper-parameters, checked against the registry when made
+    (the one check: what receives the settings trusts them)."""
 
     name: str = "adam"
     lr: float = 1e-3
@@ -108,12 +113,10 @@ class OptimizerSettings:
             raise ConfigError(
                 f"unknown schedule {self.schedule!r}; valid schedules are: {', '.join(SCHEDULES)}"
             )
-        if not self.lr > 0:
-            raise ConfigError(f"lr must be positive, got {self.lr}")
-        if not self.sparse_grad_scale > 0:
-            raise ConfigError(f"sparse_grad_scale must be positive, got {self.sparse_grad_scale}")
-        if not 0.0 <= self.warmup < 1.0:
-            raise ConfigError(f"warmup must be a share of the steps in [0, 1), got {self.warmup}")
+        for flag, valid, rule in _NUMBER_RULES:
+            value = getattr(self, flag)
+            if isinstance(value, bool) or not isinstance(value, Real) or not valid(float(value)):
+                raise ConfigError(f"{flag} must be {rule}, got {value!r}")
         for flag in ("momentum", "weight_decay"):
             if getattr(self, flag) and flag not in HONOURED_FLAGS[self.name]:
                 takers = [name for name in OPTIMIZERS if flag in HONOURED_FLAGS[name]]
@@ -123,14 +126,23 @@ class OptimizerSettings:
                 )
 
     @classmethod
-    def from_params(cls, params: Mapping[str, Any], *, family_lr: float) -> OptimizerSettings:
-        """The settings an estimator's parameters name; ``lr`` None takes ``family_lr`` (the
-        family's rate, see :data:`DEFAULT_LR`)."""
+    def from_params(
+        cls,
+        params: Mapping[str, Any],
+        *,
+        rates: Mapping[str, float],
+        sparse_grad_scale: float = 1.0,
+    ) -> OptimizerSettings:
+        """The settings an estimator's parameters (:data:`OPTIMIZER_PARAMS`) name; ``lr`` None
+        takes the optimiser's rate in ``rates`` (the family's, see :data:`DEFAULT_LR`)."""
+        name, lr = params["optimizer"], params["lr"]
         return cls(
-            name=params["optimizer"],
-            lr=params["lr"] if params["lr"] is not None else family_lr,
+            name=name,
+            # an unknown name has no rate: __post_init__ refuses the name first
+            lr=rates.get(name, 0.0) if lr is None else lr,
             weight_decay=params["weight_decay"],
             momentum=params["momentum"],
             schedule=params["schedule"],
             warmup=params["warmup"],
+            sparse_grad_scale=sparse_grad_scale,
         )

@@ -12,7 +12,7 @@ from modelcycle._html import HtmlReport
 from modelcycle.config import EvalConfig
 from modelcycle.data import Dataset
 from modelcycle.evaluation._labels import LabelCheck, check_labels
-from modelcycle.evaluation._metrics import compute_metrics, mcnemar, paired_bootstrap_ci
+from modelcycle.evaluation._metrics import evaluation_metrics, mcnemar, paired_bootstrap_ci
 from modelcycle.evaluation._render import comparison_html
 from modelcycle.exceptions import SchemaError
 from modelcycle.models import TextClassifier
@@ -152,15 +152,7 @@ def _summary(
 ) -> dict[str, Any]:
     """One model's figures in ``comparison.json``: its metrics, post-processing, unknown labels."""
     predicted, proba, classes = answer
-    metrics = compute_metrics(
-        truth,
-        proba,
-        classes,
-        predicted=predicted,
-        bootstrap=config.bootstrap,
-        bins=config.calibration_bins,
-        seed=seed,
-    )
+    metrics = evaluation_metrics(truth, proba, classes, predicted, config, seed)
     summary = {key: metrics[key] for key in _SUMMARY_KEYS}
     post = model.postprocess_
     summary["postprocess"] = None if post is None or post.is_identity else post.to_json()

@@ -16,10 +16,13 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from modelcycle.config import EvalConfig
+
 __all__ = [
     "CONFUSION_LABELS",
     "bootstrap_accuracy_ci",
     "compute_metrics",
+    "evaluation_metrics",
     "expected_calibration_error",
     "mcnemar",
     "paired_bootstrap_ci",
@@ -109,6 +112,26 @@ def compute_metrics(
         "baselines": _baselines(true_code, labels),
     }
     return metrics
+
+
+def evaluation_metrics(
+    truth: np.ndarray,
+    proba: np.ndarray,
+    classes: Sequence[str],
+    predicted: np.ndarray,
+    config: EvalConfig,
+    seed: int,
+) -> dict[str, Any]:
+    """:func:`compute_metrics` with the evaluation's bootstrap resamples and calibration bins."""
+    return compute_metrics(
+        truth,
+        proba,
+        classes,
+        predicted=predicted,
+        bootstrap=config.bootstrap,
+        bins=config.calibration_bins,
+        seed=seed,
+    )
 
 
 def _confusion(

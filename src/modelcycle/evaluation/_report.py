@@ -15,7 +15,7 @@ from modelcycle.config import EvalConfig
 from modelcycle.data import Dataset
 from modelcycle.evaluation import _analysis
 from modelcycle.evaluation._labels import check_labels
-from modelcycle.evaluation._metrics import compute_metrics
+from modelcycle.evaluation._metrics import compute_metrics, evaluation_metrics
 from modelcycle.evaluation._plots import Scores
 from modelcycle.evaluation._render import evaluation_html
 from modelcycle.exceptions import SchemaError
@@ -151,15 +151,7 @@ def evaluate_predictions(
     else:
         final_proba = raw_proba
         predicted = np.asarray(classes)[np.argmax(raw_proba, axis=1)]
-    metrics = compute_metrics(
-        truth,
-        final_proba,
-        classes,
-        predicted=predicted,
-        bootstrap=config.bootstrap,
-        bins=config.calibration_bins,
-        seed=seed,
-    )
+    metrics = evaluation_metrics(truth, final_proba, classes, predicted, config, seed)
     metrics["postprocess"] = postprocess.to_json() if active and postprocess else None
     metrics["postprocess_stored"] = postprocess_stored if active else None
     metrics["unknown_labels"] = labels.unknown

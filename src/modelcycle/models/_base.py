@@ -7,16 +7,24 @@ import math
 from abc import ABCMeta, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from numbers import Real
+from numbers import Integral, Real
 from typing import Any, ClassVar, Self
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils._param_validation import InvalidParameterError
+from sklearn.utils._param_validation import Interval, InvalidParameterError
 
+from modelcycle.engine.optimizers import DEFAULT_LR, OptimizerSettings
 from modelcycle.exceptions import ArtifactError, ConfigError, DataError, NotFittedError
 from modelcycle.features import EngineeredFeaturizer, check_feature_names
 from modelcycle.postprocess import Postprocess
+
+NGRAM_CONSTRAINTS: dict[str, list[Any]] = {
+    "ngram_range": [tuple, list],
+    "min_df": [Interval(Integral, 1, None, closed="left")],
+    "max_features": [Interval(Integral, 1, None, closed="left"), None],
+}
+"""scikit-learn constraints of the word n-gram parameters (the linear families and ``mlp``)."""
 
 
 @dataclass(frozen=True)
@@ -49,13 +57,20 @@ class TextClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
     and ``predict_proba`` stay raw, :func:`modelcycle.prediction.predict` applies it."""
 
     def check_params(self) -> Self:
-        """Check the parameters against the family's constraints, as ``fit`` does first (a
-        :class:`ConfigError` naming the bad one); lets a pipeline refuse them before it runs."""
+        """Check the parameters as ``fit`` will (a :class:`ConfigError` naming the bad one):
+        the family's constraints, and the optimiser's settings, which ``fit`` builds (and so
+        checks) once it has seen the data; lets a pipeline refuse them before it runs."""
+        self._check_constraints()
+        params = self.get_params()
+        if params.get("optimizer") is not None:
+            OptimizerSettings.from_params(params, rates=DEFAULT_LR["neural"])
+        return self
+
+    def _check_constraints(self) -> None:
         try:
             self._validate_params()
         except InvalidParameterError as exc:
             raise ConfigError(str(exc)) from exc
-        return self
 
     def fit(
         self,
@@ -71,7 +86,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         stopping, the best epoch); ``run`` (:class:`modelcycle.engine.loop.RunOptions`) sets
         checkpoints, resume, progress and device. Closed-form families ignore both.
         """
-        self.check_params()
+        self._check_constraints()  # the optimiser's parameters: when _fit builds its settings
         texts = _as_texts(X)
         labels = _as_labels(y, len(texts))
         try:

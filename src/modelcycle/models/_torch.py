@@ -13,7 +13,7 @@ import torch
 from sklearn.metrics import accuracy_score
 from torch import nn
 
-from modelcycle.engine.loop import LoopSettings, RunOptions
+from modelcycle.engine.loop import LoopSettings, RunOptions, run_loop
 from modelcycle.engine.optimizers import OptimizerSettings
 from modelcycle.models._base import class_weights
 
@@ -87,6 +87,45 @@ class MatrixData:
 
     def batch(self, rows: np.ndarray, device: torch.device) -> tuple[torch.Tensor, ...]:
         return matrix_inputs(self.X[rows], device)
+
+
+def fit_feedforward(
+    X: np.ndarray | sp.csr_matrix,
+    targets: np.ndarray,
+    settings: LoopSettings,
+    run: RunOptions | None,
+    *,
+    hidden: tuple[int, ...],
+    dropout: float,
+    n_classes: int,
+    val: tuple[np.ndarray | sp.csr_matrix, np.ndarray] | None = None,
+) -> tuple[FeedForward, list[dict[str, Any]]]:
+    """Train a :class:`FeedForward` on rows ``X`` (targets: class indices) with ``settings``
+    (whose optimiser settings were checked when made); ``val`` (rows, class indices) drives
+    early stopping. Returns the module, on the CPU, and the loop's history."""
+    torch.manual_seed(settings.seed)
+    module = FeedForward(X.shape[1], hidden, n_classes, dropout, sp.issparse(X))
+    validate = None
+    if val is not None:
+        X_val, val_targets = val
+        validate = accuracy_validator(lambda m: matrix_proba(m, X_val, n_classes), val_targets)
+    history = run_loop(
+        module,
+        MatrixData(X, targets),
+        settings,
+        run_options(run),
+        n_classes=n_classes,
+        validate=validate,
+        fingerprint={"rows": X.shape[0], "features": X.shape[1]},
+    )
+    return module.cpu(), history
+
+
+def matrix_proba(module: nn.Module, X: np.ndarray | sp.csr_matrix, n_classes: int) -> np.ndarray:
+    """Softmax probabilities of a :class:`FeedForward` over the rows of ``X``."""
+    device = next(module.parameters()).device
+    proba = predict_in_batches(module, X.shape[0], lambda rows: matrix_inputs(X[rows], device))
+    return proba.reshape(X.shape[0], n_classes)
 
 
 def matrix_inputs(X: np.ndarray | sp.csr_matrix, device: torch.device) -> tuple[torch.Tensor, ...]:

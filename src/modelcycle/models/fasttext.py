@@ -20,7 +20,12 @@ from torch import nn
 from torch.nn import functional as F
 
 from modelcycle.engine.loop import run_loop
-from modelcycle.engine.optimizers import DEFAULT_LR, TRAINING_CONSTRAINTS, OptimizerSettings
+from modelcycle.engine.optimizers import (
+    DEFAULT_LR,
+    OPTIMIZERS,
+    TRAINING_CONSTRAINTS,
+    OptimizerSettings,
+)
 from modelcycle.features import HashedBagFeaturizer
 from modelcycle.models._base import (
     ExtraInputs,
@@ -256,8 +261,8 @@ class FastTextClassifier(TextClassifier):
             self.optimizer, len(texts), len(ids)
         )
         ids_per_text = len(ids) / max(len(texts), 1)
-        rate = default_lr(self.optimizer, self.batch_size_, ids_per_text)
-        optimizer = OptimizerSettings.from_params(self.get_params(), family_lr=rate)
+        rates = {name: default_lr(name, self.batch_size_, ids_per_text) for name in OPTIMIZERS}
+        optimizer = OptimizerSettings.from_params(self.get_params(), rates=rates)
         settings = loop_settings(self, optimizer, batch_size=self.batch_size_)
         torch.manual_seed(settings.seed)
         self.module_ = self._module(self.featurizer_.size, len(self.classes_), self.extra_.width)

@@ -22,9 +22,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 from sklearn.utils._param_validation import Interval
 
-from modelcycle.engine.optimizers import TRAINING_CONSTRAINTS, default_lr
+from modelcycle.engine.optimizers import DEFAULT_LR, TRAINING_CONSTRAINTS, OptimizerSettings
+from modelcycle.exceptions import ConfigError
 from modelcycle.features import NgramFeaturizer
 from modelcycle.models._base import (
+    NGRAM_CONSTRAINTS,
     ExtraInputs,
     ModelState,
     TextClassifier,
@@ -54,13 +56,10 @@ class LinearTextClassifier(TextClassifier):
     default_C: ClassVar[float] = 4.0  # the regularisation used when ``C`` is None
     binary_solver: ClassVar[str] = "liblinear"  # scikit-learn's solver for two classes
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
-        "ngram_range": [tuple, list],
-        "min_df": [Interval(Integral, 1, None, closed="left")],
-        "max_features": [Interval(Integral, 1, None, closed="left"), None],
+        **NGRAM_CONSTRAINTS,
         "C": [Interval(Real, 0, None, closed="neither"), None],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
-        **TRAINING_CONSTRAINTS,
-        "optimizer": [*TRAINING_CONSTRAINTS["optimizer"], None],  # None: the closed-form solver
+        **TRAINING_CONSTRAINTS,  # optimizer None: the closed-form solver
         "features": [tuple, list],
     }
 
@@ -118,30 +117,46 @@ class LinearTextClassifier(TextClassifier):
         self.extra_, extra = ExtraInputs.fit(self.features, texts)
         matrix = self._inputs(matrix, extra)
         if self.optimizer is None:
+            self._refuse_gradient_flags()
             self.coef_, self.intercept_ = self._solve(matrix, targets)
             self.history_: list[dict[str, Any]] = []
             return
-        # deferred for start-up time: neural imports PyTorch, which the closed-form path never needs
-        from modelcycle.models.neural import NeuralClassifier
+        # deferred for start-up time: _torch imports PyTorch, which the closed-form path never needs
+        from modelcycle.models._torch import fit_feedforward, loop_settings, module_arrays
 
-        training = {name: getattr(self, name) for name in _TRAINING_PARAMS}
-        if training["lr"] is None:
-            training["lr"] = default_lr("linear", self.optimizer)
-        head = NeuralClassifier(
-            loss=self.loss,
-            optimizer=self.optimizer,
-            class_weight=self._target_class_weight(),
-            random_state=self.random_state,
-            **training,
+        optimizer = OptimizerSettings.from_params(self.get_params(), rates=DEFAULT_LR["linear"])
+        loss = "hinge" if self.loss == "hinge" else "cross_entropy"
+        module, self.history_ = fit_feedforward(
+            matrix,
+            targets,
+            loop_settings(self, optimizer, loss=loss),
+            run,
+            hidden=(),
+            dropout=0.0,
+            n_classes=len(self.classes_),
+            val=None if val is None else (self._matrix(val[0]), val[1]),
         )
-        X_val = y_val = None
-        if val is not None:
-            X_val, y_val = self._matrix(val[0]), val[1]
-        head.fit(matrix, targets, X_val=X_val, y_val=y_val, run=run)
-        weights = head.to_arrays()
+        weights = module_arrays(module)
         self.coef_ = np.ascontiguousarray(weights["first.weight"].T, dtype=np.float64)
         self.intercept_ = weights["bias"].astype(np.float64)
-        self.history_ = head.history_
+
+    def check_params(self) -> Self:
+        super().check_params()
+        if self.optimizer is None:
+            self._refuse_gradient_flags()
+        return self
+
+    def _refuse_gradient_flags(self) -> None:
+        """Without ``optimizer`` the closed-form solver fits the model: a training flag set
+        would be ignored, so it is refused."""
+        defaults = type(self)().get_params()
+        given = [name for name in _TRAINING_PARAMS if getattr(self, name) != defaults[name]]
+        if given:
+            raise ConfigError(
+                f"{given[0]} applies to gradient training, but {self.family} without an optimizer "
+                f"is fitted by its closed-form solver; set optimizer (e.g. --optimizer sgd) or "
+                f"drop {given[0]}"
+            )
 
     def _nb_scale(self, matrix: sp.csr_matrix, targets: np.ndarray) -> np.ndarray | None:
         """A per-column scale of the n-grams (NB-SVM's log-count ratios); None: none."""

@@ -32,7 +32,7 @@ from sklearn.utils._param_validation import Interval
 from torch import nn
 
 from modelcycle.engine.loop import LoopSettings, RunOptions, resolve_device, run_loop
-from modelcycle.engine.optimizers import TRAINING_CONSTRAINTS, OptimizerSettings, default_lr
+from modelcycle.engine.optimizers import DEFAULT_LR, TRAINING_CONSTRAINTS, OptimizerSettings
 from modelcycle.exceptions import ConfigError
 from modelcycle.models._base import ModelState, TextClassifier, json_params
 from modelcycle.models._torch import (
@@ -334,9 +334,7 @@ class TransformerClassifier(TextClassifier):
     def _fit(self, texts: list[str], targets: np.ndarray, val: Any, run: Any) -> None:
         options = run_options(run)
         family = "transformer_head" if self.freeze else "transformer"
-        optimizer = OptimizerSettings.from_params(
-            self.get_params(), family_lr=default_lr(family, self.optimizer)
-        )
+        optimizer = OptimizerSettings.from_params(self.get_params(), rates=DEFAULT_LR[family])
         settings = loop_settings(self, optimizer)
         encoder, self.tokenizer_ = load_backbone(self.backbone, max_length=self.max_length)
         torch.manual_seed(settings.seed)

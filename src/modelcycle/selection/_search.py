@@ -1,0 +1,368 @@
+"""The search: an Optuna study (TPE sampler, seeded) over the families and their settings, under
+a wall-clock deadline, stored in an RDB storage (SQLite in the selection directory by default).
+
+Every trial keeps what it measured in its user attributes (the figures, and which validation
+rows it got right, packed), so that the leaderboard is read back from the study: a resumed search,
+or several processes sharing one ``--storage``, all see every trial. Gradient-trained trials
+report their validation accuracy after each epoch to :class:`FamilyMedianPruner`. Before a trial
+runs, its cost is estimated (the median of its family's trials; for the transformer, a timed
+probe on a few texts) and a trial that would not fit the time left is skipped, with the reason.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from modelcycle.config import SelectConfig, TrainConfig
+from modelcycle.exceptions import ConfigError, DataError
+from modelcycle.selection._measure import LATENCY_MIN_TEXTS, LATENCY_SECONDS, Scheme, measure
+from modelcycle.selection._space import GRADIENT_FAMILIES, suggest
+from modelcycle.training import train
+
+try:
+    import optuna
+    from optuna.pruners import BasePruner
+    from optuna.trial import FrozenTrial, TrialState
+except ModuleNotFoundError as exc:  # pragma: no cover - the extra is installed by make install
+    raise ConfigError(
+        "modelcycle select needs optuna, which is not installed; "
+        "install it with `pip install 'modelcycle[select]'` (make install does)"
+    ) from exc
+
+__all__ = [
+    "STUDY_NAME",
+    "FamilyMedianPruner",
+    "Search",
+    "importances",
+    "open_study",
+    "trial_rows",
+]
+
+STUDY_NAME = "modelcycle-select"
+PROBE_MIN_SECONDS = 45.0  # time left below which the transformer is not even probed
+
+
+class FamilyMedianPruner(BasePruner):
+    """Prune a trial whose validation accuracy after an epoch is below the median, after the
+    same epoch, of the completed trials of its own family (once ``startup`` of them exist).
+    Optuna's MedianPruner compares across all trials, which mixes families."""
+
+    def __init__(self, startup: int = 3) -> None:
+        self.startup = startup
+
+    def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
+        step = trial.last_step
+        if step is None:
+            return False
+        family = trial.params.get("family")
+        done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        values = [
+            t.intermediate_values[step]
+            for t in done
+            if t.params.get("family") == family and step in t.intermediate_values
+        ]
+        if len(values) < self.startup:
+            return False
+        return trial.intermediate_values[step] < float(np.median(values))
+
+
+def open_study(storage: str, config: SelectConfig, scheme: Scheme, *, where: str) -> optuna.Study:
+    """The study in ``storage`` (called ``where`` in messages): a new one, or with
+    ``config.resume`` the stored one (which must have been scored on the same validation rows,
+    with the same families)."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        names = optuna.get_all_study_names(storage)
+    except Exception as exc:  # SQLAlchemy's errors: a bad URL, a database that is not there
+        raise ConfigError(f"cannot open the study storage {storage!r}: {exc}") from exc
+    exists = STUDY_NAME in names
+    if exists and not config.resume:
+        raise ConfigError(
+            f"{where} already holds a selection study; pass --resume to continue it, "
+            "or choose another output directory"
+        )
+    done = len(optuna.load_study(study_name=STUDY_NAME, storage=storage).trials) if exists else 0
+    # reseeded by the trials so far, so that a resumed search does not repeat the first trials
+    sampler = optuna.samplers.TPESampler(seed=config.seed + done)
+    study = optuna.create_study(
+        study_name=STUDY_NAME,
+        storage=storage,
+        sampler=sampler,
+        pruner=FamilyMedianPruner(),
+        direction="maximize",
+        load_if_exists=True,
+    )
+    if not exists:
+        study.set_user_attr("scheme", scheme.fingerprint)
+        study.set_user_attr("models", list(config.models))
+        for family in config.models:
+            study.enqueue_trial({"family": family}, user_attrs={"start": True})
+        return study
+    if study.user_attrs.get("scheme") != scheme.fingerprint:
+        raise ConfigError(
+            f"the study in {where} was scored on other validation rows (other data, --seed, "
+            "--val-share, --val or --cv); resume with the same ones, or choose another directory"
+        )
+    if study.user_attrs.get("models") != list(config.models):
+        raise ConfigError(
+            f"the study in {where} searches --models "
+            f"{','.join(study.user_attrs.get('models', []))}; resume with the same families"
+        )
+    return study
+
+
+class _OutOfTime(Exception):
+    """The budget ran out during a trial's epochs."""
+
+
+class _Unaffordable(Exception):
+    """A trial that is not run: its reason."""
+
+
+@dataclass
+class Search:
+    """Runs trials of ``study`` until ``deadline`` minus :meth:`reserve` (the time kept for
+    what follows the search), or ``config.trials`` trials."""
+
+    study: optuna.Study
+    scheme: Scheme
+    config: SelectConfig
+    deadline: float
+    kept: float  # seconds kept for the report (and quantized variants)
+    say: Callable[[str], None]
+    skipped: dict[str, str] = field(default_factory=dict)  # family: why its last trial was not run
+    _probe: tuple[float, float] | None = None  # transformer: fixed seconds, seconds per text
+    _probe_failed: str | None = None
+
+    def reserve(self) -> float:
+        """``kept``, plus refitting the slowest completed trial on every row (with a margin):
+        any of them may be the pick."""
+        done = self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        fits = [t.user_attrs["measured"]["fit_seconds"] for t in done if "measured" in t.user_attrs]
+        return self.kept + 1.2 * self.scheme.refit_factor * max(fits, default=0.0)
+
+    def left(self) -> float:
+        return self.deadline - time.monotonic() - self.reserve()
+
+    def run(self) -> int:
+        """Run trials; returns how many ran (skipped ones not counted)."""
+        ran, skips = 0, 0
+        families = list(self.config.models)
+        while self.config.trials is None or ran < self.config.trials:
+            left = self.left()
+            # at least one trial, whatever the budget: there is always a recommendation
+            if (left <= 0 and self._measured()) or skips >= 10 * len(families):
+                break
+            trial = self.study.ask()
+            family = trial.suggest_categorical("family", families)
+            params = suggest(trial, family, self.config.params.get(family, {}))
+            trial.set_user_attr("params", _jsonable(params))
+            try:
+                self._check_time(family, params, left)
+            except _Unaffordable as exc:
+                self._skip(trial, family, str(exc))
+                skips += 1
+                continue
+            skips = 0
+            ran += 1
+            self._run_trial(trial, family, params)
+        tried = {t.params.get("family") for t in self.study.get_trials(deepcopy=False)}
+        for family in families:
+            if family not in tried and family not in self.skipped:
+                self.skipped[family] = "the budget ran out before its first trial"
+        return ran
+
+    def _measured(self) -> bool:
+        return any(
+            "measured" in t.user_attrs
+            for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        )
+
+    def _skip(self, trial: optuna.Trial, family: str, note: str) -> None:
+        trial.set_user_attr("skipped", note)
+        self.study.tell(trial, state=TrialState.PRUNED)
+        if self.skipped.get(family) != note:
+            self.say(f"skipped {family}#{trial.number}: {note}")
+        self.skipped[family] = note
+
+    def _run_trial(self, trial: optuna.Trial, family: str, params: dict[str, Any]) -> None:
+        start = time.monotonic()
+
+        def on_epoch_end(fold: int, record: dict[str, Any]) -> None:
+            accuracy, epoch = record.get("val_accuracy"), int(record["epoch"])
+            if fold == 0 and accuracy is not None:  # the pruner compares the first folds
+                trial.report(float(accuracy), epoch)
+            if fold == 0 and accuracy is not None and trial.should_prune():
+                raise optuna.TrialPruned(
+                    f"validation accuracy {accuracy:.4f} after epoch {epoch} is below the median "
+                    "of its family's trials"
+                )
+            if time.monotonic() > self.deadline - self.reserve() and self._measured():
+                raise _OutOfTime(f"stopped after epoch {epoch}: the budget ran out")
+
+        name = f"{family}#{trial.number}"
+        try:
+            row = measure(
+                family,
+                params,
+                self.scheme,
+                seed=self.config.seed,
+                gradient=family in GRADIENT_FAMILIES,
+                on_epoch_end=on_epoch_end,
+            )
+        except (optuna.TrialPruned, _OutOfTime) as exc:
+            trial.set_user_attr("note", str(exc))
+            trial.set_user_attr("seconds", round(time.monotonic() - start, 3))
+            self.study.tell(trial, state=TrialState.PRUNED)
+            self.say(f"{name}: pruned, {exc}")
+            return
+        except DataError as exc:  # settings the data cannot take (e.g. min_df above every count)
+            trial.set_user_attr("note", str(exc))
+            self.study.tell(trial, state=TrialState.FAIL)
+            self.say(f"{name}: failed, {exc}")
+            return
+        correct = row.pop("correct")
+        trial.set_user_attr("measured", row)
+        trial.set_user_attr("correct", pack(correct))
+        trial.set_user_attr("seconds", round(time.monotonic() - start, 3))
+        self.study.tell(trial, row["accuracy"])
+        self.say(
+            f"{name}: accuracy {row['accuracy']:.4f}, {row['size_mb']:.3g} MB, "
+            f"p50 {row['latency_ms_p50']:.3g} ms ({time.monotonic() - start:.1f} s)"
+        )
+
+    def _check_time(self, family: str, params: dict[str, Any], left: float) -> None:
+        """Raise _Unaffordable when the trial's estimated seconds exceed ``left``."""
+        estimate = self._estimate(family, params, left)
+        if estimate is not None and estimate > left:
+            raise _Unaffordable(
+                f"an estimated {estimate:.0f} s run does not fit the {left:.0f} s left"
+            )
+
+    def _estimate(self, family: str, params: dict[str, Any], left: float) -> float | None:
+        """Seconds a trial of ``family`` should take: the median of its family's trials; for the
+        transformer, from a probe. None when unknown (it is tried)."""
+        done = [
+            t.user_attrs["seconds"]
+            for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if t.params.get("family") == family and "seconds" in t.user_attrs
+        ]
+        if family != "transformer":
+            return float(np.median(done)) if done else None
+        if self._probe_failed is not None:
+            raise _Unaffordable(self._probe_failed)
+        if self._probe is None:
+            if left < PROBE_MIN_SECONDS:
+                raise _Unaffordable(
+                    f"{left:.0f} s left is too little to time a probe of the transformer"
+                )
+            self._probe = self._probe_transformer()
+        fixed, per_text = self._probe
+        train_rows, val_rows = len(self.scheme.folds[0][0]), len(self.scheme.folds[0][1])
+        epochs = int(params.get("epochs", 3))
+        if params.get("freeze"):  # embeddings once, then the head's epochs (cheap)
+            texts = train_rows + val_rows
+        else:  # a backward pass costs about two forward ones
+            texts = epochs * (3 * train_rows + val_rows)
+        texts += val_rows  # scoring the fold's validation part
+        measuring = LATENCY_SECONDS + 4 * LATENCY_MIN_TEXTS * per_text  # one text at a time
+        return len(self.scheme.folds) * (fixed + per_text * texts) + measuring
+
+    def _probe_transformer(self) -> tuple[float, float]:
+        """Time the frozen transformer on 16 and on 64 training texts, after a warm-up on 8
+        (imports, the backbone's first read from disk): the fixed cost of a fit (loading the
+        backbone) and the cost per text of a forward pass."""
+        part = self.scheme.folds[0][0]
+        order = np.random.default_rng(self.config.seed).permutation(len(part))
+        timings = []
+        for n in (8, 16, 64):
+            start = time.monotonic()
+            try:
+                train(
+                    part.take(order[: min(n, len(part))]),
+                    TrainConfig(model="transformer", params={"freeze": True, "epochs": 1}),
+                    progress=False,
+                )
+            except (ConfigError, DataError) as exc:  # not installed; a sample of one class
+                self._probe_failed = f"the probe run failed: {exc}"
+                raise _Unaffordable(self._probe_failed) from exc
+            timings.append(time.monotonic() - start)
+        per_text = max((timings[2] - timings[1]) / 48, 1e-4)
+        fixed = max(timings[1] - 16 * per_text, 0.0)
+        self.say(f"transformer probe: {fixed:.1f} s to load, {per_text * 1000:.1f} ms per text")
+        return fixed, per_text
+
+
+def pack(correct: np.ndarray) -> str:
+    """Which rows were right, as base64 of the packed bits (a trial's user attribute)."""
+    return base64.b64encode(np.packbits(correct).tobytes()).decode("ascii")
+
+
+def unpack(text: str, rows: int) -> np.ndarray:
+    bits = np.unpackbits(np.frombuffer(base64.b64decode(text), dtype=np.uint8))
+    return bits[:rows].astype(bool)
+
+
+def trial_rows(study: optuna.Study, rows: int) -> list[dict[str, Any]]:
+    """Every trial of ``study`` as a leaderboard row; completed ones with their figures and
+    ``correct`` (``rows`` validation rows)."""
+    out = []
+    for trial in study.get_trials(deepcopy=False):
+        if trial.state == TrialState.WAITING:  # enqueued, not run yet
+            continue
+        family = trial.params.get("family", "?")
+        state = "skipped" if "skipped" in trial.user_attrs else trial.state.name.lower()
+        row: dict[str, Any] = {
+            "name": f"{family}#{trial.number}",
+            "trial": trial.number,
+            "family": family,
+            "variant": "trained",
+            "state": state,
+            "start": bool(trial.user_attrs.get("start")),
+            "params": trial.user_attrs.get("params", {}),
+            "seconds": trial.user_attrs.get("seconds"),
+            "note": trial.user_attrs.get("skipped") or trial.user_attrs.get("note"),
+            "epochs": {str(k): round(v, 4) for k, v in trial.intermediate_values.items()},
+        }
+        if trial.state == TrialState.COMPLETE and "measured" in trial.user_attrs:
+            row.update(trial.user_attrs["measured"])
+            row["correct"] = unpack(trial.user_attrs["correct"], rows)
+        out.append(row)
+    return out
+
+
+def importances(study: optuna.Study, families: Sequence[str]) -> dict[str, dict[str, float]]:
+    """Per family, Optuna's parameter importances over its completed searched trials (families
+    with too few trials, or settings that never varied, are left out)."""
+    found: dict[str, dict[str, float]] = {}
+    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    for family in families:
+        trials = [t for t in done if t.params.get("family") == family and len(t.params) > 1]
+        if len(trials) < 3:
+            continue
+        sub = optuna.create_study(direction="maximize")
+        for t in trials:
+            params = {k: v for k, v in t.params.items() if k != "family"}
+            dists = {k: v for k, v in t.distributions.items() if k in params}
+            sub.add_trial(
+                optuna.trial.create_trial(params=params, distributions=dists, value=t.value)
+            )
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                values = optuna.importance.get_param_importances(sub)
+        except (ValueError, RuntimeError, ZeroDivisionError):
+            continue
+        found[family] = {k.split(".", 1)[1]: round(float(v), 4) for k, v in values.items()}
+    return found
+
+
+def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}

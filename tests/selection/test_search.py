@@ -1,0 +1,182 @@
+"""The search: the budget, resuming the stored study, the seed, the pruner, skipped families."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState, create_trial
+
+from modelcycle.config import SelectConfig
+from modelcycle.data import Dataset
+from modelcycle.exceptions import ConfigError
+from modelcycle.models import load_model
+from modelcycle.selection import STUDY_FILE, select
+from modelcycle.selection._search import STUDY_NAME, FamilyMedianPruner
+
+FAST = {"fasttext": {"buckets": 1000, "epochs": 3, "dim": 8}}
+
+
+def trial_order(board_dir: Path) -> list[tuple[str, str]]:
+    rows = json.loads((board_dir / "leaderboard.json").read_text())["rows"]
+    return [(r["family"], json.dumps(r["params"], sort_keys=True)) for r in rows]
+
+
+def test_a_tiny_budget_stops_and_still_recommends(tmp_path: Path, corpus: Dataset) -> None:
+    config = SelectConfig(models=("logreg", "nb", "svm"), budget=0.01)
+    board = select(corpus, config, out_dir=tmp_path / "sel")
+    assert [r["name"] for r in board.rows] == ["logreg#0"]  # the one trial always run
+    assert board.recommendation == "logreg#0"
+    assert board.skipped == {
+        "nb": "the budget ran out before its first trial",
+        "svm": "the budget ran out before its first trial",
+    }
+    model = load_model(tmp_path / "sel" / "model")
+    assert model.family == "logreg"
+    assert len(model.predict(corpus.texts[:3])) == 3
+    assert "skipped nb: the budget ran out before its first trial" in board.summary("x")
+
+
+def test_resume_continues_the_stored_study(tmp_path: Path, corpus: Dataset) -> None:
+    out = tmp_path / "sel"
+    first = select(corpus, SelectConfig(models=("logreg", "nb"), trials=3, seed=1), out_dir=out)
+    assert [r["trial"] for r in first.rows] == [0, 1, 2]
+    assert (out / STUDY_FILE).is_file()
+    with pytest.raises(ConfigError, match=r"already holds a selection study; pass --resume"):
+        select(corpus, SelectConfig(models=("logreg", "nb"), trials=1, seed=1), out_dir=out)
+    again = SelectConfig(models=("logreg", "nb"), trials=2, seed=1, resume=True)
+    second = select(corpus, again, out_dir=out)
+    assert [r["trial"] for r in second.rows] == [0, 1, 2, 3, 4]
+    assert [r["params"] for r in second.rows[:3]] == [r["params"] for r in first.rows]
+    study = optuna.load_study(study_name=STUDY_NAME, storage=f"sqlite:///{out / STUDY_FILE}")
+    assert len(study.trials) == 5
+    assert second.study["trials"] == 5
+    with pytest.raises(ConfigError, match=r"searches --models logreg,nb; resume with the same"):
+        select(corpus, SelectConfig(models=("logreg",), trials=1, seed=1, resume=True), out_dir=out)
+    with pytest.raises(ConfigError, match=r"was scored on other validation rows"):
+        select(corpus, SelectConfig(models=("logreg", "nb"), seed=2, resume=True), out_dir=out)
+
+
+def test_the_seed_fixes_the_trial_order(tmp_path: Path, corpus: Dataset) -> None:
+    def run(seed: int, name: str) -> list[tuple[str, str]]:
+        config = SelectConfig(models=("logreg", "nb", "svm"), trials=7, seed=seed)
+        select(corpus, config, out_dir=tmp_path / name)
+        return trial_order(tmp_path / name)
+
+    first = run(5, "a")
+    assert first[:3] == [("logreg", "{}"), ("nb", "{}"), ("svm", "{}")]  # the defaults first
+    assert run(5, "b") == first
+    assert run(6, "c")[3:] != first[3:]
+
+
+def test_gradient_trials_report_every_epoch(tmp_path: Path, corpus: Dataset) -> None:
+    config = SelectConfig(models=("fasttext",), trials=1, params=FAST, cv=0)
+    board = select(corpus, config, out_dir=tmp_path / "sel")
+    (row,) = board.rows
+    assert row["state"] == "complete"
+    assert sorted(row["epochs"]) == ["1", "2", "3"]
+    assert row["params"] == {"buckets": 1000, "epochs": 3, "dim": 8}
+    assert board.scoring == "a held-out 20% of the data (32 rows)"
+
+
+def test_the_pruner_compares_a_trial_with_its_own_family() -> None:
+    study = optuna.create_study(direction="maximize")
+    family = optuna.distributions.CategoricalDistribution(["fasttext", "mlp"])
+    for value in (0.80, 0.82, 0.84):
+        study.add_trial(
+            create_trial(
+                params={"family": "fasttext"},
+                distributions={"family": family},
+                value=value,
+                intermediate_values={1: value - 0.1},
+            )
+        )
+
+    def trial(name: str, after_one: float) -> optuna.trial.FrozenTrial:
+        return create_trial(
+            params={"family": name},
+            distributions={"family": family},
+            state=TrialState.PRUNED,
+            intermediate_values={1: after_one},
+        )
+
+    pruner = FamilyMedianPruner(startup=3)
+    assert pruner.prune(study, trial("fasttext", 0.70))  # median after epoch 1: 0.72
+    assert not pruner.prune(study, trial("fasttext", 0.73))
+    assert not pruner.prune(study, trial("mlp", 0.10))  # no mlp trials to compare with
+    assert not FamilyMedianPruner(startup=4).prune(study, trial("fasttext", 0.10))
+
+
+def test_the_transformer_is_skipped_when_the_budget_cannot_hold_it(
+    tmp_path: Path, corpus: Dataset
+) -> None:
+    config = SelectConfig(models=("logreg", "transformer"), budget=12.0, trials=2)
+    board = select(corpus, config, out_dir=tmp_path / "sel")
+    assert board.recommendation is not None
+    assert board.recommendation.startswith("logreg#")
+    assert board.skipped["transformer"].endswith(
+        "s left is too little to time a probe of the transformer"
+    )
+    skipped = board.row("transformer#1")
+    assert skipped["state"] == "skipped"
+    assert skipped["params"] == {"freeze": True}
+    assert "skipped transformer: " in board.summary(tmp_path)
+
+
+def test_quantized_variants_are_candidates(tmp_path: Path, corpus: Dataset) -> None:
+    train, val = corpus.take(range(120)), corpus.take(range(120, 160))
+    config = SelectConfig(models=("logreg",), trials=1, quantize=True)
+    board = select(train, config, val=val, out_dir=tmp_path / "sel")
+    names = [r["name"] for r in board.rows]
+    assert names == ["logreg#0", "logreg#0-int8"]
+    variant = board.row("logreg#0-int8")
+    assert variant["state"] == "complete"
+    assert variant["variant"] == "int8"
+    assert variant["p_value"] is not None
+    assert board.scoring == "the given validation data (40 rows)"
+    assert board.recommendation is not None
+    picked = load_model(tmp_path / "sel" / "model")  # a variant pick is its ONNX model directory
+    expected = "logreg" if board.row(board.recommendation)["variant"] == "trained" else "onnx"
+    assert picked.family == expected
+    assert len(picked.predict(val.texts)) == 40
+
+
+def test_select_config_is_validated() -> None:
+    with pytest.raises(ConfigError, match=r"select\.cv must be 0"):
+        SelectConfig(cv=1)
+    with pytest.raises(ConfigError, match=r"select\.models is empty"):
+        SelectConfig(models=())
+    with pytest.raises(ConfigError, match=r"select\.budget must be > 0 seconds, got 0"):
+        SelectConfig(budget=0)
+    with pytest.raises(ConfigError, match=r"select\.alpha must be between 0 and 1, got 1"):
+        SelectConfig(alpha=1)
+    assert [SelectConfig.parse_budget(t) for t in ("90", "90s", "10m", "1.5h")] == [
+        90.0,
+        90.0,
+        600.0,
+        5400.0,
+    ]
+    with pytest.raises(ConfigError, match=r"--budget must be a duration such as 90s, 10m"):
+        SelectConfig.parse_budget("soon")
+
+
+def test_unknown_family_is_refused_before_anything_is_written(
+    tmp_path: Path, corpus: Dataset
+) -> None:
+    with pytest.raises(ConfigError, match=r"unknown model 'forest'; valid models are: logreg"):
+        select(corpus, SelectConfig(models=("logreg", "forest")), out_dir=tmp_path / "x")
+    assert not (tmp_path / "x").exists()
+
+
+def test_storage_lets_two_searches_share_one_study(tmp_path: Path, corpus: Dataset) -> None:
+    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+    first = SelectConfig(models=("logreg", "nb"), trials=2, storage=storage)
+    select(corpus, first, out_dir=tmp_path / "one")
+    second = SelectConfig(models=("logreg", "nb"), trials=2, storage=storage, resume=True)
+    board = select(corpus, second, out_dir=tmp_path / "two")
+    assert [r["trial"] for r in board.rows] == [0, 1, 2, 3]
+    assert board.study == {"name": STUDY_NAME, "storage": storage, "trials": 4}
+    assert not (tmp_path / "one" / STUDY_FILE).exists()
+    assert not (tmp_path / "two" / STUDY_FILE).exists()
