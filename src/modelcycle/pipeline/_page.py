@@ -14,7 +14,8 @@ from modelcycle._charts import PALETTE, Panel, data_uri, figure
 __all__ = ["index_html"]
 
 LEADERBOARD = "select/leaderboard.json"
-_SHADE = "display:block;background:rgba(9,105,218,"
+_SHADE = "display:block;padding:0 4px;background:rgba(9,105,218,"
+ORDER = ("eda", "clean", "split", "select", "train", "evaluate", "predict", "quantize")
 
 
 def index_html(run_dir: Path, summary: Mapping[str, Any]) -> str:
@@ -147,8 +148,12 @@ def _tradeoff(rows: Sequence[Mapping[str, Any]]) -> str:
         x=(0, max(xs) * 1.15 or 1), y=(min(ys) - 0.02, min(1.0, max(ys) + 0.02)),
         title="Accuracy against latency", xlabel=lat, ylabel=acc,
     )  # fmt: skip
-    panel.dots(xs, ys, PALETTE[0], radius=5, opacity=0.9)
-    return _html.figure(data_uri(figure([panel], width=520, height=300)), "trade-off plot")
+    names = [str(r.get("model", i + 1)) for i, r in enumerate(points)]
+    colours = [PALETTE[i % len(PALETTE)] for i in range(len(points))]
+    for x, y, colour in zip(xs, ys, colours, strict=True):
+        panel.dots([x], [y], colour, radius=5, opacity=0.9)
+    svg = figure([panel], width=520, height=300, legend=list(zip(names, colours, strict=True)))
+    return _html.figure(data_uri(svg), "trade-off plot")
 
 
 def _evaluation(metrics: Mapping[str, Any] | None, curve: bool) -> str:
@@ -200,7 +205,10 @@ def _confusion(confusion: Mapping[str, Any]) -> str:
     rows = []
     for label, counts in zip(labels, matrix, strict=True):
         total = sum(counts) or 1
-        cells = [_html.Html(f'<span style="{_SHADE}{n / total:.2f})">{n:,}</span>') for n in counts]
+        cells = [
+            _html.Html(f'<span style="{_SHADE}{0.45 * n / total:.2f})">{n:,}</span>')
+            for n in counts
+        ]
         rows.append([label, *cells])
     header = ["true \\ predicted", *labels]
     return "<h3>Confusion matrix</h3>" + _html.table(
@@ -263,7 +271,7 @@ def _stages(timings: Mapping[str, float]) -> str:
                 f"{seconds:.2f}",
                 _html.Html(f'<a href="stages/{name}.json">stages/{name}.json</a>'),
             ]
-            for name, seconds in timings.items()
+            for name, seconds in sorted(timings.items(), key=lambda item: ORDER.index(item[0]))
         ],
         numeric=(1,),
     )

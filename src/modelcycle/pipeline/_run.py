@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -96,6 +97,7 @@ def run(
             _check_model(config)
         _tell(on_stage, stage.name, RUNNING)
         drop_record(run_dir, stage.name)
+        _clear(run_dir, stage.outputs)
         start = time.perf_counter()
         stage.body(config, run_dir)
         seconds = time.perf_counter() - start
@@ -130,6 +132,17 @@ def _check_model(config: PipelineConfig) -> None:
     from modelcycle.models import make_model  # deferred: an unchanged run never loads models
 
     make_model(config.train.model, config.train.params).check_params()
+
+
+def _clear(run_dir: Path, outputs: tuple[str, ...]) -> None:
+    """Remove a stage's earlier outputs (its record is already gone): what a killed run left
+    half-written, and files an earlier config made that this one does not."""
+    for name in outputs:
+        path = run_dir / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def _prepare(run_dir: Path) -> Path:
