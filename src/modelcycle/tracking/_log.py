@@ -66,7 +66,7 @@ def track(
         mlflow.set_tags(_tags(None, None))
         _LOGGERS[stage](mlflow, out)
         run_id: str = active.info.run_id
-    return f"tracked: MLflow run {run_id} (experiment {EXPERIMENT!r}) at {uri}"
+    return f"MLflow run {run_id} (experiment {EXPERIMENT!r}) at {uri}"
 
 
 def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
