@@ -19,10 +19,13 @@ from modelcycle.cli._common import (
     Seed,
     TextColumn,
     ThresholdMetric,
+    Track,
     handle_errors,
     load_with_val,
+    say,
     warn,
 )
+from modelcycle.tracking import track as log_to_mlflow  # light: MLflow loads when used
 
 if TYPE_CHECKING:
     from modelcycle.postprocess import Postprocess
@@ -59,6 +62,7 @@ def evaluate(
     raw: Raw = False,
     encoding: Encoding = "utf-8",
     seed: Seed = 42,
+    track: Track = None,
 ) -> None:
     """Evaluate a model on labeled data: metrics.json and evaluation.html.
 
@@ -92,6 +96,7 @@ def evaluate(
         typer.echo(_calibrated(fitted, model, calibrate, threshold, positive))
     warn(report.metrics["warnings"])
     typer.echo(report.summary(out))
+    say(log_to_mlflow(track, "evaluate", out, {"model": model, "data": data, "evaluate": config}))
 
 
 def _calibrated(

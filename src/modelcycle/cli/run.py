@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from modelcycle._wording import plural
-from modelcycle.cli._common import Seed, handle_errors, say
+from modelcycle.cli._common import Seed, Track, handle_errors, say
 
 if TYPE_CHECKING:
     from modelcycle.config import PipelineConfig
@@ -24,15 +24,6 @@ Stages = Annotated[
     str | None,
     typer.Option(
         "--stages", help="Run only these stages, comma-separated (the others keep their outputs)."
-    ),
-]
-Track = Annotated[
-    str | None,
-    typer.Option(
-        "--track",
-        envvar="MLFLOW_TRACKING_URI",
-        help="Log the run to MLflow at this tracking URI (needs modelcycle[tracking]), e.g. "
-        "sqlite:///mlflow.db or http://127.0.0.1:5000.",
     ),
 ]
 

@@ -14,10 +14,12 @@ from modelcycle.cli._common import (
     ReportDir,
     Seed,
     TextColumn,
+    Track,
     handle_errors,
     load_with_val,
     say,
 )
+from modelcycle.tracking import track as log_to_mlflow  # light: MLflow loads when used
 
 
 @handle_errors
@@ -46,6 +48,7 @@ def select(
     ] = None,
     encoding: Encoding = "utf-8",
     seed: Seed = 42,
+    track: Track = None,
 ) -> None:
     """Train the candidate families, measure them, and recommend one under your constraints:
     leaderboard.json and leaderboard.html.
@@ -68,3 +71,4 @@ def select(
     board = select_model(dataset, config, val=val_set, progress=lambda name: say(f"· {name}"))
     board.write(out)
     typer.echo(board.summary(out))
+    say(log_to_mlflow(track, "select", out, {"data": data, "select": config}))

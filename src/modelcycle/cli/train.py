@@ -14,10 +14,12 @@ from modelcycle.cli._common import (
     LabelColumn,
     Seed,
     TextColumn,
+    Track,
     handle_errors,
     load_with_val,
     say,
 )
+from modelcycle.tracking import track as log_to_mlflow  # light: MLflow loads when used
 
 Training = "Training (gradient-trained models)"
 
@@ -158,6 +160,7 @@ def train(
     quiet: Quiet = False,
     encoding: Encoding = "utf-8",
     seed: Seed = 42,
+    track: Track = None,
 ) -> None:
     """Train a model on labeled text and save it as a model directory. Runs data-parallel on
     several processes, GPUs or machines under torchrun (torchrun ... -m modelcycle train ...).
@@ -189,3 +192,4 @@ def train(
     if cluster is None or cluster.is_main:
         say(None if quiet else result.best_epoch())
         typer.echo(result.summary(out))
+        say(log_to_mlflow(track, "train", out, {"data": data, "train": config}))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 from collections.abc import Callable, Mapping
@@ -55,18 +56,29 @@ def track(
     uri: str | None, stage: str, out: str | Path, params: Mapping[str, Any] | None = None
 ) -> str | None:
     """Log what one command wrote to ``out`` (``stage``: train, evaluate or select) as one
-    MLflow run at ``uri``, with ``params``; does nothing when ``uri`` is None. Returns where it
-    went, in words, or None."""
+    MLflow run at ``uri``, with ``params`` (configs and paths allowed) flattened; does nothing
+    when ``uri`` is None. Returns where it went, in words, or None."""
     if uri is None:
         return None
     mlflow = _start(uri, EXPERIMENT)
     out = Path(out)
     with mlflow.start_run(run_name=f"{stage} {out.resolve().name}") as active:
-        mlflow.log_params(flatten(json.loads(json.dumps(params or {}, default=str))))
+        mlflow.log_params(flatten(_plain(params or {})))
         mlflow.set_tags(_tags(None, None))
         _LOGGERS[stage](mlflow, out)
         run_id: str = active.info.run_id
     return f"MLflow run {run_id} (experiment {EXPERIMENT!r}) at {uri}"
+
+
+def _plain(params: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` as JSON data: configs (dataclasses) as tables, paths as strings."""
+    plain = {
+        key: dataclasses.asdict(value)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type)
+        else value
+        for key, value in params.items()
+    }
+    return dict(json.loads(json.dumps(plain, default=str)))
 
 
 def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
