@@ -24,13 +24,11 @@ from modelcycle.pipeline._demo import demo_config
 from modelcycle.pipeline._manifest import RunCheck, verify_run
 from modelcycle.pipeline._run import LEFT_OUT, RUNNING, UNCHANGED, RunResult, run
 from modelcycle.pipeline._runs import RunsComparison, compare_runs, list_runs, runs_table
-from modelcycle.pipeline._stages import STAGE_NAMES
 from modelcycle.pipeline._summary import smallest_variant
 
 __all__ = [
     "LEFT_OUT",
     "RUNNING",
-    "STAGE_NAMES",
     "UNCHANGED",
     "RunCheck",
     "RunResult",

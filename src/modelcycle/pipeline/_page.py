@@ -69,7 +69,7 @@ def _data(summary: Mapping[str, Any]) -> str:
     split_table = _html.table(
         ["part", "rows", *labels],
         [
-            [name, p["rows"], *(p["labels"].get(lab, 0) for lab in labels)]
+            [name, f"{p['rows']:,}", *(f"{p['labels'].get(lab, 0):,}" for lab in labels)]
             for name, p in parts.items()
         ],
         numeric=tuple(range(1, len(labels) + 2)),
@@ -102,7 +102,7 @@ def _cleaning(cleaned: Mapping[str, Any] | None) -> str:
         return ""
     table = _html.table(
         ["rows in", "rows out", "removed", "changed"],
-        [[cleaned[key] for key in ("rows_in", "rows_out", "rows_removed", "rows_changed")]],
+        [[f"{cleaned[key]:,}" for key in ("rows_in", "rows_out", "rows_removed", "rows_changed")]],
         numeric=(0, 1, 2, 3),
     )
     reasons = ", ".join(f"{n:,} {why}" for why, n in cleaned["removed"].items() if n) or "none"

@@ -22,10 +22,9 @@ from modelcycle.config import PipelineConfig
 if TYPE_CHECKING:
     from modelcycle.data import Dataset
 
-__all__ = ["STAGE_NAMES", "Stage", "stage_plan"]
+__all__ = ["Stage", "stage_plan"]
 
 CLEANED_FILE = "clean/cleaned.parquet"
-STAGE_NAMES = ("eda", "clean", "split", "train", "evaluate", "predict", "quantize")
 
 
 @dataclass(frozen=True)
