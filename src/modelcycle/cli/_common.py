@@ -52,6 +52,15 @@ PositiveLabel = Annotated[
     str | None,
     typer.Option("--positive", help="The label the threshold is on (default: the second, sorted)."),
 ]
+Track = Annotated[
+    str | None,
+    typer.Option(
+        "--track",
+        envvar="MLFLOW_TRACKING_URI",
+        help="Log to MLflow at this tracking URI (needs modelcycle[tracking]), e.g. "
+        "sqlite:///mlflow.db or http://127.0.0.1:5000.",
+    ),
+]
 DataPath = Annotated[
     Path,
     typer.Argument(

@@ -15,10 +15,12 @@ from modelcycle.cli._common import (
     LabelColumn,
     Seed,
     TextColumn,
+    Track,
     handle_errors,
     load_with_val,
     say,
 )
+from modelcycle.tracking import track as log_to_mlflow  # light: MLflow loads when used
 
 SelectDir = Annotated[
     Path,
@@ -71,6 +73,7 @@ def select(
     resume: Resume = False,
     encoding: Encoding = "utf-8",
     seed: Seed = 42,
+    track: Track = None,
 ) -> None:
     """Search each family's settings (Optuna) within the budget, and recommend the cheapest model
     (size, then latency) not significantly less accurate than the best, under your constraints:
@@ -100,3 +103,4 @@ def select(
     dataset, val_set = load_with_val(data, val, text=text, label=label, encoding=encoding)
     board = select_model(dataset, config, out_dir=out, val=val_set, progress=say, started=started)
     typer.echo(board.summary(out))
+    say(log_to_mlflow(track, "select", out, {"data": data, "select": config}))

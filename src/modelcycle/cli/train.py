@@ -12,9 +12,11 @@ from modelcycle.cli._common import (
     DataPath,
     LabeledData,
     Seed,
+    Track,
     data_command,
     say,
 )
+from modelcycle.tracking import track as log_to_mlflow  # light: MLflow loads when used
 
 Training = "Training (gradient-trained models)"
 
@@ -154,6 +156,7 @@ def train(
     threads: Threads = None,
     quiet: Quiet = False,
     seed: Seed = 42,
+    track: Track = None,
 ) -> None:
     """Train a model on labeled text and save it as a model directory. Runs data-parallel on
     several processes, GPUs or machines under torchrun (torchrun ... -m modelcycle train ...).
@@ -185,3 +188,4 @@ def train(
     if cluster is None or cluster.is_main:
         say(None if quiet else result.best_epoch())
         typer.echo(result.summary(out))
+        say(log_to_mlflow(track, "train", out, {"data": data, "train": config}))
