@@ -87,12 +87,18 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path, list[str]]]:
         thread.join(timeout=5)
 
 
-def test_imdb_over_http_is_verified_cached_and_converted(
-    tmp_path: Path, server: tuple[str, Path, list[str]]
-) -> None:
+@pytest.fixture
+def served_imdb(server: tuple[str, Path, list[str]]) -> tuple[PublicDataset, list[str]]:
+    """The IMDb entry pointed at a small IMDb archive on :func:`server`, and its request log."""
     base, root, log = server
     archive = imdb_archive(root / "aclImdb_v1.tar.gz")
-    spec = local_copy(REGISTRY["imdb"], [archive], base)
+    return local_copy(REGISTRY["imdb"], [archive], base), log
+
+
+def test_imdb_over_http_is_verified_cached_and_converted(
+    tmp_path: Path, served_imdb: tuple[PublicDataset, list[str]]
+) -> None:
+    spec, log = served_imdb
     info = download(spec, tmp_path / "imdb", cache_dir=tmp_path / "cache")
     train = pl.read_csv(tmp_path / "imdb" / "train.csv")
     assert train.rows() == [
@@ -115,11 +121,9 @@ def test_imdb_over_http_is_verified_cached_and_converted(
 
 
 def test_a_checksum_mismatch_is_refused_and_leaves_nothing(
-    tmp_path: Path, server: tuple[str, Path, list[str]]
+    tmp_path: Path, served_imdb: tuple[PublicDataset, list[str]]
 ) -> None:
-    base, root, _ = server
-    archive = imdb_archive(root / "aclImdb_v1.tar.gz")
-    good = local_copy(REGISTRY["imdb"], [archive], base)
+    good, _ = served_imdb
     bad = dataclasses.replace(
         good, sources=(dataclasses.replace(good.sources[0], checksum="sha256:" + "0" * 64),)
     )
