@@ -18,6 +18,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from modelcycle import datasets
 from modelcycle.datasets import REGISTRY, PublicDataset, Source, download, lookup
 from modelcycle.exceptions import ConfigError, DataError
 
@@ -252,3 +253,27 @@ def test_the_registry_is_complete() -> None:
             assert source.url.startswith("https://")
     with pytest.raises(ConfigError, match="unknown dataset 'imbd'; valid datasets are: imdb, sst2"):
         lookup("imbd")
+
+
+def test_an_entry_of_datasets_toml_is_read_whole() -> None:
+    trec = REGISTRY["trec"]
+    assert trec.classes == ("ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM")
+    assert dict(trec.rows) == {"train.csv": 5452, "test.csv": 500}
+    assert trec.sources == (
+        Source(
+            "https://cogcomp.seas.upenn.edu/Data/QA/QC/train_5500.label",
+            "sha256:9e4c8bdcaffb96ed61041bd64b564183d52793a8e91d84fc3a8646885f466ec3",
+            "train_5500.label",
+            335858,
+        ),
+        Source(
+            "https://cogcomp.seas.upenn.edu/Data/QA/QC/TREC_10.label",
+            "sha256:033f22c028c2bbba9ca682f68ffe204dc1aa6e1cf35dd6207f2d4ca67f0d0e8e",
+            "TREC_10.label",
+            23354,
+        ),
+    )
+    assert trec.convert is datasets._convert_trec
+    assert REGISTRY["rotten_tomatoes"].sources[0].size is None  # not published
+    char_cnn = ("ag_news", "yelp_polarity", "amazon_polarity")
+    assert {REGISTRY[name].convert for name in char_cnn} == {datasets._convert_char_cnn_csv}
