@@ -168,10 +168,3 @@ def data_command(command: Callable[..., R]) -> Callable[..., R]:
 
     wrapper.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
     return handle_errors(wrapper)
-
-
-def load_with_val(
-    data: Path, val: Path | None, *, text: str | None, label: str | None, encoding: str
-) -> tuple[Dataset, Dataset | None]:
-    """Load DATA and, when given, validation data with DATA's text and label columns."""
-    return LabeledData(text, label, encoding).load_pair(data, val)

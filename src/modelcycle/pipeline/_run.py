@@ -19,7 +19,7 @@ from modelcycle.pipeline._cache import (
     read_record,
     write_record,
 )
-from modelcycle.pipeline._stages import Stage, stage_plan
+from modelcycle.pipeline._stages import AUTO, Stage, stage_plan
 from modelcycle.pipeline._summary import RUN_FILE, write_run_files
 from modelcycle.tracking import log_run
 
@@ -131,7 +131,8 @@ def _check_model(config: PipelineConfig) -> None:
     parameter, a parameter out of its range."""
     from modelcycle.models import make_model  # deferred: an unchanged run never loads models
 
-    make_model(config.train.model, config.train.params).check_params()
+    if config.train.model != AUTO:  # select checks its own families
+        make_model(config.train.model, config.train.params).check_params()
 
 
 def _clear(run_dir: Path, outputs: tuple[str, ...]) -> None:

@@ -2,9 +2,9 @@
 
 Each stage reads its inputs from the run directory (never from memory), so that a stage runs
 the same whether its upstream stages ran now or were skipped as unchanged. A ``select`` stage
-(``select/leaderboard.json`` and ``leaderboard.html``) fits between ``split`` and ``train``: it
-reads ``data/`` and names the family that ``train`` then fits; the run page shows its
-leaderboard whenever ``select/leaderboard.json`` exists.
+(``train.model = "auto"``) runs between ``split`` and ``train``: it searches the families on
+``data/`` and writes ``select/`` (the leaderboard, the study and the pick refitted), and ``train``
+then takes the pick as the run's model; the run page shows the leaderboard.
 
 The stages import their libraries when they run: a run whose stages are all unchanged never
 loads the training stack, and finishes in well under two seconds.
@@ -12,6 +12,8 @@ loads the training stack, and finishes in well under two seconds.
 
 from __future__ import annotations
 
+import json
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +24,10 @@ from modelcycle.config import PipelineConfig
 if TYPE_CHECKING:
     from modelcycle.data import Dataset
 
-__all__ = ["Stage", "stage_plan"]
+__all__ = ["AUTO", "Stage", "model_name", "stage_plan"]
+
+AUTO = "auto"
+"""``train.model`` that makes the run search the families (``select``) and train the pick."""
 
 CLEANED_FILE = "clean/cleaned.parquet"
 
@@ -54,13 +59,22 @@ def stage_plan(config: PipelineConfig) -> list[Stage]:
             after=("clean",) if cleaned else (),
             reads_data=not cleaned,
         ),
+        Stage("select", _select, ("select",), ("data", "select"), after=("split",)),
         Stage("train", _train, ("model",), ("data", "train"), after=("split",)),
+        Stage("train", _train_pick, ("model",), ("data", "train"), after=("select",)),
         Stage("evaluate", _evaluate, ("evaluation",), ("evaluate", "seed"), ("train", "split")),
         Stage("predict", _predict, ("predictions.csv",), (), ("train", "split")),
         Stage("quantize", _quantize, ("quantized",), ("quantize",), ("train", "split")),
     ]
-    skipped = {"clean": not cleaned, "quantize": not config.quantize.enabled}
-    return [stage for stage in stages if not skipped.get(stage.name)]
+    auto = config.train.model == AUTO
+    left_out: dict[Callable[[PipelineConfig, Path], None], bool] = {
+        _clean: not cleaned,
+        _quantize: not config.quantize.enabled,
+        _select: not auto,
+        _train: auto,
+        _train_pick: not auto,
+    }
+    return [stage for stage in stages if not left_out.get(stage.body)]
 
 
 def _raw_data(config: PipelineConfig) -> Dataset:
@@ -119,6 +133,28 @@ def _train(config: PipelineConfig, run_dir: Path) -> None:
     trained.save(run_dir / "model", source=config.data.path)
 
 
+def _select(config: PipelineConfig, run_dir: Path) -> None:
+    """Search ``select.models`` on the training part (scored on the validation part when the
+    split has one) and write the leaderboard and the pick, refitted, to ``select/``."""
+    from modelcycle.selection import select
+
+    val = _part(config, run_dir, "val") if config.split.val > 0 else None
+    select(_part(config, run_dir, "train"), config.select, out_dir=run_dir / "select", val=val)
+
+
+def _train_pick(config: PipelineConfig, run_dir: Path) -> None:
+    """The model ``select`` picked (a model directory, as ``train`` writes) becomes the run's."""
+    shutil.copytree(run_dir / "select" / "model", run_dir / "model")
+
+
+def model_name(config: PipelineConfig, run_dir: Path) -> str:
+    """The trained model's name: the family, or with ``auto`` the leaderboard's pick."""
+    if config.train.model != AUTO:
+        return config.train.model
+    board = json.loads((run_dir / "select" / "leaderboard.json").read_text(encoding="utf-8"))
+    return str(board["recommendation"])
+
+
 def _evaluate(config: PipelineConfig, run_dir: Path) -> None:
     from modelcycle.evaluation import evaluate
     from modelcycle.models import load_model
@@ -127,7 +163,7 @@ def _evaluate(config: PipelineConfig, run_dir: Path) -> None:
         load_model(run_dir / "model"),
         _part(config, run_dir, "test"),
         config.evaluate,
-        model_name=config.train.model,
+        model_name=model_name(config, run_dir),
         data_name=f"the test part of {config.data.path}",
         seed=config.seed,
     )

@@ -15,6 +15,7 @@ import hmac
 import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 import anyio
@@ -47,6 +48,7 @@ DRAIN_MIN_BYTES) bytes and DRAIN_SECONDS, before the 413: a client that sends it
 before it reads (Python's http.client, requests, httpx) then reads the 413, not a reset."""
 
 
+@dataclass(frozen=True, eq=False)
 class Gate:
     """API key, body size limit, metrics, access log, 500s and the predict fast path.
 
@@ -54,20 +56,12 @@ class Gate:
     request) so that the hot path stays short.
     """
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        settings: ServeSettings,
-        api_key: bytes | None,
-        metrics: Metrics,
-        predictor: Predictor,
-    ) -> None:
-        self.app = app
-        self.settings = settings
-        self.api_key = api_key
-        self.metrics = metrics
-        self.predictor = predictor
+    app: ASGIApp
+    _: KW_ONLY
+    settings: ServeSettings
+    api_key: bytes | None
+    metrics: Metrics
+    predictor: Predictor
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
