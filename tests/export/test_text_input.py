@@ -3,6 +3,7 @@ Runtime (Python without modelcycle, and JavaScript with onnxruntime-node)."""
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -234,14 +235,56 @@ def test_transformer_tokenizes_in_graph(
     assert "BertTokenizer" in card_path(tmp_path / "t.onnx").read_text()
 
 
-def test_served_from_a_model_directory(tmp_path: Path, reviews_csv: Path) -> None:
-    from modelcycle.serving import ServedModel
+README = Path(__file__).parents[2] / "README.md"
+README_TEXTS = ["I loved it", "A tedious mess."]  # what the README's snippets predict
 
+
+def readme_snippet(language: str) -> str:
+    """The README's ``language`` block that runs ``text_model.onnx``."""
+    text = README.read_text(encoding="utf-8")
+    blocks = re.findall(rf"```{language}\n(.*?)```", text, flags=re.DOTALL)
+    (block,) = [block for block in blocks if "text_model.onnx" in block]
+    return str(block)
+
+
+@pytest.fixture
+def text_model(tmp_path: Path, reviews_csv: Path) -> TextClassifier:
+    """A logreg exported as ``tmp_path / "text_model.onnx"``, as the README exports one."""
     data = load_dataset(reviews_csv)
-    model = fit("fasttext", data.texts, data.labels)
-    export_model(model, tmp_path / "dir", text_input=True)
-    served = ServedModel.load(tmp_path / "dir")
-    answers = served.predict(FIVE)
-    assert [a["label"] for a in answers] == model.predict(FIVE).tolist()
-    scores = [[a["scores"][c] for c in model.classes_] for a in answers]
-    np.testing.assert_allclose(scores, model.predict_proba(FIVE), atol=1e-4)
+    model = fit("logreg", data.texts, data.labels)
+    export_model(model, tmp_path / "text_model.onnx", text_input=True)
+    return model
+
+
+def test_the_readme_python_snippet_runs_as_written(
+    text_model: TextClassifier, tmp_path: Path
+) -> None:
+    report = "import json; print(json.dumps([labels.tolist(), probabilities.tolist()]))"
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", f"{readme_snippet('py')}\n{report}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        check=True,
+    )
+    labels, proba = json.loads(done.stdout)
+    assert labels == text_model.predict(README_TEXTS).tolist()
+    np.testing.assert_allclose(proba, text_model.predict_proba(README_TEXTS), atol=1e-4)
+
+
+def test_the_readme_javascript_snippet_runs_as_written(
+    text_model: TextClassifier, node_modules: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "node_modules").symlink_to(node_modules)  # where an ES module's import looks
+    report = "console.log(JSON.stringify(Array.from(label.data)));"
+    (tmp_path / "readme.mjs").write_text(f"{readme_snippet('js')}\n{report}\n")
+    done = subprocess.run(
+        ["node", "readme.mjs"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        check=True,
+    )
+    assert json.loads(done.stdout) == text_model.predict(README_TEXTS).tolist()
