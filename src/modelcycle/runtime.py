@@ -234,13 +234,25 @@ class OnnxClassifier:
             proba = self.run(self.inputs(texts)).astype(np.float64)
         return proba / proba.sum(axis=1, keepdims=True)
 
+    def blocks(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """The rows of ``texts`` that ``predict_proba`` runs through the graph together (a
+        dynamic INT8 graph's answers depend on the batch: its activations' scale is the
+        batch's): length-sorted blocks for a transformer, else all of them at once."""
+        if self._subwords is None:
+            return [np.arange(len(texts))]
+        return self._subword_blocks(self._subwords.encode(list(texts)))
+
+    @staticmethod
+    def _subword_blocks(sequences: Sequence[Any]) -> list[np.ndarray]:
+        return list(length_sorted_blocks(np.asarray([len(s) for s in sequences]), TOKENIZER_BATCH))
+
     def _subword_proba(self, texts: list[str]) -> np.ndarray:
         """A transformer's probabilities in length-sorted blocks: attention costs grow with
         the square of the padded length, and memory with the block."""
         assert self._subwords is not None
         sequences = self._subwords.encode(texts)
         proba = np.empty((len(texts), len(self.classes_)), dtype=np.float32)
-        for block in length_sorted_blocks(np.asarray([len(s) for s in sequences]), TOKENIZER_BATCH):
+        for block in self._subword_blocks(sequences):
             proba[block] = self.run(self._subwords.pad([sequences[i] for i in block]))
         return proba
 

@@ -36,6 +36,7 @@ def data(reviews_csv: Path) -> Dataset:
             {"prune_vocab": 200},
             ["fp32", "fp16", "int8", "pruned", "pq"],
         ),
+        ("transformer", {"freeze": True, "epochs": 3}, {}, ["fp32", "fp16", "int8"]),
     ],
 )
 def test_every_variant_keeps_text_input(
@@ -46,6 +47,13 @@ def test_every_variant_keeps_text_input(
     tmp_path: Path,
     data: Dataset,
 ) -> None:
+    if family == "transformer":
+        pytest.importorskip("transformers", reason="the transformer extra is not installed")
+        pytest.importorskip("onnxruntime_extensions", reason="the onnx extra is not installed")
+        from tests.tiny_bert import make_tiny_backbone
+
+        # every letter a WordPiece (as in a real BERT vocabulary): any word tokenizes alike
+        params = {**params, "backbone": str(make_tiny_backbone(tmp_path / "bert", letters=True))}
     model = make_model(family, params, seed=0).fit(data.texts, data.labels)
     config = QuantizeConfig(**{**FAST, **settings, "text_input": True})
     table = quantize(model, data, tmp_path / "q", config)

@@ -41,6 +41,12 @@ def run_text_graph(
     graph: bytes, texts: Sequence[str], *, threads: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(labels, probabilities)`` of a text-input graph on plain ONNX Runtime."""
+    session = _session(graph, threads=threads)
+    labels, proba = session.run(None, {"text": np.asarray(list(texts), dtype=object)})
+    return labels, proba
+
+
+def _session(graph: bytes, *, threads: int | None = None) -> Any:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -50,9 +56,7 @@ def run_text_graph(
         options.register_custom_ops_library(get_library_path())
     if threads is not None:
         options.intra_op_num_threads = threads
-    session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
-    labels, proba = session.run(None, {"text": np.asarray(list(texts), dtype=object)})
-    return labels, proba
+    return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
 
 
 Expected = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -85,12 +89,20 @@ def check_text_parity(
     *,
     tolerance: float,
     what: str,
+    blocks: Sequence[np.ndarray] | None = None,
 ) -> float:
     """The largest probability difference between the text-input ``graph`` and the
     ``expected`` outputs of ``what`` on ``texts``; an ExportError when it exceeds
-    ``tolerance`` or a label differs (other than on a tie: a decision within ``tolerance``)."""
+    ``tolerance`` or a label differs (other than on a tie: a decision within ``tolerance``).
+    ``blocks``: the rows ``what`` ran together, for the graph to run alike (a dynamic INT8
+    network's answers depend on its batch); all of them at once by default."""
     labels, proba, margins = expected
-    got_labels, got = run_text_graph(graph, texts)
+    got_labels = np.empty(len(texts), dtype=object)
+    got = np.empty_like(proba)
+    session = _session(graph)
+    for block in [np.arange(len(texts))] if blocks is None else blocks:
+        feed = np.asarray([texts[i] for i in block], dtype=object)
+        got_labels[block], got[block] = session.run(None, {"text": feed})
     diff = float(np.abs(proba - got).max()) if len(texts) else 0.0
     wrong = np.flatnonzero((got_labels.astype(str) != labels) & (margins > tolerance))
     if not diff <= tolerance or len(wrong):

@@ -135,11 +135,15 @@ class OnnxVariant:
         tolerance: float = PARITY_TOLERANCE,
         what: str = "the featurised graph",
         about: Mapping[str, Any] | None = None,
+        blocks: Sequence[np.ndarray] | None = None,
     ) -> tuple[bytes, str, float]:
         """``(graph, model card, parity difference)`` of this variant as the text-input graph
-        ``name``, checked against the ``expected`` outputs on ``texts``."""
+        ``name``, checked against the ``expected`` outputs on ``texts`` (run in ``blocks``, as
+        they were computed)."""
         graph = self.text_graph()
-        diff = check_text_parity(graph, texts, expected, tolerance=tolerance, what=what)
+        diff = check_text_parity(
+            graph, texts, expected, tolerance=tolerance, what=what, blocks=blocks
+        )
         card = model_card(
             name=name,
             family=self.source_family,
@@ -187,10 +191,10 @@ class OnnxVariant:
         if text_input:
             texts = parity_texts(parity_words(self))
             postprocess = Postprocess.from_json(self.postprocess, self.classes)
-            expected = expected_outputs(
-                self.classifier().predict_proba(texts), self.classes, postprocess
-            )
-            graph, card, _ = self.text_files(TEXT_GRAPH, texts, expected)
+            featurised = self.classifier()
+            expected = expected_outputs(featurised.predict_proba(texts), self.classes, postprocess)
+            blocks = featurised.blocks(texts)
+            graph, card, _ = self.text_files(TEXT_GRAPH, texts, expected, blocks=blocks)
             files |= {TEXT_GRAPH: graph, card_path(TEXT_GRAPH).name: card.encode("utf-8")}
         meta = {
             "family": "onnx",
