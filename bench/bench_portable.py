@@ -91,7 +91,7 @@ def _family(ctx: Context, family: str, train: Any, test: Any) -> dict[str, Any]:
     truth = np.asarray(test.labels, dtype=str)
     featurised = OnnxClassifier.load(ctx.scratch / f"{family}-features.onnx", threads=ctx.threads)
     timed = texts[:timed_rows]
-    row = {
+    row: dict[str, Any] = {
         "n": len(texts),
         "train_rows": len(train),
         "agreement": float(np.mean(labels == expected)),
@@ -120,7 +120,7 @@ def _tokens_agreement(model: Any, path: Any, texts: Sequence[str], threads: int)
     from onnx import helper
 
     graph = onnx.load(path)
-    needed, nodes = {"net/input_ids"}, []
+    needed, nodes = {"net/input_ids"}, list[Any]()
     for node in reversed(graph.graph.node):
         if needed & set(node.output):
             nodes.insert(0, node)

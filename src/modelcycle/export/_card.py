@@ -101,7 +101,7 @@ def check_text_parity(
     got = np.empty_like(proba)
     session = _session(graph)
     for block in [np.arange(len(texts))] if blocks is None else blocks:
-        feed = np.asarray([texts[i] for i in block], dtype=object)
+        feed = np.asarray([texts[int(i)] for i in block], dtype=np.object_)
         got_labels[block], got[block] = session.run(None, {"text": feed})
     diff = float(np.abs(proba - got).max()) if len(texts) else 0.0
     wrong = np.flatnonzero((got_labels.astype(str) != labels) & (margins > tolerance))
