@@ -11,9 +11,8 @@ pads it, and the batch is cut to its longest text (dynamic padding, as
 One known difference: where no vocabulary piece covers the rest of a word (a character that
 the vocabulary lacks), the tokenizers library's WordPiece makes the whole word one ``[UNK]`` and
 the operator keeps the pieces it matched before its ``[UNK]``. With MiniLM's vocabulary this
-changes the tokens of 5 of IMDB's 25,000 test reviews (1 within the first 128 tokens) and none of
-SST-2 dev (``python -m bench portable``); the export's parity check catches a model where it
-matters.
+changes the first 128 tokens of 1 of IMDB's 25,000 test reviews and of none of SST-2 dev
+(``python -m bench portable``); the export's parity check catches a model where it matters.
 
 A session needs onnxruntime-extensions' library registered
 (``options.register_custom_ops_library(onnxruntime_extensions.get_library_path())``).
