@@ -164,8 +164,7 @@ def train(
     Example: modelcycle train reviews.csv --text review_text --label sentiment -o model/
     """
     from modelcycle.config import TrainConfig  # deferred, as every library import: fast --help
-    from modelcycle.engine.distributed import from_environment
-    from modelcycle.training import compare_optimizers, train_and_save
+    from modelcycle.training import compare_optimizers, from_environment, train_and_save
 
     config = TrainConfig.from_flags(ctx.params)  # the model, seed, device and training flags
     dataset, val_set = source.load_pair(data, val)

@@ -1,5 +1,7 @@
-"""Training: fit a model family, chosen by name, on a dataset; compare optimisers."""
+"""Training: fit a model family, chosen by name, on a dataset; compare optimisers; the
+torchrun context a process runs in (from_environment)."""
 
+from modelcycle.engine.distributed import from_environment
 from modelcycle.engine.optimizers import COMPARED_OPTIMIZERS
 from modelcycle.training._train import (
     OptimizerComparison,
@@ -14,6 +16,7 @@ __all__ = [
     "OptimizerComparison",
     "TrainResult",
     "compare_optimizers",
+    "from_environment",
     "train",
     "train_and_save",
 ]
