@@ -24,7 +24,7 @@ def test_train_evaluate_select_track(
     commands = [
         ["train", str(reviews_csv), "-o", str(model), "-p", "min_df=1", "--track", uri],
         ["evaluate", str(model), str(reviews_csv), "-o", str(report), "--track", uri],
-        ["select", str(reviews_csv), "-o", str(board), "--models", "logreg,nb"],
+        ["select", str(reviews_csv), "-o", str(board), "--models", "logreg,nb", "--trials", "2"],
     ]
     for command in commands:
         env = {"MLFLOW_TRACKING_URI": uri} if command[0] == "select" else {}
