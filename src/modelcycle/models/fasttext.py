@@ -9,7 +9,7 @@ and the embedding table is updated lazily by whichever of the four optimisers is
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from numbers import Integral, Real
 from typing import Any, ClassVar, Self
 
@@ -19,14 +19,16 @@ from sklearn.utils._param_validation import Interval
 from torch import nn
 from torch.nn import functional as F
 
-from modelcycle.engine.loop import run_loop
+from modelcycle.data import DEFAULT_SHUFFLE_BUFFER, StreamSummary, TextStream
+from modelcycle.engine.loop import Batch, RunOptions, run_loop
 from modelcycle.engine.optimizers import (
     DEFAULT_LR,
     OPTIMIZERS,
     TRAINING_CONSTRAINTS,
     OptimizerSettings,
 )
-from modelcycle.features import HashedBagFeaturizer
+from modelcycle.exceptions import ConfigError, DataError
+from modelcycle.features import FrequencyCounter, HashedBagFeaturizer
 from modelcycle.models._base import (
     ExtraInputs,
     ModelState,
@@ -182,6 +184,54 @@ class BagData:
         return (*bags, self.extra[torch.from_numpy(rows)].to(device))
 
 
+class BagStream:
+    """A :class:`~modelcycle.data.TextStream` as the loop's streamed data: each shuffle window
+    is encoded into bags at once and cut, in order, into mini-batches of ``batch_size`` texts
+    (the window is rounded up to whole batches). Every process trains the same number of
+    batches an epoch, the fewest any process's part holds (the others' last rows wait for the
+    next epoch's shuffle)."""
+
+    def __init__(
+        self,
+        stream: TextStream,
+        featurizer: HashedBagFeaturizer,
+        classes: np.ndarray,
+        summary: StreamSummary,
+        *,
+        batch_size: int,
+        window: int,
+        seed: int,
+        part: tuple[int, int],
+    ) -> None:
+        self.stream, self.featurizer, self.classes = stream, featurizer, classes
+        self.batch_size, self.seed, self.part = batch_size, seed, part
+        self.window = -(-window // batch_size) * batch_size
+        self.class_counts = np.array([summary.label_counts[c] for c in classes.tolist()])
+        self.batches_per_epoch = min(-(-rows // batch_size) for rows in summary.part_rows)
+        self.rows = min(summary.part_rows[part[0]], self.batches_per_epoch * batch_size)
+
+    def __len__(self) -> int:
+        return self.rows
+
+    def epoch_batches(self, epoch: int, skip: int, device: torch.device) -> Iterator[Batch]:
+        per_window = self.window // self.batch_size
+        number = skip // per_window * per_window  # the first batch of the first window built
+        windows = self.stream.windows(
+            self.window, seed=self.seed, epoch=epoch, part=self.part, skip=skip // per_window
+        )
+        for texts, labels in windows:
+            ids, offsets = self.featurizer.encode(texts)
+            targets = np.searchsorted(self.classes, np.asarray(labels))
+            bags = BagData(ids, offsets, targets, None)
+            for first in range(0, len(texts), self.batch_size):
+                rows = np.arange(first, min(first + self.batch_size, len(texts)))
+                if number >= skip:
+                    yield bags.batch(rows, device), torch.from_numpy(targets[rows]).to(device)
+                number += 1
+                if number == self.batches_per_epoch:
+                    return
+
+
 class FastTextClassifier(TextClassifier):
     """``fasttext``: averaged embeddings of words and hashed word n-grams, softmax on top.
 
@@ -261,6 +311,76 @@ class FastTextClassifier(TextClassifier):
             self.optimizer, len(texts), len(ids)
         )
         ids_per_text = len(ids) / max(len(texts), 1)
+        data = BagData(ids, offsets, targets, extra)
+        self._train(data, ids_per_text, val, run, {"rows": len(texts), "ids": len(ids)})
+
+    def fit_stream(
+        self,
+        stream: TextStream,
+        *,
+        shuffle_buffer: int = DEFAULT_SHUFFLE_BUFFER,
+        val: tuple[list[str], Any] | None = None,
+        run: RunOptions | None = None,
+    ) -> Self:
+        """Learn from labeled text too large for memory, read from ``stream``: a first pass
+        counts the words (one count per distinct word, never the texts) and the labels, then
+        each epoch reads the rows in seeded shuffle windows of ``shuffle_buffer`` rows. With a
+        single file of at most ``shuffle_buffer`` rows the model is the one ``fit`` learns from
+        the same rows (the same vocabulary, order, batches and weights); under torchrun each
+        process reads its own part (see :class:`~modelcycle.data.TextStream`)."""
+        self._check_constraints()
+        if self.features:
+            raise ConfigError(
+                "engineered features (features=...) are not computed on streamed data; "
+                "train without them, or load the data into memory (without --stream)"
+            )
+        if shuffle_buffer < 1:
+            raise ConfigError(f"shuffle_buffer must be >= 1 row, got {shuffle_buffer}")
+        run = run_options(run)
+        cluster = run.distributed
+        part = (0, 1) if cluster is None else (cluster.rank, cluster.world_size)
+        counter = FrequencyCounter(ngrams=self.ngrams)
+        summary = stream.summarize(part[1], on_texts=counter.add)
+        self.classes_ = np.asarray(summary.classes)
+        if len(self.classes_) < 2:
+            found = ", ".join(map(repr, summary.classes)) or "none"
+            raise DataError(
+                f"training needs at least 2 classes, found {len(self.classes_)} ({found})",
+                path=stream.source,
+                column=stream.label,
+            )
+        self.postprocess_ = None
+        self.featurizer_ = HashedBagFeaturizer(self.ngrams, self.buckets, self.min_count)
+        self.featurizer_ = self.featurizer_.fit_frequencies(counter)
+        self.extra_ = ExtraInputs(None)
+        self.batch_size_ = self.batch_size or default_batch_size(
+            self.optimizer, counter.texts, counter.ngram_count
+        )
+        ids_per_text = counter.ngram_count / max(counter.texts, 1)
+        data = BagStream(
+            stream,
+            self.featurizer_,
+            self.classes_,
+            summary,
+            batch_size=max(1, self.batch_size_ // part[1]),  # each process's share of a batch
+            window=shuffle_buffer,
+            seed=self.random_state if isinstance(self.random_state, int) else 0,
+            part=part,
+        )
+        self.stream_rows_ = summary.rows
+        fingerprint = {"rows": summary.rows, "shards": [str(p) for p in stream.shards]}
+        self._train(data, ids_per_text, val, run, fingerprint)
+        return self
+
+    def _train(
+        self,
+        data: BagData | BagStream,
+        ids_per_text: float,
+        val: tuple[list[str], Any] | None,
+        run: RunOptions | None,
+        fingerprint: dict[str, Any],
+    ) -> None:
+        """Run the loop on ``data`` (in memory or streamed) with the fitted featurizer."""
         rates = {name: default_lr(name, self.batch_size_, ids_per_text) for name in OPTIMIZERS}
         optimizer = OptimizerSettings.from_params(self.get_params(), rates=rates)
         settings = loop_settings(self, optimizer, batch_size=self.batch_size_)
@@ -275,12 +395,12 @@ class FastTextClassifier(TextClassifier):
             )
         self.history_ = run_loop(
             self.module_,
-            BagData(ids, offsets, targets, extra),
+            data,
             settings,
             run_options(run),
             n_classes=len(self.classes_),
             validate=validate,
-            fingerprint={"rows": len(texts), "ids": len(ids), "classes": self.classes_.tolist()},
+            fingerprint={**fingerprint, "classes": self.classes_.tolist()},
         )
         self.module_.cpu()
 
