@@ -71,7 +71,7 @@ def test_small_windows_cover_every_row_once_and_skip_whole_windows(tmp_path: Pat
     stream = TextStream.open(_shards(tmp_path, 3))
     windows = [_ids(t) for t, _ in stream.windows(8, seed=0, epoch=0)]
     assert [len(w) for w in windows] == [8, 8, 8, 6]
-    assert sorted(sum(windows, [])) == list(range(30))
+    assert sorted(i for window in windows for i in window) == list(range(30))
     assert windows != [sorted(w) for w in windows]  # shuffled within windows
     resumed = [_ids(t) for t, _ in stream.windows(8, seed=0, epoch=0, skip=2)]
     assert resumed == windows[2:]
@@ -87,10 +87,11 @@ def test_each_process_reads_its_own_part(tmp_path: Path, layout: str) -> None:
         _frame(0, 400).write_csv(path)
         stream = TextStream.open(path, block_size=1024)  # several blocks
     parts = [
-        sorted(_ids(sum((t for t, _ in stream.windows(50, seed=0, epoch=0, part=(r, 2))), [])))
+        sorted(i for t, _ in stream.windows(50, seed=0, epoch=0, part=(r, 2)) for i in _ids(t))
         for r in range(2)
     ]
-    assert parts[0] and parts[1]
+    assert parts[0]
+    assert parts[1]
     assert not set(parts[0]) & set(parts[1])
     rows = 30 if layout == "shards" else 400
     assert sorted(parts[0] + parts[1]) == list(range(rows))

@@ -12,7 +12,7 @@ from modelcycle.exceptions import ConfigError, ModelcycleError
 def launch(args: Sequence[str], nproc: int) -> None:
     """Run ``modelcycle ARGS`` (``--nproc`` dropped from them) in ``nproc`` processes under
     torchrun on this machine; returns once all of them are done. Each process prints its own
-    errors; a ModelcycleError says how many failed."""
+    errors; a ModelcycleError names the first that failed."""
     if nproc < 1:
         raise ConfigError(f"--nproc must be >= 1, got {nproc}")
     # deferred for start-up time: the launcher imports PyTorch
@@ -23,10 +23,10 @@ def launch(args: Sequence[str], nproc: int) -> None:
     try:
         torchrun.run(torchrun.parse_args([*launcher, *without_option(args, "--nproc")]))
     except ChildFailedError as exc:
-        codes = sorted({failure.exitcode for failure in exc.failures.values()})
+        rank, failure = exc.get_first_failure()
         raise ModelcycleError(
-            f"{len(exc.failures)} of the {nproc} training processes failed (exit code "
-            f"{', '.join(map(str, codes))}); their errors are above"
+            f"the training process of rank {rank} (of {nproc}) failed with exit code "
+            f"{failure.exitcode} and torchrun stopped the others; its error is above"
         ) from None
 
 
