@@ -152,3 +152,30 @@ def test_the_cli_says_which_path_ran(data_csv: Path, tmp_path: Path, runner: Cli
     )
     assert result.exit_code == 1
     assert "training needs at least 2 classes, found 1 ('pos')" in result.stderr
+
+
+def test_in_memory_training_resumes_mid_epoch_too(
+    data_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = TrainConfig(
+        model="fasttext",
+        params={**PARAMS, "batch_size": 8},
+        seed=2,
+        device="cpu",
+        checkpoint_every=2,
+    )
+    dataset = load_dataset(data_csv)
+    whole = train(dataset, config, checkpoint_dir=tmp_path / "whole")
+    save = checkpoints.save_checkpoint
+
+    def killed_at_step_4(directory: Path, *args: object) -> None:
+        save(directory, *args)  # type: ignore[arg-type]
+        if any(p.name == "epoch-0001-step-00000004" for p in directory.iterdir()):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop, "save_checkpoint", killed_at_step_4)
+    with pytest.raises(KeyboardInterrupt):
+        train(dataset, config, checkpoint_dir=tmp_path / "run")
+    monkeypatch.undo()
+    resumed = train(dataset, config, checkpoint_dir=tmp_path / "run", resume=True)
+    _assert_same(_weights(resumed.model), _weights(whole.model))

@@ -153,8 +153,8 @@ def train(
         dataset.require_classes(2)
     model = make_model(config.model, config.params, seed=config.seed)
     run = _run_options(model, config, checkpoint_dir, resume, progress, on_epoch_end, distributed)
-    if streamed and run is not None:
-        run = replace(run, checkpoint_every=config.checkpoint_every or STREAM_CHECKPOINT_EVERY)
+    if streamed and run is not None and config.checkpoint_every is None:
+        run = replace(run, checkpoint_every=STREAM_CHECKPOINT_EVERY)
     start = time.perf_counter()
     val_pair = (val.texts, val.labels) if val is not None else None
     try:
@@ -261,6 +261,7 @@ def _run_options(
         threads=config.threads,
         on_epoch_end=on_epoch_end,
         distributed=distributed,
+        checkpoint_every=config.checkpoint_every,
     )
 
 
