@@ -1,5 +1,6 @@
 """Streamed training: the same model as in memory, resumed mid-epoch, which path ran."""
 
+import json
 from pathlib import Path
 
 import polars as pl
@@ -128,11 +129,18 @@ def test_the_path_is_chosen_by_size_or_asked_for(data_csv: Path, tmp_path: Path)
 
 def test_the_cli_says_which_path_ran(data_csv: Path, tmp_path: Path, runner: CliRunner) -> None:
     args = ["train", str(data_csv), "--model", "fasttext", "-p", "buckets=500", "-q"]
+    val = tmp_path / "val.csv"  # a label training never saw: left out of early stopping
+    val.write_text("text,label\nwonderful great film,pos\nawful boring film,neg\nfine,meh\n")
     streamed = runner.invoke(
-        app, [*args, "--stream", "--shuffle-buffer", "16", "-o", str(tmp_path / "s")]
+        app,
+        [*args, "--stream", "--shuffle-buffer", "16", "--val", str(val), "-o", str(tmp_path / "s")],
     )
     assert streamed.exit_code == 0, streamed.stderr
     assert "(fasttext, 72 rows streamed, " in streamed.stdout
+    # 'meh' counts as wrong in the report, and is left out of the epochs' validation
+    assert streamed.stdout.strip().endswith("; validation accuracy 0.6667")
+    history = json.loads((tmp_path / "s" / "history.json").read_text())
+    assert history[-1]["val_accuracy"] == 1.0
     memory = runner.invoke(app, [*args, "-o", str(tmp_path / "m")])
     assert "(fasttext, 72 rows in memory, " in memory.stdout
     refused = runner.invoke(app, [*args, "--shuffle-buffer", "0", "-o", str(tmp_path / "x")])

@@ -326,8 +326,9 @@ class FastTextClassifier(TextClassifier):
         counts the words (one count per distinct word, never the texts) and the labels, then
         each epoch reads the rows in seeded shuffle windows of ``shuffle_buffer`` rows. With a
         single file of at most ``shuffle_buffer`` rows the model is the one ``fit`` learns from
-        the same rows (the same vocabulary, order, batches and weights); under torchrun each
-        process reads its own part (see :class:`~modelcycle.data.TextStream`)."""
+        the same rows (the same vocabulary, order, batches and weights). Under torchrun every
+        process makes the first pass (so all count the same words), then each reads its own
+        part (see :class:`~modelcycle.data.TextStream`). ``val``: texts and labels in memory."""
         self._check_constraints()
         if self.features:
             raise ConfigError(
@@ -368,6 +369,11 @@ class FastTextClassifier(TextClassifier):
             part=part,
         )
         self.stream_rows_ = summary.rows
+        if val is not None:  # as ``fit``: labels training never saw are left out
+            val_labels = np.asarray(val[1]).astype(str)
+            seen = np.isin(val_labels, self.classes_)
+            kept = [text for text, keep in zip(val[0], seen, strict=True) if keep]
+            val = (kept, np.searchsorted(self.classes_, val_labels[seen]))
         fingerprint = {"rows": summary.rows, "shards": [str(p) for p in stream.shards]}
         self._train(data, ids_per_text, val, run, fingerprint)
         return self
