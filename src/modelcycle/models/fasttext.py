@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral, Real
 from typing import Any, ClassVar, Self
 
@@ -219,17 +220,29 @@ class BagStream:
         windows = self.stream.windows(
             self.window, seed=self.seed, epoch=epoch, part=self.part, skip=skip // per_window
         )
-        for texts, labels in windows:
-            ids, offsets = self.featurizer.encode(texts)
-            targets = np.searchsorted(self.classes, np.asarray(labels))
-            bags = BagData(ids, offsets, targets, None)
-            for first in range(0, len(texts), self.batch_size):
-                rows = np.arange(first, min(first + self.batch_size, len(texts)))
+        for bags in _one_ahead(self._encode(texts, labels) for texts, labels in windows):
+            for first in range(0, len(bags), self.batch_size):
+                rows = np.arange(first, min(first + self.batch_size, len(bags)))
                 if number >= skip:
-                    yield bags.batch(rows, device), torch.from_numpy(targets[rows]).to(device)
+                    yield bags.batch(rows, device), torch.from_numpy(bags.targets[rows]).to(device)
                 number += 1
                 if number == self.batches_per_epoch:
                     return
+
+    def _encode(self, texts: list[str], labels: list[str]) -> BagData:
+        ids, offsets = self.featurizer.encode(texts)
+        return BagData(ids, offsets, np.searchsorted(self.classes, np.asarray(labels)), None)
+
+
+def _one_ahead(items: Iterator[BagData]) -> Iterator[BagData]:
+    """``items``, the next one read and encoded on a background thread while the loop trains
+    on this one (pyarrow, polars and PyTorch release the GIL, so the two overlap on as many
+    cores); the thread is joined before this generator ends, however it ends."""
+    with ThreadPoolExecutor(1, thread_name_prefix="modelcycle-stream") as pool:
+        ahead = pool.submit(next, items, None)
+        while (item := ahead.result()) is not None:
+            ahead = pool.submit(next, items, None)
+            yield item
 
 
 class FastTextClassifier(TextClassifier):
