@@ -173,7 +173,7 @@ class TrainConfig:
     device: str = "auto"  # auto, cpu or cuda (gradient-trained families)
     threads: int | None = None  # CPU threads for PyTorch; None: its default
     stream: bool | None = None  # read the data as a stream; None: when it is larger than 1 GiB
-    shuffle_buffer: int | None = None  # rows in a streamed shuffle window; None: 100,000
+    shuffle_buffer: int | None = None  # rows in a streamed shuffle window; None: 50,000
     checkpoint_every: int | None = None  # steps between checkpoints within an epoch
 
     def __post_init__(self) -> None:

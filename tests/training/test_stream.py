@@ -187,3 +187,28 @@ def test_in_memory_training_resumes_mid_epoch_too(
     monkeypatch.undo()
     resumed = train(dataset, config, checkpoint_dir=tmp_path / "run", resume=True)
     _assert_same(_weights(resumed.model), _weights(whole.model))
+
+
+MLP = {"hidden": (6,), "epochs": 3, "batch_size": 8, "min_df": 1}
+
+
+@pytest.mark.parametrize("params", [{}, {"optimizer": "adam", "ngram_range": (1, 3)}])
+def test_mlp_streamed_with_a_buffer_as_large_as_the_data_learns_the_in_memory_model(
+    data_csv: Path, params: dict[str, object]
+) -> None:
+    dataset = load_dataset(data_csv)
+    memory = make_model("mlp", {**MLP, **params}, seed=4)
+    memory.fit(dataset.texts, dataset.labels, run=RunOptions(device="cpu"))
+    streamed = make_model("mlp", {**MLP, **params}, seed=4)
+    streamed.fit_stream(  # type: ignore[attr-defined]
+        TextStream.open(data_csv), shuffle_buffer=len(dataset), run=RunOptions(device="cpu")
+    )
+    one, two = streamed.featurizer_, memory.featurizer_  # type: ignore[attr-defined]
+    assert one.vocabulary == two.vocabulary
+    assert one.keys.tolist() == two.keys.tolist()
+    assert one.idf.tolist() == two.idf.tolist()
+    _assert_same(
+        {k: v.clone() for k, v in streamed.head_.module_.state_dict().items()},  # type: ignore[attr-defined]
+        {k: v.clone() for k, v in memory.head_.module_.state_dict().items()},  # type: ignore[attr-defined]
+    )
+    assert streamed.predict(dataset.texts).tolist() == memory.predict(dataset.texts).tolist()

@@ -136,7 +136,7 @@ Stream = Annotated[
 ShuffleBuffer = Annotated[
     int | None,
     typer.Option(
-        help="Streamed: rows shuffled together (default 100,000).", rich_help_panel=Streaming
+        help="Streamed: rows shuffled together (default 50,000).", rich_help_panel=Streaming
     ),
 ]
 CheckpointEvery = Annotated[

@@ -28,8 +28,8 @@ from modelcycle.exceptions import DataError, ModelcycleError, SchemaError
 
 STREAM_THRESHOLD = 1 << 30
 """Training data larger than this many bytes on disk is streamed rather than loaded."""
-DEFAULT_SHUFFLE_BUFFER = 100_000
-"""Rows in a shuffle window when none is given (IMDB-sized reviews: about 150 MB of text)."""
+DEFAULT_SHUFFLE_BUFFER = 50_000
+"""Rows in a shuffle window when none is given (IMDB-sized reviews: about 65 MB of text)."""
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,8 @@ class FrequencyCounter:
     never the texts. Also counts texts and, per n-gram order, the n-grams of a hashed bag
     (with an end token, every word known) for sizing batches."""
 
+    CHUNK = 8192
+
     def __init__(self, *, ngrams: int = 1, merge_rows: int = 1 << 21) -> None:
         self.texts = 0
         self.ngram_count = 0
@@ -69,7 +71,11 @@ class FrequencyCounter:
         self._parts: list[pl.DataFrame] = []
 
     def add(self, texts: Sequence[str]) -> None:
-        """Count the words of one block of texts."""
+        """Count the words of one block of texts (tokenised ``CHUNK`` texts at a time)."""
+        for first in range(0, len(texts), self.CHUNK):
+            self._add(texts[first : first + self.CHUNK])
+
+    def _add(self, texts: Sequence[str]) -> None:
         tokens = tokenize(texts)
         lengths = np.bincount(tokens.get_column("doc").to_numpy(), minlength=len(texts)) + 1
         self.ngram_count += int(

@@ -9,8 +9,7 @@ and the embedding table is updated lazily by whichever of the four optimisers is
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping
 from numbers import Integral, Real
 from typing import Any, ClassVar, Self
 
@@ -20,16 +19,15 @@ from sklearn.utils._param_validation import Interval
 from torch import nn
 from torch.nn import functional as F
 
-from modelcycle.data import DEFAULT_SHUFFLE_BUFFER, StreamSummary, TextStream
-from modelcycle.engine.loop import Batch, RunOptions, run_loop
+from modelcycle.data import DEFAULT_SHUFFLE_BUFFER, TextStream
+from modelcycle.engine.loop import RunOptions, run_loop
 from modelcycle.engine.optimizers import (
     DEFAULT_LR,
     OPTIMIZERS,
     TRAINING_CONSTRAINTS,
     OptimizerSettings,
 )
-from modelcycle.exceptions import ConfigError, DataError
-from modelcycle.features import FrequencyCounter, HashedBagFeaturizer
+from modelcycle.features import HashedBagFeaturizer
 from modelcycle.models._base import (
     ExtraInputs,
     ModelState,
@@ -37,6 +35,7 @@ from modelcycle.models._base import (
     json_params,
     tuple_params,
 )
+from modelcycle.models._stream import WindowStream, chunks, first_pass, stream_val
 from modelcycle.models._torch import (
     FeedForward,
     accuracy_validator,
@@ -185,66 +184,6 @@ class BagData:
         return (*bags, self.extra[torch.from_numpy(rows)].to(device))
 
 
-class BagStream:
-    """A :class:`~modelcycle.data.TextStream` as the loop's streamed data: each shuffle window
-    is encoded into bags at once and cut, in order, into mini-batches of ``batch_size`` texts
-    (the window is rounded up to whole batches). Every process trains the same number of
-    batches an epoch, the fewest any process's part holds (the others' last rows wait for the
-    next epoch's shuffle)."""
-
-    def __init__(
-        self,
-        stream: TextStream,
-        featurizer: HashedBagFeaturizer,
-        classes: np.ndarray,
-        summary: StreamSummary,
-        *,
-        batch_size: int,
-        window: int,
-        seed: int,
-        part: tuple[int, int],
-    ) -> None:
-        self.stream, self.featurizer, self.classes = stream, featurizer, classes
-        self.batch_size, self.seed, self.part = batch_size, seed, part
-        self.window = -(-window // batch_size) * batch_size
-        self.class_counts = np.array([summary.label_counts[c] for c in classes.tolist()])
-        self.batches_per_epoch = min(-(-rows // batch_size) for rows in summary.part_rows)
-        self.rows = min(summary.part_rows[part[0]], self.batches_per_epoch * batch_size)
-
-    def __len__(self) -> int:
-        return self.rows
-
-    def epoch_batches(self, epoch: int, skip: int, device: torch.device) -> Iterator[Batch]:
-        per_window = self.window // self.batch_size
-        number = skip // per_window * per_window  # the first batch of the first window built
-        windows = self.stream.windows(
-            self.window, seed=self.seed, epoch=epoch, part=self.part, skip=skip // per_window
-        )
-        for bags in _one_ahead(self._encode(texts, labels) for texts, labels in windows):
-            for first in range(0, len(bags), self.batch_size):
-                rows = np.arange(first, min(first + self.batch_size, len(bags)))
-                if number >= skip:
-                    yield bags.batch(rows, device), torch.from_numpy(bags.targets[rows]).to(device)
-                number += 1
-                if number == self.batches_per_epoch:
-                    return
-
-    def _encode(self, texts: list[str], labels: list[str]) -> BagData:
-        ids, offsets = self.featurizer.encode(texts)
-        return BagData(ids, offsets, np.searchsorted(self.classes, np.asarray(labels)), None)
-
-
-def _one_ahead(items: Iterator[BagData]) -> Iterator[BagData]:
-    """``items``, the next one read and encoded on a background thread while the loop trains
-    on this one (pyarrow, polars and PyTorch release the GIL, so the two overlap on as many
-    cores); the thread is joined before this generator ends, however it ends."""
-    with ThreadPoolExecutor(1, thread_name_prefix="modelcycle-stream") as pool:
-        ahead = pool.submit(next, items, None)
-        while (item := ahead.result()) is not None:
-            ahead = pool.submit(next, items, None)
-            yield item
-
-
 class FastTextClassifier(TextClassifier):
     """``fasttext``: averaged embeddings of words and hashed word n-grams, softmax on top.
 
@@ -343,57 +282,41 @@ class FastTextClassifier(TextClassifier):
         process makes the first pass (so all count the same words), then each reads its own
         part (see :class:`~modelcycle.data.TextStream`). ``val``: texts and labels in memory."""
         self._check_constraints()
-        if self.features:
-            raise ConfigError(
-                "engineered features (features=...) are not computed on streamed data; "
-                "train without them, or load the data into memory (without --stream)"
-            )
-        if shuffle_buffer < 1:
-            raise ConfigError(f"shuffle_buffer must be >= 1 row, got {shuffle_buffer}")
         run = run_options(run)
-        cluster = run.distributed
-        part = (0, 1) if cluster is None else (cluster.rank, cluster.world_size)
-        counter = FrequencyCounter(ngrams=self.ngrams)
-        summary = stream.summarize(part[1], on_texts=counter.add)
-        self.classes_ = np.asarray(summary.classes)
-        if len(self.classes_) < 2:
-            found = ", ".join(map(repr, summary.classes)) or "none"
-            raise DataError(
-                f"training needs at least 2 classes, found {len(self.classes_)} ({found})",
-                path=stream.source,
-                column=stream.label,
-            )
-        self.postprocess_ = None
-        self.featurizer_ = HashedBagFeaturizer(self.ngrams, self.buckets, self.min_count)
-        self.featurizer_ = self.featurizer_.fit_frequencies(counter)
-        self.extra_ = ExtraInputs(None)
-        self.batch_size_ = self.batch_size or default_batch_size(
-            self.optimizer, counter.texts, counter.ngram_count
+        first = first_pass(
+            stream, run, shuffle_buffer=shuffle_buffer, features=self.features, ngrams=self.ngrams
         )
-        ids_per_text = counter.ngram_count / max(counter.texts, 1)
-        data = BagStream(
+        self.classes_, self.postprocess_ = first.classes, None
+        self.featurizer_ = HashedBagFeaturizer(self.ngrams, self.buckets, self.min_count)
+        self.featurizer_ = self.featurizer_.fit_frequencies(first.words)
+        self.extra_ = ExtraInputs(None)
+        texts, ngram_count = first.words.texts, first.words.ngram_count
+        self.batch_size_ = self.batch_size or default_batch_size(self.optimizer, texts, ngram_count)
+        data = WindowStream(
             stream,
-            self.featurizer_,
-            self.classes_,
-            summary,
-            batch_size=max(1, self.batch_size_ // part[1]),  # each process's share of a batch
+            self._encode_window,
+            first,
+            batch_size=max(1, self.batch_size_ // first.part[1]),  # each process's share
             window=shuffle_buffer,
             seed=self.random_state if isinstance(self.random_state, int) else 0,
-            part=part,
         )
-        self.stream_rows_ = summary.rows
-        if val is not None:  # as ``fit``: labels training never saw are left out
-            val_labels = np.asarray(val[1]).astype(str)
-            seen = np.isin(val_labels, self.classes_)
-            kept = [text for text, keep in zip(val[0], seen, strict=True) if keep]
-            val = (kept, np.searchsorted(self.classes_, val_labels[seen]))
-        fingerprint = {"rows": summary.rows, "shards": [str(p) for p in stream.shards]}
-        self._train(data, ids_per_text, val, run, fingerprint)
+        self.stream_rows_ = first.summary.rows
+        fingerprint = {"rows": first.summary.rows, "shards": [str(p) for p in stream.shards]}
+        val_data = stream_val(val, self.classes_)
+        self._train(data, ngram_count / max(texts, 1), val_data, run, fingerprint)
         return self
+
+    def _encode_window(self, texts: list[str], targets: np.ndarray) -> BagData:
+        """A streamed window's bags, encoded a chunk of texts at a time (bounded memory)."""
+        parts = [self.featurizer_.encode(chunk) for chunk in chunks(texts)]
+        starts = np.cumsum([0] + [len(ids) for ids, _ in parts[:-1]])
+        ids = np.concatenate([ids for ids, _ in parts])
+        offsets = np.concatenate([o + start for (_, o), start in zip(parts, starts, strict=True)])
+        return BagData(ids, offsets, targets, None)
 
     def _train(
         self,
-        data: BagData | BagStream,
+        data: BagData | WindowStream,
         ids_per_text: float,
         val: tuple[list[str], Any] | None,
         run: RunOptions | None,
