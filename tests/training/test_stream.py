@@ -123,8 +123,10 @@ def test_the_path_is_chosen_by_size_or_asked_for(data_csv: Path, tmp_path: Path)
     assert len(val) == 72
     data, _ = open_training_data(data_csv.parent / "*.csv", fasttext)
     assert isinstance(data, TextStream)  # shards always stream
-    with pytest.raises(ConfigError, match="model 'logreg' does not train on streamed data; the"):
-        open_training_data(data_csv, TrainConfig(model="logreg", stream=True))
+    with pytest.raises(
+        ConfigError, match="model 'nb' does not train on streamed data; the families that do: "
+    ):
+        open_training_data(data_csv, TrainConfig(model="nb", stream=True))
 
 
 def test_the_cli_says_which_path_ran(data_csv: Path, tmp_path: Path, runner: CliRunner) -> None:
@@ -212,3 +214,37 @@ def test_mlp_streamed_with_a_buffer_as_large_as_the_data_learns_the_in_memory_mo
         {k: v.clone() for k, v in memory.head_.module_.state_dict().items()},  # type: ignore[attr-defined]
     )
     assert streamed.predict(dataset.texts).tolist() == memory.predict(dataset.texts).tolist()
+
+
+@pytest.mark.parametrize("family", ["logreg", "svm"])
+def test_a_linear_family_streamed_by_gradient_steps_learns_the_in_memory_one(
+    data_csv: Path, family: str
+) -> None:
+    dataset = load_dataset(data_csv)
+    params = {"optimizer": "adam", "epochs": 3, "batch_size": 8, "min_df": 1}
+    memory = make_model(family, params, seed=5)
+    memory.fit(dataset.texts, dataset.labels, run=RunOptions(device="cpu"))
+    streamed = make_model(family, params, seed=5)
+    streamed.fit_stream(  # type: ignore[attr-defined]
+        TextStream.open(data_csv), shuffle_buffer=len(dataset), run=RunOptions(device="cpu")
+    )
+    assert streamed.training_path_ == "gradient steps (adam)"  # type: ignore[attr-defined]
+    assert streamed.coef_.tolist() == memory.coef_.tolist()  # type: ignore[attr-defined]
+    assert streamed.intercept_.tolist() == memory.intercept_.tolist()  # type: ignore[attr-defined]
+
+
+def test_the_cli_says_a_linear_family_streamed_by_gradient_steps(
+    data_csv: Path, tmp_path: Path, runner: CliRunner
+) -> None:
+    out = tmp_path / "model"
+    args = ["train", str(data_csv), "--stream", "--shuffle-buffer", "10", "-q", "-o", str(out)]
+    result = runner.invoke(app, [*args, "-p", "min_df=1"])
+    assert result.exit_code == 0, result.stderr
+    assert "(logreg, 72 rows streamed by gradient steps (sgd), " in result.stdout
+    training = json.loads((out / "model.json").read_text())["training"]
+    assert (training["streamed"], training["path"]) == (True, "gradient steps (sgd)")
+    predicted = runner.invoke(app, ["predict", str(out), "--text", "a wonderful great film"])
+    assert predicted.exit_code == 0, predicted.stderr
+    refused = runner.invoke(app, [*args[:-2], "--model", "nb", "-o", str(tmp_path / "nb")])
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith("error: model 'nb' does not train on streamed data; the ")

@@ -207,6 +207,7 @@ class MLPTextClassifier(TextClassifier):
     0.774, 0.817 and 0.890, in half Adam's time."""
 
     family = "mlp"
+    streams = True
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         **NGRAM_CONSTRAINTS,
         "hidden": [tuple, list],

@@ -1,8 +1,9 @@
 """Fit a model by name on a training set, measure it on a validation set, save it.
 
 The training set is a :class:`~modelcycle.data.Dataset` in memory or, for data larger than
-memory, a :class:`~modelcycle.data.TextStream` that the families with ``fit_stream`` (fasttext)
-read block by block; :func:`open_training_data` chooses by the data's size (or ``stream``)."""
+memory, a :class:`~modelcycle.data.TextStream` that the families that stream (fasttext, mlp, and
+logreg and svm by gradient steps) read block by block; :func:`open_training_data` chooses by
+the data's size (or ``stream``)."""
 
 from __future__ import annotations
 
@@ -49,6 +50,13 @@ class TrainResult:
     streamed: bool = False  # read as a stream rather than loaded into memory
 
     @property
+    def path(self) -> str | None:
+        """How a family that trains otherwise in memory was trained on the stream (the linear
+        families: by gradient steps, not their closed-form solver); None: as in memory."""
+        path: str | None = getattr(self.model, "training_path_", None)
+        return path if self.streamed else None
+
+    @property
     def history(self) -> list[dict[str, Any]]:
         """One record per epoch for gradient-trained models (loss, validation metric, speed)."""
         history: list[dict[str, Any]] = getattr(self.model, "history_", [])
@@ -64,6 +72,8 @@ class TrainResult:
     def summary(self, out: str | Path) -> str:
         """One line: where the model went, its family, rows, time and validation accuracy."""
         how = "streamed" if self.streamed else "in memory"
+        if self.path is not None:  # e.g. a linear family by gradient steps, not its solver
+            how += f" by {self.path}"
         line = (
             f"wrote {out} ({self.config.model}, {plural(self.rows, 'row')} {how}, "
             f"{self.seconds:.2f} s to train)"
@@ -82,6 +92,8 @@ class TrainResult:
             "seconds": round(self.seconds, 3),
             "streamed": self.streamed,
         }
+        if self.path is not None:
+            training["path"] = self.path
         if source is not None:
             training["data"] = source
         curve = _plots.training_curve_png({self.config.model: self.history})
@@ -104,9 +116,9 @@ def open_training_data(
     data ``val`` (in memory, with the same columns): a stream when ``config.stream`` asks for
     one or, unset, when the data is larger than ``STREAM_THRESHOLD`` bytes and the family
     trains streamed; else a dataset in memory (a folder or glob of shards always streams)."""
-    streams = hasattr(model_class(config.model), "fit_stream")
+    streams = model_class(config.model).streams
     if config.stream and not streams:
-        able = ", ".join(n for n in MODELS if hasattr(model_class(n), "fit_stream"))
+        able = ", ".join(n for n in MODELS if model_class(n).streams)
         raise ConfigError(
             f"model {config.model!r} does not train on streamed data; the families that do: "
             f"{able} (or train without --stream, in memory)"
@@ -189,7 +201,7 @@ def _fit(
         model.fit(dataset.texts, dataset.labels, val=val, run=run)
         return len(dataset)
     fit_stream = getattr(model, "fit_stream", None)
-    if fit_stream is None:  # open_training_data streams only the families that can
+    if fit_stream is None or not model.streams:  # open_training_data streams only those that can
         raise ConfigError(f"model {config.model!r} does not train on streamed data")
     buffer = config.shuffle_buffer or DEFAULT_SHUFFLE_BUFFER
     fit_stream(dataset, shuffle_buffer=buffer, val=val, run=run)
