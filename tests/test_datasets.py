@@ -18,6 +18,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from modelcycle import datasets
 from modelcycle.datasets import REGISTRY, PublicDataset, Source, download, lookup
 from modelcycle.exceptions import ConfigError, DataError
 
@@ -87,12 +88,18 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path, list[str]]]:
         thread.join(timeout=5)
 
 
-def test_imdb_over_http_is_verified_cached_and_converted(
-    tmp_path: Path, server: tuple[str, Path, list[str]]
-) -> None:
+@pytest.fixture
+def served_imdb(server: tuple[str, Path, list[str]]) -> tuple[PublicDataset, list[str]]:
+    """The IMDb entry pointed at a small IMDb archive on :func:`server`, and its request log."""
     base, root, log = server
     archive = imdb_archive(root / "aclImdb_v1.tar.gz")
-    spec = local_copy(REGISTRY["imdb"], [archive], base)
+    return local_copy(REGISTRY["imdb"], [archive], base), log
+
+
+def test_imdb_over_http_is_verified_cached_and_converted(
+    tmp_path: Path, served_imdb: tuple[PublicDataset, list[str]]
+) -> None:
+    spec, log = served_imdb
     info = download(spec, tmp_path / "imdb", cache_dir=tmp_path / "cache")
     train = pl.read_csv(tmp_path / "imdb" / "train.csv")
     assert train.rows() == [
@@ -115,11 +122,9 @@ def test_imdb_over_http_is_verified_cached_and_converted(
 
 
 def test_a_checksum_mismatch_is_refused_and_leaves_nothing(
-    tmp_path: Path, server: tuple[str, Path, list[str]]
+    tmp_path: Path, served_imdb: tuple[PublicDataset, list[str]]
 ) -> None:
-    base, root, _ = server
-    archive = imdb_archive(root / "aclImdb_v1.tar.gz")
-    good = local_copy(REGISTRY["imdb"], [archive], base)
+    good, _ = served_imdb
     bad = dataclasses.replace(
         good, sources=(dataclasses.replace(good.sources[0], checksum="sha256:" + "0" * 64),)
     )
@@ -248,3 +253,27 @@ def test_the_registry_is_complete() -> None:
             assert source.url.startswith("https://")
     with pytest.raises(ConfigError, match="unknown dataset 'imbd'; valid datasets are: imdb, sst2"):
         lookup("imbd")
+
+
+def test_an_entry_of_datasets_toml_is_read_whole() -> None:
+    trec = REGISTRY["trec"]
+    assert trec.classes == ("ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM")
+    assert dict(trec.rows) == {"train.csv": 5452, "test.csv": 500}
+    assert trec.sources == (
+        Source(
+            "https://cogcomp.seas.upenn.edu/Data/QA/QC/train_5500.label",
+            "sha256:9e4c8bdcaffb96ed61041bd64b564183d52793a8e91d84fc3a8646885f466ec3",
+            "train_5500.label",
+            335858,
+        ),
+        Source(
+            "https://cogcomp.seas.upenn.edu/Data/QA/QC/TREC_10.label",
+            "sha256:033f22c028c2bbba9ca682f68ffe204dc1aa6e1cf35dd6207f2d4ca67f0d0e8e",
+            "TREC_10.label",
+            23354,
+        ),
+    )
+    assert trec.convert is datasets._convert_trec
+    assert REGISTRY["rotten_tomatoes"].sources[0].size is None  # not published
+    char_cnn = ("ag_news", "yelp_polarity", "amazon_polarity")
+    assert {REGISTRY[name].convert for name in char_cnn} == {datasets._convert_char_cnn_csv}

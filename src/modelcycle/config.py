@@ -371,7 +371,8 @@ class QuantizeConfig:
 
 @dataclass(frozen=True)
 class PipelineConfig:
-    """Every stage of ``modelcycle run``. A top-level ``seed`` seeds every stage."""
+    """Every stage of ``modelcycle run``. A top-level ``seed`` seeds every stage; ``train.model =
+    "auto"`` adds a ``select`` stage that searches ``select.models`` and trains the pick."""
 
     data: DataConfig = field(default_factory=DataConfig)
     clean: CleanConfig = field(default_factory=CleanConfig)
@@ -379,6 +380,7 @@ class PipelineConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     evaluate: EvalConfig = field(default_factory=EvalConfig)
     quantize: QuantizeConfig = field(default_factory=QuantizeConfig)
+    select: SelectConfig = field(default_factory=SelectConfig)  # used when train.model = "auto"
     seed: int = DEFAULT_SEED
 
     def to_dict(self) -> dict[str, Any]:
@@ -390,7 +392,7 @@ class PipelineConfig:
         """Build and validate a config; relative ``data.path`` is resolved against ``base_dir``."""
         raw = dict(raw)
         seed = raw.get("seed", DEFAULT_SEED)
-        for stage in ("clean", "split", "train", "quantize"):
+        for stage in ("clean", "split", "train", "quantize", "select"):
             section = raw.get(stage, {})
             if isinstance(section, Mapping) and "seed" not in section:
                 raw[stage] = {**section, "seed": seed}

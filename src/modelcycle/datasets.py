@@ -1,5 +1,6 @@
 """Well-known public labeled text datasets: where they live, their checksums, licences and
-citations, and how each is turned into the standard ``text,label`` files.
+citations (data, in ``datasets.toml`` beside this module), and how each is turned into the
+standard ``text,label`` files (code, here, chosen by the entry's ``convert`` name).
 
 Example::
 
@@ -22,11 +23,13 @@ import io
 import re
 import shutil
 import tarfile
+import tomllib
 import urllib.error
 import urllib.request
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import IO, Any
 
@@ -359,180 +362,32 @@ def _convert_rt_polarity(spec: PublicDataset, paths: list[Path]) -> Chunks:
     yield "all.csv", pl.DataFrame({"text": texts, "label": labels})
 
 
-_CHAR_CNN = (
-    "Zhang, Zhao and LeCun (2015), Character-level Convolutional Networks for Text "
-    "Classification, NeurIPS"
-)
+_CONVERTERS = {
+    "imdb": _convert_imdb,
+    "glue_sst2": _convert_glue_sst2,
+    "char_cnn_csv": _convert_char_cnn_csv,
+    "trec": _convert_trec,
+    "sms_spam": _convert_sms_spam,
+    "rt_polarity": _convert_rt_polarity,
+}
+
+
+def _dataset(name: str, table: dict[str, Any]) -> PublicDataset:
+    """The entry ``name`` of ``datasets.toml``, its converter chosen by name."""
+    return PublicDataset(
+        name=name,
+        **{
+            **table,
+            "classes": tuple(table["classes"]),
+            "sources": tuple(Source(**source) for source in table["sources"]),
+            "convert": _CONVERTERS[table["convert"]],
+        },
+    )
+
 
 REGISTRY: dict[str, PublicDataset] = {
-    spec.name: spec
-    for spec in [
-        PublicDataset(
-            name="imdb",
-            title="Large Movie Review Dataset v1.0 (IMDb)",
-            task="binary sentiment of full movie reviews",
-            classes=("negative", "positive"),
-            rows={"train.csv": 25000, "test.csv": 25000},
-            sources=(
-                Source(
-                    "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",
-                    "sha256:c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe",
-                    "aclImdb_v1.tar.gz",
-                    84125825,
-                ),
-            ),
-            licence="no explicit licence; research use (IMDb users' reviews)",
-            citation="Maas et al. (2011), Learning Word Vectors for Sentiment Analysis, ACL",
-            homepage="https://ai.stanford.edu/~amaas/data/sentiment/",
-            checksum_source="TensorFlow Datasets url_checksums/imdb_reviews.txt",
-            convert=_convert_imdb,
-        ),
-        PublicDataset(
-            name="sst2",
-            title="Stanford Sentiment Treebank, binary (GLUE SST-2)",
-            task="binary sentiment of movie-review sentences and phrases",
-            classes=("negative", "positive"),
-            rows={"train.csv": 67349, "dev.csv": 872},
-            sources=(
-                Source(
-                    "https://dl.fbaipublicfiles.com/glue/data/SST-2.zip",
-                    "md5:9f81648d4199384278b86e315dac217c",
-                    "SST-2.zip",
-                    7439277,
-                ),
-            ),
-            licence="no explicit licence; research use",
-            citation="Socher et al. (2013), EMNLP; Wang et al. (2018), GLUE",
-            homepage="https://nlp.stanford.edu/sentiment/",
-            checksum_source="torchtext datasets/sst2.py (md5); size from TensorFlow Datasets",
-            convert=_convert_glue_sst2,
-        ),
-        PublicDataset(
-            name="ag_news",
-            title="AG News",
-            task="news topic, 4 classes",
-            classes=("World", "Sports", "Business", "Sci/Tech"),
-            rows={"train.csv": 120000, "test.csv": 7600},
-            sources=(
-                Source(
-                    "https://s3.amazonaws.com/fast-ai-nlp/ag_news_csv.tgz",
-                    "md5:b86f328f4dbd072486591cb7a5644dcd",
-                    "ag_news_csv.tgz",
-                    11784419,
-                ),
-            ),
-            licence="non-commercial research use (ComeToMyHead academic news search engine)",
-            citation=_CHAR_CNN,
-            homepage="http://groups.di.unipi.it/~gulli/AG_corpus_of_news_articles.html",
-            checksum_source="fast.ai fastai/data/checks.txt",
-            convert=_convert_char_cnn_csv,
-        ),
-        PublicDataset(
-            name="yelp_polarity",
-            title="Yelp Review Polarity",
-            task="binary sentiment of Yelp reviews (1-2 stars negative, 3-4 positive)",
-            classes=("negative", "positive"),
-            rows={"train.csv": 560000, "test.csv": 38000},
-            sources=(
-                Source(
-                    "https://s3.amazonaws.com/fast-ai-nlp/yelp_review_polarity_csv.tgz",
-                    "sha256:528f22e286cad085948acbc3bea7e58188416546b0e364d0ae4ca0ce666abe35",
-                    "yelp_review_polarity_csv.tgz",
-                    166373201,
-                ),
-            ),
-            licence="Yelp Dataset Challenge terms (non-commercial research and education)",
-            citation=_CHAR_CNN,
-            homepage="https://www.yelp.com/dataset",
-            checksum_source="TensorFlow Datasets url_checksums/yelp_polarity_reviews.txt",
-            convert=_convert_char_cnn_csv,
-        ),
-        PublicDataset(
-            name="amazon_polarity",
-            title="Amazon Review Polarity",
-            task="binary sentiment of Amazon reviews (1-2 stars negative, 4-5 positive)",
-            classes=("negative", "positive"),
-            rows={"train.csv": 3600000, "test.csv": 400000},
-            sources=(
-                Source(
-                    "https://s3.amazonaws.com/fast-ai-nlp/amazon_review_polarity_csv.tgz",
-                    "md5:676f7e5208ec343c8274b4bb085bc938",
-                    "amazon_review_polarity_csv.tgz",
-                    688339454,
-                ),
-            ),
-            licence="research use (SNAP Amazon reviews, McAuley and Leskovec 2013)",
-            citation=_CHAR_CNN,
-            homepage="https://snap.stanford.edu/data/web-Amazon.html",
-            checksum_source="fast.ai fastai/data/checks.txt",
-            convert=_convert_char_cnn_csv,
-        ),
-        PublicDataset(
-            name="trec",
-            title="TREC question classification (coarse, 6 classes)",
-            task="question type: ABBR, DESC, ENTY, HUM, LOC, NUM",
-            classes=("ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM"),
-            rows={"train.csv": 5452, "test.csv": 500},
-            sources=(
-                Source(
-                    "https://cogcomp.seas.upenn.edu/Data/QA/QC/train_5500.label",
-                    "sha256:9e4c8bdcaffb96ed61041bd64b564183d52793a8e91d84fc3a8646885f466ec3",
-                    "train_5500.label",
-                    335858,
-                ),
-                Source(
-                    "https://cogcomp.seas.upenn.edu/Data/QA/QC/TREC_10.label",
-                    "sha256:033f22c028c2bbba9ca682f68ffe204dc1aa6e1cf35dd6207f2d4ca67f0d0e8e",
-                    "TREC_10.label",
-                    23354,
-                ),
-            ),
-            licence="no explicit licence; research use",
-            citation="Li and Roth (2002), Learning Question Classifiers, COLING",
-            homepage="https://cogcomp.seas.upenn.edu/Data/QA/QC/",
-            checksum_source="Hugging Face datasets datasets/trec/dataset_infos.json",
-            convert=_convert_trec,
-        ),
-        PublicDataset(
-            name="sms_spam",
-            title="SMS Spam Collection v.1",
-            task="spam or ham text messages",
-            classes=("ham", "spam"),
-            rows={"all.csv": 5574},
-            sources=(
-                Source(
-                    "https://archive.ics.uci.edu/ml/machine-learning-databases/00228/"
-                    "smsspamcollection.zip",
-                    "sha256:1587ea43e58e82b14ff1f5425c88e17f8496bfcdb67a583dbff9eefaf9963ce3",
-                    "smsspamcollection.zip",
-                    203415,
-                ),
-            ),
-            licence="CC BY 4.0 (UCI Machine Learning Repository)",
-            citation="Almeida, Gómez Hidalgo and Yamakami (2011), DocEng",
-            homepage="https://archive.ics.uci.edu/dataset/228/sms+spam+collection",
-            checksum_source="Hugging Face datasets datasets/sms_spam/dataset_infos.json",
-            convert=_convert_sms_spam,
-        ),
-        PublicDataset(
-            name="rotten_tomatoes",
-            title="Movie Review sentence polarity v1.0 (MR, rt-polarity)",
-            task="binary sentiment of Rotten Tomatoes snippets",
-            classes=("negative", "positive"),
-            rows={"all.csv": 10662},
-            sources=(
-                Source(
-                    "https://www.cs.cornell.edu/people/pabo/movie-review-data/"
-                    "rt-polaritydata.tar.gz",
-                    "md5:50c1c2c047b4225e148e97aa7708c34e",
-                    "rt-polaritydata.tar.gz",
-                ),
-            ),
-            licence="no explicit licence; distributed by the authors for research",
-            citation="Pang and Lee (2005), Seeing Stars, ACL",
-            homepage="https://www.cs.cornell.edu/people/pabo/movie-review-data/",
-            checksum_source="DAI-Lab/fibber downloadable_resources.py (md5)",
-            convert=_convert_rt_polarity,
-        ),
-    ]
+    name: _dataset(name, table)
+    for name, table in tomllib.loads(
+        resources.files("modelcycle").joinpath("datasets.toml").read_text(encoding="utf-8")
+    ).items()
 }

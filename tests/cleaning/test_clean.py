@@ -35,30 +35,27 @@ def fixed(texts: list[str | None], **config: object) -> list[str | None]:
 # -- text fixes -----------------------------------------------------------------------------------
 
 
-def test_html_tags_and_entities_are_removed() -> None:
-    assert fixed(["Great!<br /><br />Loved it.", "fish &amp; chips", "<b>bold</b> move"]) == [
-        "Great! Loved it.",
-        "fish & chips",
-        "bold move",
-    ]
-
-
-def test_mojibake_is_repaired_with_ftfy() -> None:
-    assert fixed(["cafÃ© crÃ¨me", "itâ€™s fine"]) == ["café crème", "it’s fine"]
-
-
-def test_unicode_is_nfc() -> None:
-    decomposed = "cafe\u0301"
-    assert fixed([decomposed]) == ["caf\u00e9"]
-    assert fixed([decomposed], unicode=False) == [decomposed]
-
-
-def test_control_characters_and_whitespace() -> None:
-    assert fixed(["bell\x07 here", "  too   many\t spaces  ", "one\n\n\n two"]) == [
-        "bell here",
-        "too many spaces",
-        "one\ntwo",
-    ]
+@pytest.mark.parametrize(
+    ("texts", "expected"),
+    [
+        pytest.param(
+            ["Great!<br /><br />Loved it.", "fish &amp; chips", "<b>bold</b> move"],
+            ["Great! Loved it.", "fish & chips", "bold move"],
+            id="html tags and entities",
+        ),
+        pytest.param(
+            ["cafÃ© crÃ¨me", "itâ€™s fine"], ["café crème", "it’s fine"], id="mojibake (ftfy)"
+        ),
+        pytest.param(["cafe\u0301"], ["caf\u00e9"], id="unicode NFC"),
+        pytest.param(
+            ["bell\x07 here", "  too   many\t spaces  ", "one\n\n\n two"],
+            ["bell here", "too many spaces", "one\ntwo"],
+            id="control characters and whitespace",
+        ),
+    ],
+)
+def test_text_fixes(texts: list[str | None], expected: list[str]) -> None:
+    assert fixed(texts) == expected
 
 
 def test_each_fix_is_named_and_can_be_turned_off() -> None:
@@ -67,6 +64,7 @@ def test_each_fix_is_named_and_can_be_turned_off() -> None:
     assert result.to_list() == ["a b c", "clean", None]
     assert fixes.to_list() == ["html+whitespace", None, None]
     assert fixed(["a<br />b"], html=False) == ["a<br />b"]
+    assert fixed(["cafe\u0301"], unicode=False) == ["cafe\u0301"]
 
 
 # -- rows: missing, duplicates, conflicts ---------------------------------------------------------

@@ -8,6 +8,14 @@ from modelcycle.exceptions import ConfigError
 from modelcycle.models import make_model
 
 
+def assert_same_steps(mine: torch.Tensor, theirs: torch.Tensor) -> None:
+    """Equal up to float32 rounding. Sums taken in another order (a sparse gradient's coalesced
+    rows, a dense one's accumulation) differ in the last bits, and RMSprop's division by sqrt(v)
+    grows that to about 3e-5 relative on some CPUs (seen on an Intel Xeon, not on an AMD EPYC);
+    a wrong update is off by far more."""
+    torch.testing.assert_close(mine, theirs, rtol=1e-4, atol=1e-5)
+
+
 def test_lr_factor_schedules() -> None:
     assert [lr_factor(s, 10, "constant", 0.0) for s in (0, 9)] == [1.0, 1.0]
     assert [lr_factor(s, 10, "linear", 0.0) for s in (0, 5)] == [1.0, 0.5]
@@ -123,7 +131,7 @@ def test_lazy_sparse_step_equals_dense_optimizer_when_every_row_is_touched(
             optimizer.zero_grad()
             (module(ids, offsets) ** 2).sum().backward()
             optimizer.step()
-    torch.testing.assert_close(sparse.weight, dense.weight, rtol=1e-5, atol=1e-6)
+    assert_same_steps(sparse.weight, dense.weight)
 
 
 @pytest.mark.parametrize("name", ["adagrad", "rmsprop", "adam"])
@@ -166,7 +174,7 @@ def test_dense_layers_beside_an_embedding_step_as_pytorch_would(
             (module[1](module[0](ids, offsets)) ** 2).sum().backward()
             step.step()
     for theirs, mine in zip(reference.parameters(), ours.parameters(), strict=True):
-        torch.testing.assert_close(mine, theirs, rtol=1e-5, atol=1e-6)
+        assert_same_steps(mine, theirs)
 
 
 def test_optimizer_state_round_trips() -> None:

@@ -185,7 +185,9 @@ async def test_routing_errors_share_the_shape(logreg_dir: Path) -> None:
         missing = await client.get("/v2/nothing")
         method = await client.get("/v1/predict")
     assert "/v2/nothing" in assert_error(missing, 404, "not_found")["message"]
-    assert_error(method, 405, "method_not_allowed")
+    error = assert_error(method, 405, "method_not_allowed")
+    assert error["message"] == "GET is not allowed on /v1/predict; use POST"
+    assert method.headers["allow"] == "POST"
 
 
 async def test_api_key_missing_or_wrong_is_401_right_is_200(
@@ -200,7 +202,7 @@ async def test_api_key_missing_or_wrong_is_401_right_is_200(
         compared.append((a, b))
         return real(a, b)
 
-    monkeypatch.setattr("modelcycle.serving._app.hmac.compare_digest", spy)
+    monkeypatch.setattr("modelcycle.serving._gate.hmac.compare_digest", spy)
     settings = ServeSettings(api_key_env="MODELCYCLE_TEST_KEY")
     body = {"texts": ["a wonderful film"]}
     async with serving(create_app(logreg_dir, settings=settings)) as client:
@@ -495,3 +497,51 @@ def test_head_limits_are_validated() -> None:
         ServeSettings(header_timeout_s=0)
     settings = ServeSettings(max_header_bytes=8192, header_timeout_s=0.5)
     assert ServeSettings.from_json(settings.to_json()) == settings
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"texts": ["a wonderful film", "", "an awful, boring film"]},
+        {"texts": ["a"] * 4},
+        {"texts": ["ok", "x" * 21]},
+        {"texts": []},
+        {"texts": [1, 2]},
+        {"texts": ["a"], "extra": 1},
+        {},
+    ],
+)
+async def test_the_predict_route_and_its_fast_path_answer_alike(
+    logreg_dir: Path, body: dict[str, Any]
+) -> None:
+    """The Gate answers POST /v1/predict on a fast path; FastAPI's route, reached without the
+    Gate, gives the same status and the same bytes (the same models on both paths)."""
+    settings = ServeSettings(max_texts=3, max_text_chars=20)
+    fast = create_app(logreg_dir, settings=settings)
+    route = create_app(logreg_dir, settings=settings)
+    route.user_middleware.clear()  # before its first request: no Gate in front of FastAPI
+    async with serving(fast) as through_gate, serving(route) as through_fastapi:
+        answers = [
+            await client.post("/v1/predict", json=body)
+            for client in (through_gate, through_fastapi)
+        ]
+    (status, content), other = [(a.status_code, a.content) for a in answers]
+    assert (status, content) == other
+    assert status in (200, 413, 422)
+
+
+async def test_a_fault_in_any_route_is_the_same_500(
+    logreg_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(self: Any) -> bytes:
+        raise RuntimeError("registry exploded")
+
+    monkeypatch.setattr("modelcycle.serving._metrics.Metrics.exposition", broken)
+    async with serving(create_app(logreg_dir)) as client:
+        with caplog.at_level(logging.ERROR, logger="modelcycle.serving"):
+            response = await client.get("/metrics")
+        health = await client.get("/healthz")
+    error = assert_error(response, 500, "internal_error")
+    assert error["message"] == "internal error; see the server log"
+    assert "registry exploded" in caplog.text
+    assert health.status_code == 200

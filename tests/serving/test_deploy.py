@@ -255,6 +255,23 @@ def docker_client() -> Any:
     return client
 
 
+def require_image(client: Any, name: str) -> None:
+    """Pull ``name`` unless the daemon has it, or skip saying why it cannot be had (a daemon
+    without Docker Hub: set MODELCYCLE_TEST_BASE_IMAGE to a local Python 3.11 image)."""
+    import docker
+
+    try:
+        client.images.get(name)
+    except docker.errors.ImageNotFound:
+        try:
+            client.images.pull(name)
+        except docker.errors.APIError as exc:
+            pytest.skip(
+                f"base image {name} is not on the Docker daemon and cannot be pulled "
+                f"(set MODELCYCLE_TEST_BASE_IMAGE to a local one): {exc.explanation or exc}"
+            )
+
+
 def build_context(extra: dict[str, Path]) -> io.BytesIO:
     """The repository root as `docker build` sends it (.dockerignore applied), plus ``extra``
     files (path in the context -> file here)."""
@@ -281,9 +298,9 @@ def test_the_image_builds_and_serves_as_a_non_root_user(logreg_dir: Path) -> Non
     or with a TLS-intercepting proxy: MODELCYCLE_TEST_BASE_IMAGE names the base image,
     PIP_INDEX_URL the index, and the CA bundle that pip trusts here (PIP_CERT) goes along."""
     client = docker_client()
-    build_args, extra = {}, {}
-    if os.environ.get("MODELCYCLE_TEST_BASE_IMAGE"):
-        build_args["BASE_IMAGE"] = os.environ["MODELCYCLE_TEST_BASE_IMAGE"]
+    base = os.environ.get("MODELCYCLE_TEST_BASE_IMAGE", "python:3.11-slim")
+    require_image(client, base)
+    build_args, extra = {"BASE_IMAGE": base}, {}
     if os.environ.get("PIP_INDEX_URL", "").startswith("http"):
         build_args["PIP_INDEX_URL"] = os.environ["PIP_INDEX_URL"]
     if os.environ.get("PIP_CERT"):

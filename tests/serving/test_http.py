@@ -21,6 +21,7 @@ MODELCYCLE = [sys.executable, "-m", "modelcycle"]
 BODY_LIMIT = 4_000_000  # a body twice this size outgrows the loopback socket's buffers
 HEADER_LIMIT = 4096
 HEADER_TIMEOUT_S = 1
+JSON = {"Content-Type": "application/json"}
 
 
 @pytest.fixture(scope="module")
@@ -66,41 +67,51 @@ def raw_exchange(port: int, data: bytes) -> tuple[int, str | None, bytes]:
     return int(lines[0].split()[1]), headers.get("content-type"), body
 
 
-def test_a_client_that_sends_its_whole_body_reads_the_413(port: int) -> None:
+def exchange(port: int, method: str, path: str, **request: Any) -> tuple[int, str | None, bytes]:
+    """One request through Python's http.client, as a plain client sends it (the whole body
+    before it reads the answer)."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
-        connection.request(
+        connection.request(method, path, **request)
+        answer = connection.getresponse()
+        return answer.status, answer.getheader("content-type"), answer.read()
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "request_args", "expected"),
+    [
+        pytest.param(
             "POST",
             "/v1/predict",
-            body=b"x" * (2 * BODY_LIMIT),
-            headers={"Content-Type": "application/json"},
-        )
-        answer = connection.getresponse()
-        error = error_of(answer.status, answer.getheader("content-type"), answer.read())
-    finally:
-        connection.close()
-    assert error == {
-        "status": 413,
-        "code": "body_too_large",
-        "message": "the request body is over the limit of 4,000,000 bytes; send fewer or "
-        "shorter texts per request",
-    }
-
-
-def test_a_head_over_the_limit_gets_a_431(port: int) -> None:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    try:
-        connection.request("GET", "/healthz", headers={"X-Big": "a" * 1_000_000})
-        answer = connection.getresponse()
-        error = error_of(answer.status, answer.getheader("content-type"), answer.read())
-    finally:
-        connection.close()
-    assert error == {
-        "status": 431,
-        "code": "headers_too_large",
-        "message": "the request line and headers are over the limit of 4,096 bytes; send "
-        "fewer or shorter headers",
-    }
+            {"body": b"x" * (2 * BODY_LIMIT), "headers": JSON},
+            {
+                "status": 413,
+                "code": "body_too_large",
+                "message": "the request body is over the limit of 4,000,000 bytes; send fewer "
+                "or shorter texts per request",
+            },
+            id="a client that sends its whole body reads the 413",
+        ),
+        pytest.param(
+            "GET",
+            "/healthz",
+            {"headers": {"X-Big": "a" * 1_000_000}},
+            {
+                "status": 431,
+                "code": "headers_too_large",
+                "message": "the request line and headers are over the limit of 4,096 bytes; "
+                "send fewer or shorter headers",
+            },
+            id="a head over the limit gets a 431",
+        ),
+    ],
+)
+def test_a_request_over_a_limit_gets_its_json_error(
+    port: int, method: str, path: str, request_args: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    assert error_of(*exchange(port, method, path, **request_args)) == expected
 
 
 def test_a_half_sent_request_gets_a_408_and_is_closed(port: int) -> None:
@@ -139,14 +150,7 @@ def test_requests_that_are_not_http_get_a_json_400(port: int, request_bytes: byt
 
 def test_the_probes_answer_head(port: int) -> None:
     for path in ("/healthz", "/readyz"):
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        try:
-            connection.request("HEAD", path)
-            answer = connection.getresponse()
-            assert (answer.status, answer.read()) == (200, b"")
-            assert answer.getheader("content-type") == "application/json"
-        finally:
-            connection.close()
+        assert exchange(port, "HEAD", path) == (200, "application/json", b"")
 
 
 def test_a_keep_alive_connection_serves_several_requests(port: int) -> None:

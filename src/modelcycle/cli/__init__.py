@@ -24,10 +24,12 @@ from modelcycle.cli import (
     predict,
     quantize,
     run,
+    runs,
     select,
     serve,
     split,
     train,
+    verify,
 )
 
 app = typer.Typer(
@@ -56,6 +58,8 @@ app.command(name="quantize")(quantize.quantize)
 app.command(name="serve")(serve.serve)
 app.command(name="run")(run.run)
 app.command(name="demo")(run.demo)
+app.command(name="verify")(verify.verify)
+app.add_typer(runs.app, name="runs")
 
 
 def _show_version(value: bool) -> None:

@@ -52,6 +52,15 @@ PositiveLabel = Annotated[
     str | None,
     typer.Option("--positive", help="The label the threshold is on (default: the second, sorted)."),
 ]
+Track = Annotated[
+    str | None,
+    typer.Option(
+        "--track",
+        envvar="MLFLOW_TRACKING_URI",
+        help="Log to MLflow at this tracking URI (needs modelcycle[tracking]), e.g. "
+        "sqlite:///mlflow.db or http://127.0.0.1:5000.",
+    ),
+]
 DataPath = Annotated[
     Path,
     typer.Argument(
@@ -159,10 +168,3 @@ def data_command(command: Callable[..., R]) -> Callable[..., R]:
 
     wrapper.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
     return handle_errors(wrapper)
-
-
-def load_with_val(
-    data: Path, val: Path | None, *, text: str | None, label: str | None, encoding: str
-) -> tuple[Dataset, Dataset | None]:
-    """Load DATA and, when given, validation data with DATA's text and label columns."""
-    return LabeledData(text, label, encoding).load_pair(data, val)

@@ -17,9 +17,12 @@ from modelcycle.cli._common import (
     ReportDir,
     Seed,
     ThresholdMetric,
+    Track,
     data_command,
+    say,
     warn,
 )
+from modelcycle.tracking import track as log_to_mlflow  # light: MLflow loads when used
 
 if TYPE_CHECKING:
     from modelcycle.postprocess import Postprocess
@@ -54,6 +57,7 @@ def evaluate(
     examples: Examples = 10,
     raw: Raw = False,
     seed: Seed = 42,
+    track: Track = None,
 ) -> None:
     """Evaluate a model on labeled data: metrics.json and evaluation.html.
 
@@ -67,12 +71,7 @@ def evaluate(
     from modelcycle.evaluation import evaluate as evaluate_model
     from modelcycle.models import load_model
 
-    if (threshold is not None or positive is not None) and calibrate is None:
-        raise typer.BadParameter(
-            "--threshold and --positive tune on validation data: add --calibrate VAL"
-        )
-    if raw and calibrate is not None:
-        raise typer.BadParameter("--raw ignores post-processing; leave out --calibrate with it")
+    _check_calibration_flags(calibrate, threshold, positive, raw)
     config = EvalConfig(examples=examples, slices=tuple(slices or ()))
     classifier = load_model(model)
     dataset, val = source.load_pair(data, calibrate)
@@ -87,6 +86,19 @@ def evaluate(
         typer.echo(_calibrated(fitted, model, calibrate, threshold, positive))
     warn(report.metrics["warnings"])
     typer.echo(report.summary(out))
+    say(log_to_mlflow(track, "evaluate", out, {"model": model, "data": data, "evaluate": config}))
+
+
+def _check_calibration_flags(
+    calibrate: Path | None, threshold: str | None, positive: str | None, raw: bool
+) -> None:
+    """--threshold and --positive need --calibrate; --raw excludes it."""
+    if (threshold is not None or positive is not None) and calibrate is None:
+        raise typer.BadParameter(
+            "--threshold and --positive tune on validation data: add --calibrate VAL"
+        )
+    if raw and calibrate is not None:
+        raise typer.BadParameter("--raw ignores post-processing; leave out --calibrate with it")
 
 
 def _calibrated(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -39,6 +39,17 @@ def predict(
     ] = None,
     raw: Raw = False,
     encoding: Encoding = "utf-8",
+    engine: Annotated[
+        Literal["local", "ray"],
+        typer.Option(
+            help="Where a file is predicted: threads here (local) or Ray Data (ray: one model per"
+            " actor, --threads actors; needs modelcycle's ray extra)."
+        ),
+    ] = "local",
+    address: Annotated[
+        str | None,
+        typer.Option(help="Ray cluster to run on with --engine ray (default: a Ray started here)."),
+    ] = None,
 ) -> None:
     """Predict labels and per-class scores for a file of texts or for --text.
 
@@ -48,24 +59,24 @@ def predict(
     (`modelcycle calibrate`), a `changed_by_threshold` column is true where it, not the top
     score, chose the label (--raw ignores the threshold). A bad row (no text, a broken CSV
     record) is reported on stderr with its row number and skipped; the rest goes on. OUT must
-    not be DATA; if interrupted (Ctrl-C, SIGTERM), nothing is written.
+    not be DATA; if interrupted (Ctrl-C, SIGTERM), nothing is written. --engine ray runs the
+    same on Ray Data, on a Ray started here or on the cluster at --address, whose nodes must
+    see MODEL and DATA at the same paths; OUT is the same single file.
 
     Example: modelcycle predict model/ --text "I loved it"
     """
-    from modelcycle.models import load_model  # deferred, as every library import: fast --help
-    from modelcycle.prediction import predict as predict_texts
-    from modelcycle.prediction import predict_file
+    from modelcycle import prediction  # deferred, as every library import: fast --help
+    from modelcycle.models import load_model
 
-    if (data is None) == (not texts):
-        raise typer.BadParameter(DATA_OR_TEXT)
-    if texts:
-        typer.echo(predict_texts(load_model(model), texts, raw=raw).json_lines(texts))
+    if texts and data is None:
+        typer.echo(prediction.predict(load_model(model), texts, raw=raw).json_lines(texts))
         return
-    assert data is not None
+    if data is None or texts:
+        raise typer.BadParameter(DATA_OR_TEXT)
     if out is None:
         raise typer.BadParameter("predicting a file needs -o OUT (e.g. -o predictions.csv)")
     with _exit_on_interrupt(out):
-        report = predict_file(
+        report = prediction.predict_file(
             model,
             data,
             out,
@@ -74,6 +85,8 @@ def predict(
             raw=raw,
             encoding=encoding,
             threads=threads,
+            engine=engine,
+            address=address,
             on_bad_row=lambda bad: typer.echo(f"{data}, {bad}", err=True),
         )
     typer.echo(report.summary())

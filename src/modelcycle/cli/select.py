@@ -9,16 +9,8 @@ from typing import Annotated
 
 import typer
 
-from modelcycle.cli._common import (
-    DataPath,
-    Encoding,
-    LabelColumn,
-    Seed,
-    TextColumn,
-    handle_errors,
-    load_with_val,
-    say,
-)
+from modelcycle.cli._common import DataPath, LabeledData, Seed, Track, data_command, say
+from modelcycle.tracking import track as log_to_mlflow  # light: MLflow loads when used
 
 SelectDir = Annotated[
     Path,
@@ -50,12 +42,11 @@ Storage = Annotated[
 Resume = Annotated[bool, typer.Option(help="Continue the study stored in -o (or --storage).")]
 
 
-@handle_errors
+@data_command
 def select(
     data: DataPath,
     out: SelectDir,
-    text: TextColumn = None,
-    label: LabelColumn = None,
+    source: LabeledData,
     models: Models = "logreg,svm,nb,fasttext,mlp,transformer",
     budget: Budget = "10m",
     trials: Trials = None,
@@ -69,8 +60,8 @@ def select(
     quantize: Quantize = False,
     storage: Storage = None,
     resume: Resume = False,
-    encoding: Encoding = "utf-8",
     seed: Seed = 42,
+    track: Track = None,
 ) -> None:
     """Search each family's settings (Optuna) within the budget, and recommend the cheapest model
     (size, then latency) not significantly less accurate than the best, under your constraints:
@@ -97,6 +88,7 @@ def select(
         resume=resume,
         seed=seed,
     )
-    dataset, val_set = load_with_val(data, val, text=text, label=label, encoding=encoding)
+    dataset, val_set = source.load_pair(data, val)
     board = select_model(dataset, config, out_dir=out, val=val_set, progress=say, started=started)
     typer.echo(board.summary(out))
+    say(log_to_mlflow(track, "select", out, {"data": data, "select": config}))

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from modelcycle.cli._common import handle_errors
+from modelcycle.cli._common import config_from_flags, handle_errors
 
 OnnxModel = Annotated[
     Path,
@@ -44,8 +44,9 @@ MaxHeaderBytes = Annotated[
 HeaderTimeout = Annotated[
     float,
     typer.Option(
+        "--header-timeout",
         help="Seconds a request's line and headers may take to arrive (408 and the "
-        "connection closed beyond)."
+        "connection closed beyond).",
     ),
 ]
 ApiKeyEnv = Annotated[
@@ -64,6 +65,7 @@ Name = Annotated[
 
 @handle_errors
 def serve(
+    ctx: typer.Context,
     model: OnnxModel,
     host: Host = "127.0.0.1",
     port: Port = 8000,
@@ -74,7 +76,7 @@ def serve(
     max_texts: MaxTexts = 256,
     max_text_chars: MaxTextChars = 50_000,
     max_header_bytes: MaxHeaderBytes = 32 << 10,
-    header_timeout: HeaderTimeout = 10.0,
+    header_timeout_s: HeaderTimeout = 10.0,
     api_key_env: ApiKeyEnv = None,
     threads: Threads = 1,
     access_log: AccessLog = True,
@@ -88,20 +90,4 @@ def serve(
     from modelcycle.serving import ServeSettings  # deferred: uvicorn and ONNX Runtime load late
     from modelcycle.serving import serve as run_server
 
-    settings = ServeSettings(
-        host=host,
-        port=port,
-        workers=workers,
-        max_batch=max_batch,
-        max_wait_ms=max_wait_ms,
-        max_body_bytes=max_body_bytes,
-        max_texts=max_texts,
-        max_text_chars=max_text_chars,
-        max_header_bytes=max_header_bytes,
-        header_timeout_s=header_timeout,
-        api_key_env=api_key_env,
-        threads=threads,
-        access_log=access_log,
-        name=name,
-    )
-    run_server(model, settings)
+    run_server(model, config_from_flags(ServeSettings, ctx.params))

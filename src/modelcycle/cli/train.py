@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -13,9 +14,11 @@ from modelcycle.cli._common import (
     DataPath,
     LabeledData,
     Seed,
+    Track,
     data_command,
     say,
 )
+from modelcycle.tracking import track as log_to_mlflow  # light: MLflow loads when used
 
 Training = "Training (gradient-trained models)"
 
@@ -190,6 +193,7 @@ def train(
     nproc: Nproc = None,
     quiet: Quiet = False,
     seed: Seed = 42,
+    track: Track = None,
 ) -> None:
     """Train a model on labeled text and save it as a model directory. DATA may be a folder or
     glob of shards, streamed. Runs data-parallel on several processes, GPUs or machines under
@@ -200,7 +204,6 @@ def train(
     Example: modelcycle train 'shards/*.parquet' --model fasttext --nproc 2 -o model/
     """
     from modelcycle.config import TrainConfig  # deferred, as every library import: fast --help
-    from modelcycle.engine.distributed import from_environment
     from modelcycle.training import compare_optimizers, launch, open_training_data, train_and_save
 
     if nproc is not None:  # this very command in N processes, under torchrun
@@ -208,22 +211,27 @@ def train(
         return
     config = TrainConfig.from_flags(ctx.params)  # the model, seed, device and training flags
     dataset, val_set = open_training_data(data, config, val=val, **vars(source))
-    progress = False if quiet else None
+    run = run_flags(ctx.params)  # checkpoints, progress, and torchrun's context (None: alone)
     if compare_all:  # a model per optimiser, written, then their table
-        comparison, fits = compare_optimizers(dataset, config, val_set, progress=progress)
+        comparison, fits = compare_optimizers(dataset, config, val_set, progress=run["progress"])
         typer.echo(comparison.summary(comparison.write(out, fits, dataset.source)))
         return
-    result = train_and_save(
-        dataset,
-        config,
-        out,
-        val=val_set,
-        resume=resume,
-        checkpoint_dir=checkpoint_dir,
-        keep_checkpoints=keep_checkpoints,
-        progress=progress,
-        distributed=(cluster := from_environment(os.environ)),  # torchrun's; None when alone
-    )
-    if cluster is None or cluster.is_main:
+    result = train_and_save(dataset, config, out, val=val_set, **run)
+    if run["distributed"] is None or run["distributed"].is_main:
         say(None if quiet else result.best_epoch())
         typer.echo(result.summary(out))
+        say(log_to_mlflow(track, "train", out, {"data": data, "train": config}))
+
+
+def run_flags(flags: Mapping[str, Any]) -> dict[str, Any]:
+    """``train_and_save``'s run options from the command's flags: checkpoints, progress (none
+    with --quiet, else a bar on a terminal) and, under torchrun, the process's context."""
+    from modelcycle.training import from_environment
+
+    return {
+        "resume": flags["resume"],
+        "checkpoint_dir": flags["checkpoint_dir"],
+        "keep_checkpoints": flags["keep_checkpoints"],
+        "progress": False if flags["quiet"] else None,
+        "distributed": from_environment(os.environ),
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -182,14 +183,21 @@ def _ngrams(data: dict[str, Any], figures: dict[str, Any]) -> str:
     if by_label:
         parts.append("<h3>Per label</h3>")
         for order, name in ORDER_NAMES.items():
-            columns = "".join(
-                f"<div><h3>{esc(label)}: {name.lower()}</h3>"
-                + gram_table(grams[order], limit=12, heading=name[:-1].lower())
-                + "</div>"
-                for label, grams in by_label.items()
+            parts.append(
+                _label_grid(
+                    (label, name, gram_table(grams[order], limit=12, heading=name[:-1].lower()))
+                    for label, grams in by_label.items()
+                )
             )
-            parts.append(f'<div class="grid">{columns}</div>')
     return "".join(parts)
+
+
+def _label_grid(columns: Iterable[tuple[str, str, str]]) -> str:
+    """A grid of ``(label, n-gram order's name, html)`` columns, each headed ``label: name``."""
+    cells = "".join(
+        f"<div><h3>{esc(label)}: {name.lower()}</h3>{html}</div>" for label, name, html in columns
+    )
+    return f'<div class="grid">{cells}</div>'
 
 
 def _distinctive(data: dict[str, Any], figures: dict[str, Any]) -> str:
@@ -209,23 +217,24 @@ def _distinctive(data: dict[str, Any], figures: dict[str, Any]) -> str:
     )
     parts = [intro, f'<div class="grid">{pictures}</div>' if pictures else ""]
     for label, orders in data["distinctive_by_n"].items():
-        columns = "".join(
-            f"<div><h3>{esc(label)}: {name.lower()}</h3>"
-            + (
-                _html.table(
-                    ["n-gram", "z", "in label", "elsewhere"],
-                    [[g, f"{z:.1f}", f"{a:,}", f"{b:,}"] for g, z, a, b in orders[order][:15]],
-                    numeric=(1, 2, 3),
-                    compact=True,
-                )
-                if orders[order]
-                else '<p class="muted">none</p>'
+        parts.append(
+            _label_grid(
+                (label, name, _z_table(orders[order][:15])) for order, name in ORDER_NAMES.items()
             )
-            + "</div>"
-            for order, name in ORDER_NAMES.items()
         )
-        parts.append(f'<div class="grid">{columns}</div>')
     return "".join(parts)
+
+
+def _z_table(grams: list[Any]) -> str:
+    """``(n-gram, z, count in the label, count elsewhere)`` rows as a table, or "none"."""
+    if not grams:
+        return '<p class="muted">none</p>'
+    return _html.table(
+        ["n-gram", "z", "in label", "elsewhere"],
+        [[g, f"{z:.1f}", f"{a:,}", f"{b:,}"] for g, z, a, b in grams],
+        numeric=(1, 2, 3),
+        compact=True,
+    )
 
 
 def _map(data: dict[str, Any], figures: dict[str, Any]) -> str:

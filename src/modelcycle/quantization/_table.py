@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,17 +38,8 @@ class QuantizationTable:
         return next(r for r in self.rows if r["precision"] == precision)
 
     def to_json(self) -> dict[str, Any]:
-        """``quantization.json``'s content."""
-        return {
-            "rows": self.rows,
-            "device": self.device,
-            "threads": self.threads,
-            "batch_size": self.batch_size,
-            "n": self.n,
-            "choice": self.choice,
-            "guardrail": self.guardrail,
-            "source": self.source,
-        }
+        """``quantization.json``'s content: every field, copied."""
+        return asdict(self)
 
     def summary(self, out_dir: str | Path) -> str:
         """The table in Markdown without its plot, and what was written to ``out_dir``."""

@@ -14,9 +14,10 @@ PyTorch, scikit-learn nor scipy. One session is created at start and warmed up b
 micro-batcher (``max_batch``, ``max_wait_ms``).
 """
 
-from modelcycle.serving._app import ErrorResponse, PredictResponse, create_app
+from modelcycle.serving._app import create_app
 from modelcycle.serving._batcher import MicroBatcher
 from modelcycle.serving._model import ServedModel
+from modelcycle.serving._schema import ErrorResponse, PredictResponse
 from modelcycle.serving._server import app_from_environment, log_config, serve
 from modelcycle.serving._settings import ServeSettings
 

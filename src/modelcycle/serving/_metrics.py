@@ -8,6 +8,7 @@ mode).
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -53,56 +54,51 @@ class Metrics:
     def __init__(self, model: dict[str, Any]) -> None:
         self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
         self.registry = CollectorRegistry(auto_describe=True)
-        registry = self.registry
-        self.requests = Counter(
+        # every metric in this app's registry, never prometheus_client's global one
+        counter = functools.partial(Counter, registry=self.registry)
+        histogram = functools.partial(Histogram, registry=self.registry)
+        gauge = functools.partial(Gauge, registry=self.registry)
+        self.requests = counter(
             "modelcycle_requests",
             "HTTP requests answered, by path, method and status code.",
             ["path", "method", "status"],
-            registry=registry,
         )
-        self.latency = Histogram(
+        self.latency = histogram(
             "modelcycle_request_duration_seconds",
             "Time from the request's arrival to the end of its answer, by path.",
             ["path"],
             buckets=LATENCY_BUCKETS,
-            registry=registry,
         )
-        self.errors = Counter(
+        self.errors = counter(
             "modelcycle_errors",
             "Error answers, by error code (the code of the JSON error body).",
             ["code"],
-            registry=registry,
         )
-        self.texts = Counter("modelcycle_texts", "Texts predicted.", registry=registry)
-        self.batch_texts = Histogram(
+        self.texts = counter("modelcycle_texts", "Texts predicted.")
+        self.batch_texts = histogram(
             "modelcycle_batch_texts",
             "Texts per model call (the micro-batcher merges concurrent requests).",
             buckets=BATCH_BUCKETS,
-            registry=registry,
         )
-        self.batch_requests = Histogram(
+        self.batch_requests = histogram(
             "modelcycle_batch_requests",
             "Requests merged into one model call.",
             buckets=BATCH_BUCKETS,
-            registry=registry,
         )
-        self.inference = Histogram(
+        self.inference = histogram(
             "modelcycle_inference_duration_seconds",
             "Time of one model call: preprocessing, ONNX Runtime and post-processing.",
             buckets=LATENCY_BUCKETS,
-            registry=registry,
         )
-        self.ready = Gauge(
+        self.ready = gauge(
             "modelcycle_ready",
             "1 once the model is loaded and warmed up.",
-            registry=registry,
             multiprocess_mode="livemin",
         )
-        self.model_info = Gauge(
+        self.model_info = gauge(
             "modelcycle_model_info",
             "The model being served (always 1; its identity is in the labels).",
             ["name", "version", "precision", "source_family"],
-            registry=registry,
             multiprocess_mode="livemax",
         )
         self.model_info.labels(

@@ -9,7 +9,6 @@ scikit-learn nor scipy.
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -138,7 +137,3 @@ class ServedModel:
             "model_modelcycle_version": self.meta.get("modelcycle_version"),
             "server_modelcycle_version": __version__,
         }
-
-    def info_json(self) -> str:
-        """``info`` as JSON, serialised once for every answer."""
-        return json.dumps(self.info, ensure_ascii=False)

@@ -24,7 +24,7 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from modelcycle.serving._app import error_body
+from modelcycle.serving._errors import error_body
 
 __all__ = ["LINGER_SECONDS", "HeadLimitedProtocol", "ServerConfig"]
 

@@ -1,6 +1,8 @@
 """Training: fit a model family, chosen by name, on a dataset in memory or streamed from files
-larger than memory; compare optimisers; launch data-parallel processes (``--nproc``)."""
+larger than memory; compare optimisers; the torchrun context a process runs in
+(from_environment); launch data-parallel processes (``--nproc``)."""
 
+from modelcycle.engine.distributed import from_environment
 from modelcycle.engine.optimizers import COMPARED_OPTIMIZERS
 from modelcycle.training._launch import launch
 from modelcycle.training._train import (
@@ -19,6 +21,7 @@ __all__ = [
     "OptimizerComparison",
     "TrainResult",
     "compare_optimizers",
+    "from_environment",
     "launch",
     "open_training_data",
     "train",

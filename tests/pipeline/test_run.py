@@ -7,13 +7,12 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from modelcycle.artifacts import verify_manifest
 from modelcycle.cli import app
 from modelcycle.config import PipelineConfig
 from modelcycle.data import ROTTEN_TOMATOES, load_dataset
 from modelcycle.exceptions import ConfigError, DataError
 from modelcycle.models import load_model
-from modelcycle.pipeline import demo_config, run
+from modelcycle.pipeline import demo_config, run, verify_run
 
 
 def config_for(path: Path, seed: int = 42) -> PipelineConfig:
@@ -28,9 +27,10 @@ def config_for(path: Path, seed: int = 42) -> PipelineConfig:
 
 
 def test_run_writes_every_stage(tmp_path: Path, reviews_csv: Path) -> None:
-    stages: list[str] = []
-    result = run(config_for(reviews_csv), tmp_path / "run", on_stage=stages.append)
-    assert stages == ["load", "eda", "clean", "split", "train", "evaluate", "predict"]
+    stages: list[tuple[str, str]] = []
+    result = run(config_for(reviews_csv), tmp_path / "run", on_stage=lambda *s: stages.append(s))
+    names = ["eda", "clean", "split", "train", "evaluate", "predict"]
+    assert stages == [(name, "running") for name in names]
     root = result.path
     for name in [
         "run.json",
@@ -38,6 +38,8 @@ def test_run_writes_every_stage(tmp_path: Path, reviews_csv: Path) -> None:
         "index.html",
         "manifest.json",
         "predictions.csv",
+        "stages/train.json",
+        "clean/cleaned.parquet",
         "data/train.csv",
         "data/val.csv",
         "data/test.csv",
@@ -52,13 +54,16 @@ def test_run_writes_every_stage(tmp_path: Path, reviews_csv: Path) -> None:
         "evaluation/evaluation.html",
     ]:
         assert (root / name).is_file(), name
-    manifest = verify_manifest(root)
+    assert verify_run(root).ok
+    manifest = json.loads((root / "manifest.json").read_text())
     assert "model/weights.safetensors" in manifest["files"]
+    assert manifest["config"] == json.loads((root / "config.json").read_text())
+    assert manifest["packages"]["scikit-learn"] == importlib.metadata.version("scikit-learn")
+    assert manifest["machine"]["cpus"] >= 1
     summary = json.loads((root / "run.json").read_text())
     assert summary["rows"] == 24
     assert summary["split"]["test"]["rows"] == 6
-    stages_run = {"load", "eda", "clean", "split", "train", "evaluate", "predict"}
-    assert set(summary["timings"]) == stages_run
+    assert set(summary["timings"]) == set(names)
     assert summary["clean"]["rows_in"] == 24
     assert summary["warnings"] == []  # the model beats always answering one label
     assert json.loads((root / "eda/eda.json").read_text())["rows"] == 24
@@ -92,13 +97,15 @@ def test_the_saved_config_reruns(tmp_path: Path, reviews_csv: Path) -> None:
     assert again.metrics["accuracy"] == first.metrics["accuracy"]
 
 
-def test_failed_run_leaves_nothing(tmp_path: Path) -> None:
+def test_a_failed_stage_leaves_no_record_and_no_run_page(tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("text,label\na,x\nb,x\n", encoding="utf-8")
     with pytest.raises(DataError, match="training needs at least 2 classes"):
         run(config_for(bad), tmp_path / "run")
-    assert not (tmp_path / "run").exists()
-    assert [p.name for p in tmp_path.iterdir()] == ["bad.csv"]
+    records = sorted(p.name for p in (tmp_path / "run" / "stages").iterdir())
+    assert records == ["clean.json", "eda.json"]  # split failed: no record, it runs again
+    assert not (tmp_path / "run" / "index.html").exists()
+    assert not (tmp_path / "run" / "data").exists()
 
 
 def test_run_without_data_path_is_a_config_error(tmp_path: Path) -> None:
@@ -118,11 +125,11 @@ def test_a_bad_model_is_refused_before_any_stage_runs(
     tmp_path: Path, reviews_csv: Path, train: dict[str, object], message: str
 ) -> None:
     config = PipelineConfig.from_dict({"data": {"path": str(reviews_csv)}, "train": train})
-    stages: list[str] = []
+    stages: list[tuple[str, str]] = []
     with pytest.raises(ConfigError, match=message):
-        run(config, tmp_path / "run", on_stage=stages.append)
+        run(config, tmp_path / "run", on_stage=lambda *s: stages.append(s))
     assert stages == []
-    assert not (tmp_path / "run").exists()
+    assert not (tmp_path / "run" / "eda").exists()
 
 
 def test_demo_corpus_is_the_bundled_rotten_tomatoes() -> None:
@@ -183,18 +190,23 @@ def test_quantize_stage_is_off_by_default_and_runs_when_enabled(
         "train": {"params": {"min_df": 1}},
         "quantize": {"enabled": True, "precisions": ["int8"], "latency_texts": 3},
     }
-    stages: list[str] = []
-    result = run(PipelineConfig.from_dict(raw), tmp_path / "run", on_stage=stages.append)
-    assert stages[-1] == "quantize"
+    stages: list[tuple[str, str]] = []
+    result = run(
+        PipelineConfig.from_dict(raw), tmp_path / "run", on_stage=lambda *s: stages.append(s)
+    )
+    assert stages[-1] == ("quantize", "running")
     table = json.loads((result.path / "quantized" / "quantization.json").read_text())
     assert [r["precision"] for r in table["rows"]] == ["fp32", "int8"]
     assert result.summary["quantization"]["int8"]["accuracy"] == table["rows"][1]["accuracy"]
     assert load_model(result.path / "quantized" / "int8").precision == "int8"  # type: ignore[attr-defined]
-    verify_manifest(result.path)
+    assert verify_run(result.path).ok
     index = (result.path / "index.html").read_text()
-    assert "<h2>Optimization</h2>" in index
+    assert '<section id="optimization"><h2>Optimization</h2>' in index
     sizes = {name: row["size_bytes"] for name, row in result.summary["quantization"].items()}
-    assert f"modelcycle serve RUN/quantized/{min(sizes, key=sizes.__getitem__)}<" in index
+    smallest = min(sizes, key=sizes.__getitem__)
+    assert (
+        f"<code>modelcycle serve {(result.path / 'quantized' / smallest).resolve()}</code>" in index
+    )
 
 
 def random_label_corpus(path: Path, rows: int = 24) -> Path:
@@ -245,7 +257,7 @@ def test_a_model_no_better_than_the_majority_class_is_warned_about(
 def test_the_example_pipeline_clearly_beats_its_baseline(tmp_path: Path) -> None:
     from modelcycle.config import load_config
 
-    example = Path(__file__).parents[1] / "examples" / "pipeline.toml"
+    example = Path(__file__).parents[2] / "examples" / "pipeline.toml"
     result = run(load_config(example), tmp_path / "run")
     assert result.summary["warnings"] == []
     assert result.metrics["accuracy"] >= result.metrics["baselines"]["majority_accuracy"] + 0.2
