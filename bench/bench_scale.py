@@ -49,10 +49,13 @@ result["accuracy"] = float((model.predict(test.texts) == np.asarray(test.labels)
 """
 
 
-def build(imdb: Path, folder: Path, size_mb: int) -> tuple[Path, Path, int]:
+def build(
+    imdb: Path, folder: Path, size_mb: int, shard_mb: int = SHARD_MB
+) -> tuple[Path, Path, int]:
     """IMDB's rows repeated until the CSV holds ``size_mb`` MB, each copy with ids of its own:
-    ``folder/imdb.csv`` and ``folder/shards/part-NNNN.parquet`` (about SHARD_MB MB of CSV each).
-    Returns both and the number of rows. One copy of IMDB in memory at a time."""
+    ``folder/imdb.csv`` and ``folder/shards/part-NNNN.parquet`` (about ``shard_mb`` MB of CSV
+    each, at least one copy). Returns both and the number of rows. One copy of IMDB in memory
+    at a time."""
     import pyarrow as pa
     import pyarrow.csv as pa_csv
     import pyarrow.parquet as pq
@@ -60,7 +63,7 @@ def build(imdb: Path, folder: Path, size_mb: int) -> tuple[Path, Path, int]:
     base = pa_csv.read_csv(imdb)
     one_copy = sum(len(t.encode()) + 12 for t in base.column("text").to_pylist())
     copies = max(1, round(size_mb * 2**20 / one_copy))
-    per_shard = max(1, round(SHARD_MB * 2**20 / one_copy))
+    per_shard = max(1, round(shard_mb * 2**20 / one_copy))
     (folder / "shards").mkdir(parents=True)
     csv_path = folder / "imdb.csv"
     writer: Any = None

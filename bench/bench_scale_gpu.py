@@ -2,7 +2,7 @@
 streamed on IMDB repeated to MODELCYCLE_BENCH_GPU_MB (default 1024) MB, and the transformer
 fine-tuned on SST-2's first MODELCYCLE_BENCH_GPU_SENTENCES (default 20,000) sentences; reports
 examples/s of each (sized to a few minutes on one H100). Skipped without a GPU, unless
-BENCH_GPU_SMOKE=1, which runs it on the CPU at a tiny size (a smoke test of the script)."""
+BENCH_GPU_SMOKE=1, which runs it on the CPU at a small size (a smoke test of the script)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bench._harness import Context, Skip
-from bench.bench_scale import build
+from bench.bench_scale import SHARD_MB, build
 
 
 def _torchrun(args: list[str], processes: int, out: Path, threads: int) -> dict[str, Any]:
@@ -42,10 +42,11 @@ def run(ctx: Context) -> dict[str, Any]:
         raise Skip("no CUDA GPU here (BENCH_GPU_SMOKE=1 runs it on the CPU, tiny)")
     device = "cuda" if torch.cuda.is_available() else "cpu"
     processes = torch.cuda.device_count() if device == "cuda" else 2
-    size_mb = int(os.environ.get("MODELCYCLE_BENCH_GPU_MB", "8" if smoke else "1024"))
+    # smoke: two copies of IMDB (50,000 rows), a shard each, so that each process has its own
+    size_mb = int(os.environ.get("MODELCYCLE_BENCH_GPU_MB", "64" if smoke else "1024"))
     sentences = int(os.environ.get("MODELCYCLE_BENCH_GPU_SENTENCES", "64" if smoke else "20000"))
     imdb, sst2 = ctx.dataset("imdb/train.csv.gz"), ctx.dataset("sst2/train.csv")
-    _, shards, rows = build(imdb, ctx.scratch / "imdb", size_mb)
+    _, shards, rows = build(imdb, ctx.scratch / "imdb", size_mb, 1 if smoke else SHARD_MB)
     common = ["--device", device, "--epochs", "1", "--seed", "0"]
     fasttext = _torchrun(
         ["train", str(shards), "--model", "fasttext", "--stream", *common],

@@ -12,6 +12,7 @@ from modelcycle.cli import app
 from modelcycle.config import TrainConfig
 from modelcycle.data import TextStream, load_dataset
 from modelcycle.engine import checkpoints, loop
+from modelcycle.engine.distributed import DistributedContext
 from modelcycle.engine.loop import RunOptions
 from modelcycle.exceptions import ConfigError
 from modelcycle.models import make_model
@@ -248,3 +249,13 @@ def test_the_cli_says_a_linear_family_streamed_by_gradient_steps(
     refused = runner.invoke(app, [*args[:-2], "--model", "nb", "-o", str(tmp_path / "nb")])
     assert refused.exit_code == 1
     assert refused.stderr.startswith("error: model 'nb' does not train on streamed data; the ")
+
+
+def test_a_process_without_rows_is_refused_before_training(data_csv: Path) -> None:
+    # one small file is one block: the second of two processes would read nothing
+    second = DistributedContext(rank=1, local_rank=1, world_size=2)
+    model = make_model("fasttext", PARAMS, seed=0)
+    with pytest.raises(ConfigError, match=r"^process 1 of 2 has no rows to read: the data's 1 "):
+        model.fit_stream(  # type: ignore[attr-defined]
+            TextStream.open(data_csv), run=RunOptions(device="cpu", distributed=second)
+        )

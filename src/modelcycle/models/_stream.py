@@ -58,6 +58,14 @@ def first_pass(
     part = (0, 1) if cluster is None else (cluster.rank, cluster.world_size)
     words = FrequencyCounter(ngrams=ngrams)
     summary = stream.summarize(part[1], on_texts=words.add)
+    empty = [rank for rank, rows in enumerate(summary.part_rows) if not rows]
+    if empty:
+        blocks = "shards" if len(stream.shards) >= part[1] else "blocks of rows"
+        raise ConfigError(
+            f"process {empty[0]} of {part[1]} has no rows to read: the data's "
+            f"{len(stream.shards)} shard(s) give the processes too few {blocks}; split the "
+            f"data into at least {part[1]} shards, or use fewer processes"
+        )
     classes = np.asarray(summary.classes)
     if len(classes) < 2:
         found = ", ".join(map(repr, summary.classes)) or "none"
