@@ -10,8 +10,12 @@ from tests.conftest import NEGATIVE, POSITIVE
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 
-def make_tiny_backbone(directory: Path, *, seed: int = 0, dropout: float = 0.1) -> Path:
-    """Hidden 32, 2 layers, 2 heads; a WordPiece vocabulary of the test corpus' words."""
+def make_tiny_backbone(
+    directory: Path, *, seed: int = 0, dropout: float = 0.1, letters: bool = False
+) -> Path:
+    """Hidden 32, 2 layers, 2 heads; a WordPiece vocabulary of the test corpus' words (with
+    ``letters``, also every ASCII letter and digit as a ``##`` piece, so that any such word is
+    tokenizable, as with a real BERT vocabulary)."""
     import re
 
     import torch
@@ -20,6 +24,9 @@ def make_tiny_backbone(directory: Path, *, seed: int = 0, dropout: float = 0.1) 
 
     words = sorted({w for text in POSITIVE + NEGATIVE for w in re.findall(r"\w+", text.lower())})
     pieces = ["##s", "##ed", "##ing", "##ly", ",", "!", ".", "-", "a", "e", "i", "o", "u"]
+    if letters:
+        alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+        pieces += [*alphabet, *(f"##{c}" for c in alphabet), "'", "?", "<", ">", "/"]
     tokens = SPECIAL + list(dict.fromkeys(words + pieces))
     vocab = {token: i for i, token in enumerate(tokens)}
     tokenizer = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))

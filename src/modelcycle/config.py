@@ -338,6 +338,7 @@ class QuantizeConfig:
     guardrail_texts: int = 500
     min_agreement: float = 0.99
     max_weight_ratio: float = 0.30
+    text_input: bool = False  # also write each variant as text.onnx: strings in, labels out
     seed: int = DEFAULT_SEED
 
     def __post_init__(self) -> None:

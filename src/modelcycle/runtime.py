@@ -99,8 +99,9 @@ class OnnxClassifier:
             self._ngrams = NgramFeaturizer.from_state(self.preprocessing, vocabulary, tensors)
         elif kind == "hashed_bag":
             self._bags = HashedBagFeaturizer.from_state(self.preprocessing, vocabulary)
-        else:
+        elif kind != "text":  # text: a text-input graph, its preprocessing is in the graph
             raise ValueError(f"unknown preprocessing kind {kind!r}")
+        self._outputs = ["probabilities"] if kind == "text" else None
         names = list(self.preprocessing.get("features", []))
         self._extra = EngineeredFeaturizer.from_tensors(names, tensors) if names else None
         self._row_of: np.ndarray | None = None
@@ -193,6 +194,8 @@ class OnnxClassifier:
     def inputs(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """The graph's inputs for ``texts`` (the featurisation the model was trained with)."""
         texts = ["" if text is None else str(text) for text in texts]
+        if self._outputs is not None:
+            return {"text": np.asarray(texts, dtype=object)}
         if self._subwords is not None:
             return self._subwords.inputs(texts)
         extra = None if self._extra is None else self._extra.transform(texts)
@@ -216,7 +219,7 @@ class OnnxClassifier:
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> np.ndarray:
         """The graph's probabilities (float32) for prepared inputs."""
-        output: np.ndarray = self._session.run(None, dict(feeds))[0]
+        output: np.ndarray = self._session.run(self._outputs, dict(feeds))[0]
         return output
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
@@ -231,13 +234,25 @@ class OnnxClassifier:
             proba = self.run(self.inputs(texts)).astype(np.float64)
         return proba / proba.sum(axis=1, keepdims=True)
 
+    def blocks(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """The rows of ``texts`` that ``predict_proba`` runs through the graph together (a
+        dynamic INT8 graph's answers depend on the batch: its activations' scale is the
+        batch's): length-sorted blocks for a transformer, else all of them at once."""
+        if self._subwords is None:
+            return [np.arange(len(texts))]
+        return self._subword_blocks(self._subwords.encode(list(texts)))
+
+    @staticmethod
+    def _subword_blocks(sequences: Sequence[Any]) -> list[np.ndarray]:
+        return list(length_sorted_blocks(np.asarray([len(s) for s in sequences]), TOKENIZER_BATCH))
+
     def _subword_proba(self, texts: list[str]) -> np.ndarray:
         """A transformer's probabilities in length-sorted blocks: attention costs grow with
         the square of the padded length, and memory with the block."""
         assert self._subwords is not None
         sequences = self._subwords.encode(texts)
         proba = np.empty((len(texts), len(self.classes_)), dtype=np.float32)
-        for block in length_sorted_blocks(np.asarray([len(s) for s in sequences]), TOKENIZER_BATCH):
+        for block in self._subword_blocks(sequences):
             proba[block] = self.run(self._subwords.pad([sequences[i] for i in block]))
         return proba
 
@@ -257,6 +272,10 @@ def _session(graph: bytes, *, spin: bool, threads: int | None) -> Any:
             "`pip install 'modelcycle[onnx]'` (make install does)"
         ) from exc
     options = onnxruntime.SessionOptions()
+    if b"ai.onnx.contrib" in graph:  # a transformer's text-input graph: its tokenizer operator
+        from onnxruntime_extensions import get_library_path
+
+        options.register_custom_ops_library(get_library_path())
     # Worker threads busy-wait between a transformer's ~100 operators, as waking a sleeping
     # thread for each costs more than the operator (INT8 MiniLM, batch 1: 1.7 ms against
     # 2.4 ms), and stop at the end of each run, so that they do not take the cores from the

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
+import numpy as np
 import optuna
 import pytest
 from optuna.trial import TrialState, create_trial
@@ -14,7 +16,8 @@ from modelcycle.data import Dataset
 from modelcycle.exceptions import ConfigError
 from modelcycle.models import load_model
 from modelcycle.selection import STUDY_FILE, select
-from modelcycle.selection._search import STUDY_NAME, FamilyMedianPruner
+from modelcycle.selection._measure import scheme_for
+from modelcycle.selection._search import STUDY_NAME, FamilyMedianPruner, Search, pack
 
 FAST = {"fasttext": {"buckets": 1000, "epochs": 3, "dim": 8}}
 
@@ -123,6 +126,42 @@ def test_the_transformer_is_skipped_when_the_budget_cannot_hold_it(
     assert skipped["state"] == "skipped"
     assert skipped["params"] == {"freeze": True}
     assert "skipped transformer: " in board.summary(tmp_path)
+
+
+def test_the_time_kept_back_is_the_refit_of_the_pick_not_of_the_slowest_trial(
+    corpus: Dataset,
+) -> None:
+    """A slow, clearly less accurate trial is no candidate: its refit is not reserved, but a
+    new trial of its family starts only if that trial and its refit fit the time left."""
+    config = SelectConfig(models=("logreg", "mlp"))
+    scheme = scheme_for(corpus, config, None)
+    study = optuna.create_study(direction="maximize")
+    families = optuna.distributions.CategoricalDistribution(["logreg", "mlp"])
+    every = np.ones(scheme.rows, dtype=bool)
+    half = every.copy()
+    half[: scheme.rows // 2] = False
+    for family, correct, seconds, size in (("logreg", every, 1.0, 1.0), ("mlp", half, 100.0, 30.0)):
+        measured = {
+            "accuracy": float(correct.mean()),
+            "accuracy_ci95": [0.0, 1.0],
+            "size_mb": size,
+            "latency_ms_p50": 0.1,
+            "fit_seconds": seconds,
+        }
+        study.add_trial(
+            create_trial(
+                params={"family": family},
+                distributions={"family": families},
+                value=float(correct.mean()),
+                user_attrs={"measured": measured, "correct": pack(correct), "seconds": seconds},
+            )
+        )
+    search = Search(study, scheme, config, time.monotonic() + 600, kept=5.0, say=print)
+    assert search.reserve() == pytest.approx(5.0 + 1.2 * scheme.refit_factor * 1.0)
+    refit = search.refit_seconds(100.0)
+    search._check_time("mlp", {}, left=100.0 + refit)
+    with pytest.raises(Exception, match=r"an estimated 100 s run and its refit do not fit"):
+        search._check_time("mlp", {}, left=100.0 + refit - 1.0)
 
 
 def test_quantized_variants_are_candidates(tmp_path: Path, corpus: Dataset) -> None:

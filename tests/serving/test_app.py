@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 
 from modelcycle.exceptions import ArtifactError, ConfigError
@@ -16,7 +17,7 @@ from modelcycle.export import export_model
 from modelcycle.models import load_model, make_model
 from modelcycle.prediction import predict
 from modelcycle.serving import ServedModel, ServeSettings, create_app
-from tests.serving.conftest import LABELS, TEXTS, serving
+from tests.serving.conftest import LABELS, PARAMS, TEXTS, serving
 
 pytestmark = pytest.mark.anyio
 
@@ -352,6 +353,37 @@ async def test_a_transformer_export_is_served_with_its_tokenizer(
     assert [p["label"] for p in predictions] == [r["label"] for r in expected]
     for got, want in zip(predictions, expected, strict=True):
         assert got["scores"] == pytest.approx(want["scores"], abs=1e-5)
+
+
+@pytest.mark.parametrize("family", ["fasttext", "transformer"])
+async def test_a_text_input_export_is_served(family: str, tmp_path: Path) -> None:
+    """`export -o DIR --text-input`: the server feeds the graph strings and answers the model's
+    labels and scores, its stored temperature and threshold applied once."""
+    from modelcycle.postprocess import Postprocess, Threshold
+
+    params = PARAMS.get(family)
+    if params is None:
+        pytest.importorskip("transformers", reason="the transformer extra is not installed")
+        pytest.importorskip("onnxruntime_extensions", reason="the onnx extra is not installed")
+        from tests.tiny_bert import make_tiny_backbone
+
+        # every letter a WordPiece (as in a real BERT vocabulary): any word tokenizes alike
+        backbone = make_tiny_backbone(tmp_path / "bert", letters=True)
+        params = {"backbone": str(backbone), "freeze": True, "epochs": 3}
+    model = make_model(family, params, seed=0).fit(TEXTS, LABELS)
+    model.postprocess_ = Postprocess(2.0, Threshold("positive", 0.6, "precision"))
+    export_model(model, tmp_path / "text-onnx", text_input=True)
+    texts = ["a wonderful film", "an awful, boring film", "", "film film"]
+    labels, scores = model.postprocess_.apply(model.predict_proba(texts), model.classes_)
+    async with serving(create_app(tmp_path / "text-onnx")) as client:
+        response = await client.post("/v1/predict", json={"texts": texts})
+        shown = (await client.get("/v1/model")).json()
+    assert response.status_code == 200, response.text
+    predictions = response.json()["predictions"]
+    assert [p["label"] for p in predictions] == labels.tolist()
+    got = [[p["scores"][c] for c in model.classes_] for p in predictions]
+    np.testing.assert_allclose(got, scores, atol=1e-5)
+    assert shown["labels"] == model.classes_.tolist()
 
 
 async def test_the_probes_answer_head(logreg_dir: Path) -> None:

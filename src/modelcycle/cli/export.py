@@ -34,12 +34,21 @@ def export(
         float, typer.Option(help="Largest probability difference the parity check allows.")
     ] = 1e-4,
     encoding: Encoding = "utf-8",
+    text_input: Annotated[
+        bool,
+        typer.Option(
+            "--text-input",
+            help="Write one graph from strings to label and probabilities (FILE.onnx, with "
+            "FILE.model_card.md beside it) that runs on any ONNX Runtime without modelcycle.",
+        ),
+    ] = False,
 ) -> None:
     """Export a model to ONNX with its preprocessing as data; the export fails if ONNX Runtime
     and the model disagree by more than --tolerance.
 
-    Example: modelcycle export model/ -o model.onnx
+    Example: modelcycle export model/ -o model.onnx --text-input
     """
+    from modelcycle.artifacts import read_json
     from modelcycle.data import load_dataset
     from modelcycle.export import export_model
     from modelcycle.models import load_model
@@ -48,17 +57,8 @@ def export(
     texts: list[str] = []
     if data is not None:
         texts = load_dataset(data, text=text_column, encoding=encoding, require_label=False).texts
-    result = export_model(classifier, out, texts=texts[:1000], tolerance=tolerance)
-    written = (
-        f"{out} and {out.with_name(out.name.removesuffix('.onnx') + '.preprocessing.json')}"
-        if out.suffix == ".onnx"
-        else f"the model directory {out}"
+    about = read_json(model / "model.json") if model.is_dir() else None
+    result = export_model(
+        classifier, out, texts=texts[:1000], tolerance=tolerance, text_input=text_input, about=about
     )
-    if out.suffix == ".onnx" and result.family == "transformer":
-        from modelcycle.runtime import tokenizer_path
-
-        written += f" and {tokenizer_path(out)}"
-    typer.echo(
-        f"wrote {written} ({result.family}, graph {result.size_bytes:,} bytes); parity with "
-        f"the model: max difference {result.max_abs_diff:.1e} on {result.parity_texts} texts"
-    )
+    typer.echo(result.summary())

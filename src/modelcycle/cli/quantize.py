@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -49,6 +50,13 @@ def quantize(
         int | None,
         typer.Option(help="fasttext: keep the K table rows of largest norm (adds 'pruned')."),
     ] = None,
+    text_input: Annotated[
+        bool,
+        typer.Option(
+            "--text-input",
+            help="Also write each variant as text.onnx: strings in, label and probabilities out.",
+        ),
+    ] = False,
     threads: Annotated[int, typer.Option(help="ONNX Runtime threads.")] = 2,
     batch_size: Annotated[int, typer.Option(help="Batch size of the throughput measure.")] = 32,
     seed: Seed = 42,
@@ -68,17 +76,15 @@ def quantize(
         calibrate=calibrate,
         max_accuracy_drop=max_accuracy_drop,
         prune_vocab=prune_vocab,
+        text_input=text_input,
         threads=threads,
         batch_size=batch_size,
         seed=seed,
     )
     classifier = load_model(model)
     dataset = source.load(data)
-    calibration = None
-    if calibration_data is not None:
-        calibration = load_dataset(
-            calibration_data, text=source.text, encoding=source.encoding, require_label=False
-        ).texts
+    load = partial(load_dataset, text=source.text, encoding=source.encoding, require_label=False)
+    calibration = load(calibration_data).texts if calibration_data else None
     table = quantize_model(
         classifier, dataset, out, config, calibration=calibration, source=str(model), progress=say
     )

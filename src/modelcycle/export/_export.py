@@ -23,9 +23,18 @@ from modelcycle._io import atomic_file, write_json
 from modelcycle._version import __version__
 from modelcycle.artifacts import write_model_dir
 from modelcycle.exceptions import ExportError
+from modelcycle.export._card import (
+    Expected,
+    card_path,
+    check_text_parity,
+    expected_outputs,
+    model_card,
+)
 from modelcycle.export._graph import OUTPUT, BagNet, build_graph
+from modelcycle.export._text import text_input_model
 from modelcycle.export._transformer import TransformerNet, optimize_transformer
 from modelcycle.models import ModelState, TextClassifier
+from modelcycle.postprocess import Postprocess
 from modelcycle.runtime import (
     PREPROCESSING_FORMAT,
     OnnxClassifier,
@@ -37,6 +46,7 @@ from modelcycle.tokenizer import SubwordTokenizer
 __all__ = [
     "NETWORKS",
     "PARITY_TOLERANCE",
+    "TEXT_GRAPH",
     "ExportResult",
     "Network",
     "OnnxVariant",
@@ -51,6 +61,8 @@ __all__ = [
 
 PARITY_TOLERANCE = 1e-4
 """The largest difference in probability allowed between the model and its FP32 graph."""
+TEXT_GRAPH = "text.onnx"
+"""The text-input graph in a model directory written with ``text_input``."""
 PREPROCESSING_TENSORS = ("ngram_keys", "idf", "feature_mean", "feature_scale")
 NGRAM_HASH = {
     "tokens": "lower-case the text, replace tag_pattern matches by a space, find token_pattern",
@@ -94,10 +106,96 @@ class OnnxVariant:
             tokenizer=self.tokenizer,
         )
 
-    def write_dir(self, path: str | Path, *, metrics: Mapping[str, Any] | None = None) -> Path:
+    def text_graph(self) -> bytes:
+        """This variant as one text-input graph: strings in, ``label`` and calibrated
+        ``probabilities`` out (see :mod:`modelcycle.export._text`)."""
+        model = text_input_model(
+            self.graph,
+            preprocessing=self.preprocessing,
+            vocabulary=self.vocabulary,
+            tensors=self.tensors,
+            classes=self.classes,
+            postprocess=self.postprocess,
+            tokenizer=self.tokenizer,
+            metadata={
+                "modelcycle_version": __version__,
+                "family": self.source_family,
+                "labels": json.dumps(self.classes),
+                "precision": self.precision,
+            },
+        )
+        return bytes(model.SerializeToString())
+
+    def text_files(
+        self,
+        name: str,
+        texts: Sequence[str],
+        expected: Expected,
+        *,
+        tolerance: float = PARITY_TOLERANCE,
+        what: str = "the featurised graph",
+        about: Mapping[str, Any] | None = None,
+        blocks: Sequence[np.ndarray] | None = None,
+    ) -> tuple[bytes, str, float]:
+        """``(graph, model card, parity difference)`` of this variant as the text-input graph
+        ``name``, checked against the ``expected`` outputs on ``texts`` (run in ``blocks``, as
+        they were computed)."""
+        graph = self.text_graph()
+        diff = check_text_parity(
+            graph, texts, expected, tolerance=tolerance, what=what, blocks=blocks
+        )
+        card = model_card(
+            name=name,
+            family=self.source_family,
+            classes=[str(c) for c in self.classes],
+            preprocessing=self.preprocessing,
+            params=self.source_params,
+            postprocess=self.postprocess,
+            parity={"max_abs_diff": diff, "texts": len(texts)},
+            about={**(about or {}), "metrics": {"precision": self.precision}},
+        )
+        return graph, card, diff
+
+    def text_variant(self, graph: bytes) -> OnnxVariant:
+        """This variant with its text-input ``graph`` (preprocessing kind ``text``) for a model
+        directory: the temperature is in the graph, so only a threshold stays in
+        ``model.json`` (applied to the graph's calibrated probabilities)."""
+        threshold = (self.postprocess or {}).get("threshold")
+        return OnnxVariant(
+            graph=graph,
+            source_family=self.source_family,
+            classes=self.classes,
+            preprocessing={"kind": "text"},
+            tensors={},
+            vocabulary=[],
+            precision=self.precision,
+            source_params=self.source_params,
+            details={**self.details, "inputs": ["text"], "outputs": ["label", OUTPUT]},
+            postprocess=None if threshold is None else {"threshold": threshold},
+        )
+
+    def write_dir(
+        self,
+        path: str | Path,
+        *,
+        metrics: Mapping[str, Any] | None = None,
+        text_input: bool = False,
+        extra_files: Mapping[str, bytes] | None = None,
+    ) -> Path:
         """A model directory (``load_model``, ``evaluate``, ``predict`` and serving read it):
         ``model.onnx``, the preprocessing arrays in ``weights.safetensors``, ``vocabulary.json``,
-        ``model.json`` and ``manifest.json``."""
+        ``model.json`` and ``manifest.json``; with ``text_input``, also ``text.onnx`` (the
+        variant from strings to label and probabilities, parity-checked against ``model.onnx``)
+        and its ``text.model_card.md``; ``extra_files`` by name."""
+        files = {"model.onnx": self.graph, **(extra_files or {})}
+        if text_input:
+            texts = parity_texts(parity_words(self))
+            postprocess = Postprocess.from_json(self.postprocess, self.classes)
+            featurised = self.classifier()
+            expected = expected_outputs(featurised.predict_proba(texts), self.classes, postprocess)
+            blocks = featurised.blocks(texts)
+            graph, card, _ = self.text_files(TEXT_GRAPH, texts, expected, blocks=blocks)
+            files |= {TEXT_GRAPH: graph, card_path(TEXT_GRAPH).name: card.encode("utf-8")}
         meta = {
             "family": "onnx",
             "labels": self.classes,
@@ -120,7 +218,7 @@ class OnnxVariant:
             meta=meta,
             tensors=self.tensors,
             documents=documents,
-            files={"model.onnx": self.graph},
+            files=files,
         )
 
     def write_file(self, path: str | Path) -> Path:
@@ -164,6 +262,15 @@ class ExportResult:
     size_bytes: int
     max_abs_diff: float
     parity_texts: int
+    written: tuple[Path, ...] = ()
+
+    def summary(self) -> str:
+        """One line: what was written, the graph's size and the parity."""
+        where = " and ".join(str(p) for p in self.written) or f"the model directory {self.path}"
+        return (
+            f"wrote {where} ({self.family}, graph {self.size_bytes:,} bytes); parity with "
+            f"the model: max difference {self.max_abs_diff:.1e} on {self.parity_texts} texts"
+        )
 
 
 def _linear_net(state: ModelState) -> BagNet:
@@ -367,18 +474,43 @@ def export_model(
     texts: Sequence[str] = (),
     tolerance: float = PARITY_TOLERANCE,
     seed: int = 0,
+    text_input: bool = False,
+    about: Mapping[str, Any] | None = None,
 ) -> ExportResult:
     """Export ``model`` to ``out``: ``FILE.onnx`` (+ ``FILE.preprocessing.json``), or a model
     directory when ``out`` does not end in ``.onnx``. The parity check runs first on
     ``texts`` and generated texts; a difference over ``tolerance`` writes nothing.
 
+    With ``text_input``, ``FILE.onnx`` is one graph from strings to ``label`` and
+    ``probabilities`` (see :mod:`modelcycle.export._text`), written with its model card
+    ``FILE.model_card.md`` (``about``: the model directory's ``model.json``, for its training
+    and metrics); a directory gets it as ``model.onnx`` (``load_model``, ``predict`` and
+    ``serve`` read it) with ``model.model_card.md``.
+
     Example::
 
         export_model(load_model("model/"), "model.onnx").max_abs_diff   # e.g. 3e-08
     """
+    out = Path(out)
     net, state = network_of(model)
     variant = variant_of(model, net, state)
     sample = [*texts, *parity_texts(parity_words(variant), seed=seed)]
+    if text_input:
+        expected = expected_outputs(
+            model.predict_proba(sample), list(model.classes_), model.postprocess_
+        )
+        graph, card, diff = variant.text_files(
+            out.name, sample, expected, tolerance=tolerance, what=f"the {model.family} model"
+        )
+        if out.suffix != ".onnx":
+            card_file = {card_path("model.onnx").name: card.encode("utf-8")}
+            variant.text_variant(graph).write_dir(out, extra_files=card_file)
+            return ExportResult(out, model.family, len(graph), diff, len(sample))
+        with atomic_file(out) as tmp:
+            tmp.write_bytes(graph)
+            with atomic_file(card_path(out)) as card_tmp:
+                card_tmp.write_text(card, encoding="utf-8")
+        return ExportResult(out, model.family, len(graph), diff, len(sample), (out, card_path(out)))
     diff = check_parity(model, variant, sample, tolerance=tolerance)
     if isinstance(net, TransformerNet):  # ONNX Runtime's fused graph, when it computes the same
         fused = fused_transformer(model, variant, net.config, sample, tolerance)
@@ -390,15 +522,12 @@ def export_model(
             "details": {**variant.details, "parity": {"max_abs_diff": diff, "texts": len(sample)}},
         }
     )
-    out = Path(out)
+    written: tuple[Path, ...] = ()
     if out.suffix == ".onnx":
         variant.write_file(out)
+        written = (out, preprocessing_path(out))
+        if variant.tokenizer is not None:
+            written += (tokenizer_path(out),)
     else:
         variant.write_dir(out)
-    return ExportResult(
-        path=out,
-        family=model.family,
-        size_bytes=len(variant.graph),
-        max_abs_diff=diff,
-        parity_texts=len(sample),
-    )
+    return ExportResult(out, model.family, len(variant.graph), diff, len(sample), written)

@@ -140,7 +140,7 @@ def _measure(
     predictions: dict[str, np.ndarray] = {}
     for item in built:
         say(f"{item.name}: write and evaluate")
-        item.variant.write_dir(tmp / item.name)
+        item.variant.write_dir(tmp / item.name, text_input=config.text_input)
         loaded = load_model(tmp / item.name)
         report = evaluate(loaded, dataset, model_name=item.name, seed=config.seed)
         accuracy[item.name] = report.metrics["accuracy"]

@@ -20,7 +20,17 @@ from typing import Any
 import numpy as np
 from scipy.stats import binomtest
 
-__all__ = ["SAME", "TEST_NAME", "Recommendation", "mark_pareto", "mcnemar_p", "recommend"]
+from modelcycle.config import SelectConfig
+
+__all__ = [
+    "SAME",
+    "TEST_NAME",
+    "Recommendation",
+    "constraints",
+    "mark_pareto",
+    "mcnemar_p",
+    "recommend",
+]
 
 TEST_NAME = "McNemar's exact test"
 SAME = 2.0  # sizes (latencies) within this factor of the smallest (fastest) count as equal
@@ -60,6 +70,15 @@ class Recommendation:
     pick: dict[str, Any] | None
     best: dict[str, Any] | None
     reason: str
+
+
+def constraints(config: SelectConfig) -> dict[str, float | None]:
+    """The limits a pick must meet, from ``config`` (None: no limit)."""
+    return {
+        "max_latency_ms": config.max_latency_ms,
+        "max_size_mb": config.max_size_mb,
+        "min_accuracy": config.min_accuracy,
+    }
 
 
 def violations(row: Mapping[str, Any], constraints: Mapping[str, float | None]) -> list[str]:

@@ -6,7 +6,8 @@ rows it got right, packed), so that the leaderboard is read back from the study:
 or several processes sharing one ``--storage``, all see every trial. Gradient-trained trials
 report their validation accuracy after each epoch to :class:`FamilyMedianPruner`. Before a trial
 runs, its cost is estimated (the median of its family's trials; for the transformer, a timed
-probe on a few texts) and a trial that would not fit the time left is skipped, with the reason.
+probe on a few texts) and a trial that would not fit the time left, with its refit should it be
+the pick, is skipped, with the reason. The time kept back is the refit of the current pick.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 from modelcycle.config import SelectConfig, TrainConfig
 from modelcycle.exceptions import ConfigError, DataError
 from modelcycle.selection._measure import LATENCY_MIN_TEXTS, LATENCY_SECONDS, Scheme, measure
+from modelcycle.selection._rule import constraints, recommend
 from modelcycle.selection._space import GRADIENT_FAMILIES, suggest
 from modelcycle.training import train
 
@@ -140,13 +142,23 @@ class Search:
     skipped: dict[str, str] = field(default_factory=dict)  # family: why its last trial was not run
     _probe: tuple[float, float] | None = None  # transformer: fixed seconds, seconds per text
     _probe_failed: str | None = None
+    _reserved: tuple[int, float] = (-1, 0.0)  # completed trials, the pick's refit seconds
 
     def reserve(self) -> float:
-        """``kept``, plus refitting the slowest completed trial on every row (with a margin):
-        any of them may be the pick."""
+        """``kept``, plus refitting on every row (with a margin) the model the rule picks from
+        the trials so far. A trial that could become the pick starts only when its own refit
+        fits too (:meth:`_check_time`), so a slow model the rule would not pick does not hold
+        back the search."""
         done = self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        fits = [t.user_attrs["measured"]["fit_seconds"] for t in done if "measured" in t.user_attrs]
-        return self.kept + 1.2 * self.scheme.refit_factor * max(fits, default=0.0)
+        if len(done) != self._reserved[0]:  # recomputed when a trial completes
+            rows = [r for r in trial_rows(self.study, self.scheme.rows) if r["state"] == "complete"]
+            pick = recommend(rows, constraints(self.config), alpha=self.config.alpha).pick
+            self._reserved = (len(done), self.refit_seconds(pick["fit_seconds"]) if pick else 0.0)
+        return self.kept + self._reserved[1]
+
+    def refit_seconds(self, fit_seconds: float) -> float:
+        """Seconds to refit on every row, with a margin, a trial that fitted in ``fit_seconds``."""
+        return 1.2 * self.scheme.refit_factor * fit_seconds
 
     def left(self) -> float:
         return self.deadline - time.monotonic() - self.reserve()
@@ -239,11 +251,12 @@ class Search:
         )
 
     def _check_time(self, family: str, params: dict[str, Any], left: float) -> None:
-        """Raise _Unaffordable when the trial's estimated seconds exceed ``left``."""
+        """Raise _Unaffordable when the trial's estimated seconds, and its refit should it be
+        picked, exceed ``left``."""
         estimate = self._estimate(family, params, left)
-        if estimate is not None and estimate > left:
+        if estimate is not None and estimate + self.refit_seconds(estimate) > left:
             raise _Unaffordable(
-                f"an estimated {estimate:.0f} s run does not fit the {left:.0f} s left"
+                f"an estimated {estimate:.0f} s run and its refit do not fit the {left:.0f} s left"
             )
 
     def _estimate(self, family: str, params: dict[str, Any], left: float) -> float | None:

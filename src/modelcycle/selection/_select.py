@@ -17,7 +17,7 @@ from modelcycle.exceptions import ArtifactError, ConfigError
 from modelcycle.models import MODELS
 from modelcycle.selection._measure import Scheme, measure_variants, scheme_for
 from modelcycle.selection._report import Leaderboard, render_html
-from modelcycle.selection._rule import TEST_NAME, mark_pareto, recommend
+from modelcycle.selection._rule import TEST_NAME, constraints, mark_pareto, recommend
 from modelcycle.selection._search import STUDY_NAME, Search, importances, open_study, trial_rows
 from modelcycle.training import TrainResult, train
 
@@ -73,12 +73,8 @@ def select(
         rows += _variants(rows, scheme, config, deadline, say)
     candidates = [r for r in rows if r["state"] == "complete"]
     mark_pareto(candidates)
-    constraints = {
-        "max_latency_ms": config.max_latency_ms,
-        "max_size_mb": config.max_size_mb,
-        "min_accuracy": config.min_accuracy,
-    }
-    choice = recommend(candidates, constraints, alpha=config.alpha)
+    limits = constraints(config)
+    choice = recommend(candidates, limits, alpha=config.alpha)
     model_dir = None
     if choice.pick is not None:
         say(f"refitting {choice.pick['name']} on all {len(dataset) + len(val or []):,} rows")
@@ -91,7 +87,7 @@ def select(
         test=f"{TEST_NAME} (two-sided) against the most accurate model on the same "
         f"{scheme.rows:,} validation rows, level {config.alpha:g}",
         alpha=config.alpha,
-        constraints=constraints,
+        constraints=limits,
         rows=rows,
         recommendation=choice.pick["name"] if choice.pick else None,
         best=choice.best["name"] if choice.best else None,
