@@ -172,10 +172,15 @@ class TrainConfig:
     seed: int = DEFAULT_SEED
     device: str = "auto"  # auto, cpu or cuda (gradient-trained families)
     threads: int | None = None  # CPU threads for PyTorch; None: its default
+    stream: bool | None = None  # read the data as a stream; None: when it is larger than 1 GiB
+    shuffle_buffer: int | None = None  # rows in a streamed shuffle window; None: 50,000
+    checkpoint_every: int | None = None  # steps between checkpoints within an epoch
 
     def __post_init__(self) -> None:
-        if self.threads is not None and self.threads < 1:
-            raise ConfigError(f"train.threads must be >= 1 (or unset), got {self.threads}")
+        for name in ("threads", "shuffle_buffer", "checkpoint_every"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ConfigError(f"train.{name} must be >= 1 (or unset), got {value}")
 
     @classmethod
     def from_flags(cls, flags: Mapping[str, Any]) -> TrainConfig:
@@ -192,6 +197,9 @@ class TrainConfig:
             seed=flags["seed"],
             device=flags["device"],
             threads=flags["threads"],
+            stream=flags.get("stream"),
+            shuffle_buffer=flags.get("shuffle_buffer"),
+            checkpoint_every=flags.get("checkpoint_every"),
         )
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -123,6 +125,37 @@ Threads = Annotated[
     int | None, typer.Option(help="CPU threads for PyTorch.", rich_help_panel=Training)
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+Streaming = "Data larger than memory, several processes"
+Stream = Annotated[
+    bool | None,
+    typer.Option(
+        "--stream/--in-memory",
+        help="Read DATA as a stream, block by block, or load it (default: stream a folder or glob "
+        "of shards, or a file over 1 GiB, for fasttext).",
+        show_default=False,
+        rich_help_panel=Streaming,
+    ),
+]
+ShuffleBuffer = Annotated[
+    int | None,
+    typer.Option(
+        help="Streamed: rows shuffled together (default 50,000).", rich_help_panel=Streaming
+    ),
+]
+CheckpointEvery = Annotated[
+    int | None,
+    typer.Option(
+        help="Checkpoint every N steps within an epoch (streamed default: 1000).",
+        rich_help_panel=Streaming,
+    ),
+]
+Nproc = Annotated[
+    int | None,
+    typer.Option(
+        help="Train data-parallel in N processes on this machine (launches torchrun).",
+        rich_help_panel=Streaming,
+    ),
+]
 
 
 @data_command
@@ -154,37 +187,51 @@ def train(
     compare_all: CompareOptimizers = False,
     device: Device = "auto",
     threads: Threads = None,
+    stream: Stream = None,
+    shuffle_buffer: ShuffleBuffer = None,
+    checkpoint_every: CheckpointEvery = None,
+    nproc: Nproc = None,
     quiet: Quiet = False,
     seed: Seed = 42,
     track: Track = None,
 ) -> None:
-    """Train a model on labeled text and save it as a model directory. Runs data-parallel on
-    several processes, GPUs or machines under torchrun (torchrun ... -m modelcycle train ...).
+    """Train a model on labeled text and save it as a model directory. DATA may be a folder or
+    glob of shards, streamed. Runs data-parallel on several processes, GPUs or machines under
+    torchrun (torchrun ... -m modelcycle train ..., or --nproc N on one machine).
 
     Example: modelcycle train reviews.csv --text review_text --label sentiment -o model/
+
+    Example: modelcycle train 'shards/*.parquet' --model fasttext --nproc 2 -o model/
     """
     from modelcycle.config import TrainConfig  # deferred, as every library import: fast --help
-    from modelcycle.training import compare_optimizers, from_environment, train_and_save
+    from modelcycle.training import compare_optimizers, launch, open_training_data, train_and_save
 
+    if nproc is not None:  # this very command in N processes, under torchrun
+        launch(sys.argv[1:], nproc)
+        return
     config = TrainConfig.from_flags(ctx.params)  # the model, seed, device and training flags
-    dataset, val_set = source.load_pair(data, val)
-    progress = False if quiet else None
+    dataset, val_set = open_training_data(data, config, val=val, **vars(source))
+    run = run_flags(ctx.params)  # checkpoints, progress, and torchrun's context (None: alone)
     if compare_all:  # a model per optimiser, written, then their table
-        comparison, fits = compare_optimizers(dataset, config, val_set, progress=progress)
+        comparison, fits = compare_optimizers(dataset, config, val_set, progress=run["progress"])
         typer.echo(comparison.summary(comparison.write(out, fits, dataset.source)))
         return
-    result = train_and_save(
-        dataset,
-        config,
-        out,
-        val=val_set,
-        resume=resume,
-        checkpoint_dir=checkpoint_dir,
-        keep_checkpoints=keep_checkpoints,
-        progress=progress,
-        distributed=(cluster := from_environment(os.environ)),  # torchrun's; None when alone
-    )
-    if cluster is None or cluster.is_main:
+    result = train_and_save(dataset, config, out, val=val_set, **run)
+    if run["distributed"] is None or run["distributed"].is_main:
         say(None if quiet else result.best_epoch())
         typer.echo(result.summary(out))
         say(log_to_mlflow(track, "train", out, {"data": data, "train": config}))
+
+
+def run_flags(flags: Mapping[str, Any]) -> dict[str, Any]:
+    """``train_and_save``'s run options from the command's flags: checkpoints, progress (none
+    with --quiet, else a bar on a terminal) and, under torchrun, the process's context."""
+    from modelcycle.training import from_environment
+
+    return {
+        "resume": flags["resume"],
+        "checkpoint_dir": flags["checkpoint_dir"],
+        "keep_checkpoints": flags["keep_checkpoints"],
+        "progress": False if flags["quiet"] else None,
+        "distributed": from_environment(os.environ),
+    }

@@ -1,4 +1,5 @@
-"""Loading and writing labeled text: CSV, TSV, Parquet and JSONL, optionally compressed."""
+"""Loading and writing labeled text: CSV, TSV, Parquet and JSONL, optionally compressed;
+streaming it block by block when it is larger than memory (:class:`TextStream`)."""
 
 from modelcycle.data._bundled import ROTTEN_TOMATOES, BundledCorpus
 from modelcycle.data._dataset import (
@@ -9,19 +10,33 @@ from modelcycle.data._dataset import (
     resolve_columns,
 )
 from modelcycle.data._read import file_format, iter_batches, read_columns
+from modelcycle.data._stream import (
+    DEFAULT_SHUFFLE_BUFFER,
+    STREAM_THRESHOLD,
+    StreamSummary,
+    TextBlock,
+    TextStream,
+    resolve_shards,
+)
 from modelcycle.data._write import TableWriter, write_table
 
 __all__ = [
+    "DEFAULT_SHUFFLE_BUFFER",
     "LABEL_CANDIDATES",
     "ROTTEN_TOMATOES",
+    "STREAM_THRESHOLD",
     "TEXT_CANDIDATES",
     "BundledCorpus",
     "Dataset",
+    "StreamSummary",
     "TableWriter",
+    "TextBlock",
+    "TextStream",
     "file_format",
     "iter_batches",
     "load_dataset",
     "read_columns",
     "resolve_columns",
+    "resolve_shards",
     "write_table",
 ]

@@ -7,37 +7,41 @@ forward, loss, backward — ``accumulate`` mini-batches per step — gradient cl
 step with the LR schedule; then validation, early stopping with patience on the metric named by
 ``monitor`` (the best epoch's weights are restored at the end), and a checkpoint (safetensors +
 JSON that records the tensor file's SHA-256, verified before loading) from which ``resume``
-continues a killed run exactly.
+continues a killed run exactly (:mod:`.checkpoints`). ``checkpoint_every`` also checkpoints
+within an epoch, with the position in it (the optimiser steps done), so a resumed run skips
+those steps and goes on as if never stopped.
+
+Data larger than memory (:class:`StreamedData`) cuts its own mini-batches from a stream: the
+loop asks it for an epoch's batches after the steps already done and never indexes it.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
-import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.nn import functional as F
 
-from modelcycle._io import atomic_dir, sha256_file
+from modelcycle.engine.checkpoints import TrainState, resume, save_checkpoint
 from modelcycle.engine.distributed import DistributedContext, process_group, replicate
 from modelcycle.engine.optim import TrainingOptimizer
 from modelcycle.engine.optimizers import OptimizerSettings
 from modelcycle.engine.progress import EpochProgress
-from modelcycle.exceptions import ArtifactError, ConfigError
+from modelcycle.exceptions import ConfigError
 
 __all__ = [
     "LoopSettings",
     "RunOptions",
+    "StreamedData",
     "TrainState",
     "TrainingData",
     "resolve_device",
@@ -82,6 +86,13 @@ class RunOptions:
     threads: int | None = None
     on_epoch_end: Callable[[dict[str, Any]], None] | None = field(default=None, compare=False)
     distributed: DistributedContext | None = None  # set under torchrun
+    checkpoint_every: int | None = None  # optimiser steps between checkpoints within an epoch
+
+    def __post_init__(self) -> None:
+        if self.checkpoint_every is not None and self.checkpoint_every < 1:
+            raise ConfigError(
+                f"checkpoint_every must be >= 1 step (or unset), got {self.checkpoint_every}"
+            )
 
 
 class TrainingData(Protocol):
@@ -102,6 +113,27 @@ class TrainingData(Protocol):
         ...
 
 
+Batch = tuple[tuple[torch.Tensor, ...], torch.Tensor]
+"""A mini-batch: the module's inputs and the class index of each row."""
+
+
+@runtime_checkable
+class StreamedData(Protocol):
+    """Training examples read as a stream, too many to hold: they cut their own mini-batches
+    (:meth:`epoch_batches`); under torchrun each process's stream reads its own rows."""
+
+    class_counts: np.ndarray  # examples per class, all processes together (balanced weights)
+    batches_per_epoch: int  # mini-batches an epoch, the same on every process
+
+    def __len__(self) -> int:
+        """The rows an epoch trains on (this process's)."""
+        ...
+
+    def epoch_batches(self, epoch: int, skip: int, device: torch.device) -> Iterator[Batch]:
+        """The mini-batches of ``epoch`` after its first ``skip`` (a resumed epoch)."""
+        ...
+
+
 def resolve_device(name: str) -> torch.device:
     """``auto`` is CUDA when available, else the CPU."""
     if name == "auto":
@@ -115,7 +147,7 @@ def resolve_device(name: str) -> torch.device:
 
 def run_loop(
     module: nn.Module,
-    data: TrainingData,
+    data: TrainingData | StreamedData,
     settings: LoopSettings,
     options: RunOptions | None = None,
     *,
@@ -134,12 +166,9 @@ def run_loop(
     cluster = options.distributed  # set under torchrun: each process trains on its shares
     main = cluster is None or cluster.is_main  # rank 0 shows progress and writes checkpoints
     device = _place(module, settings, options)
-    if cluster is not None:
-        _check_shares(data, settings, cluster)
-    batches_per_epoch = -(-len(data) // settings.batch_size)
+    batches_per_epoch, counts = _measure(data, settings, cluster, n_classes)
     steps_per_epoch = -(-batches_per_epoch // settings.accumulate)
-    weight = _class_weight(data.targets, n_classes, settings.class_weight, device)
-    targets = torch.as_tensor(data.targets, dtype=torch.long)
+    weight = _class_weight(counts, settings.class_weight, device)
     identity = json.loads(json.dumps({**asdict(settings), **(fingerprint or {})}, default=str))
 
     with _data_parallel(module, cluster, device) as replica:
@@ -148,7 +177,7 @@ def run_loop(
         )
         state = TrainState()
         if options.resume:
-            state = _resume(options.checkpoint_dir, module, optimizer, identity)
+            state = resume(options.checkpoint_dir, module, optimizer, identity)
         bar = EpochProgress(settings.epochs, len(data), enabled=options.progress if main else False)
         with bar:
             for epoch in range(state.epoch, settings.epochs):
@@ -156,27 +185,27 @@ def run_loop(
                     break
                 bar.start(epoch)
                 replica.train()
-                start, seen, loss_sum = time.perf_counter(), 0, 0.0
-                lr: float | None = None  # the last step's: stays None if every batch is skipped
-                for step in _steps(data, settings, epoch, cluster):
-                    step_rows = sum(len(rows) for rows in step)
+                start, done = time.perf_counter(), state.seen  # ``done``: before a resume
+                for step in _steps(data, settings, epoch, cluster, device, skip=state.step):
+                    step_rows = sum(len(targets) for _, targets in step)
                     optimizer.zero_grad()
-                    for rows in step:  # ``accumulate`` mini-batches, one optimiser step
+                    for inputs, targets in step:  # ``accumulate`` mini-batches, one step
                         with _autocast(device):
-                            logits = replica(*data.batch(rows, device))  # (rows, n_classes)
-                        loss = _loss(
-                            settings.loss, logits.float(), targets[rows].to(device), weight
-                        )
+                            logits = replica(*inputs)  # (rows, n_classes)
+                        loss = _loss(settings.loss, logits.float(), targets, weight)
                         # each example weighs the same in the step, whatever its mini-batch
-                        (loss * (len(rows) / step_rows)).backward()
-                        seen += len(rows)
-                        loss_sum += float(loss.detach()) * len(rows)
+                        (loss * (len(targets) / step_rows)).backward()
+                        state.seen += len(targets)
+                        state.loss_sum += float(loss.detach()) * len(targets)
                     if settings.clip_grad:
                         _clip_gradients(replica, settings.clip_grad)
-                    lr = optimizer.step()
-                    speed = seen / (time.perf_counter() - start)
-                    bar.advance(step_rows, loss=loss_sum / seen, speed=speed)
-                record = _epoch_record(epoch, seen, loss_sum, lr, settings.optimizer.lr, start)
+                    state.lr = optimizer.step()
+                    state.step += 1
+                    speed = (state.seen - done) / (time.perf_counter() - start)
+                    bar.advance(step_rows, loss=state.loss_sum / state.seen, speed=speed)
+                    if main and options.checkpoint_dir and _checkpoint_due(options, state.step):
+                        save_checkpoint(options.checkpoint_dir, module, optimizer, state, identity)
+                record = _epoch_record(epoch, state, settings.optimizer.lr, start, done)
                 if validate is not None:
                     module.eval()
                     with torch.no_grad():
@@ -184,7 +213,7 @@ def run_loop(
                 state.end_epoch(module, record, monitor if validate else None, settings.patience)
                 bar.finish(record)
                 if main and options.checkpoint_dir is not None:
-                    _save_checkpoint(options.checkpoint_dir, module, optimizer, state, identity)
+                    save_checkpoint(options.checkpoint_dir, module, optimizer, state, identity)
                 if main and options.on_epoch_end is not None:
                     options.on_epoch_end(record)
         del replica  # before the process group ends: see _data_parallel
@@ -192,41 +221,6 @@ def run_loop(
         module.load_state_dict(state.best_weights)
     module.eval()
     return state.history
-
-
-@dataclass
-class TrainState:
-    """What the loop carries from epoch to epoch; a checkpoint holds all of it."""
-
-    epoch: int = 0  # epochs done
-    history: list[dict[str, Any]] = field(default_factory=list)
-    best_score: float | None = None  # of the monitored metric
-    best_epoch: int | None = None
-    best_weights: dict[str, torch.Tensor] | None = None
-    bad_epochs: int = 0  # epochs since the best
-    stopped: bool = False  # early stopping ran out of patience
-
-    def end_epoch(
-        self, module: nn.Module, record: dict[str, Any], monitor: str | None, patience: int | None
-    ) -> None:
-        """Append ``record``; keep the weights if ``record[monitor]`` is the best so far."""
-        self.history.append(record)
-        self.epoch = record["epoch"]
-        if monitor is None:
-            return
-        if monitor not in record:
-            raise ConfigError(
-                f"early stopping monitors {monitor!r}, which validation did not return; "
-                f"it returned: {', '.join(k for k in record if k.startswith('val_'))}"
-            )
-        score = record[monitor]
-        if self.best_score is None or score > self.best_score:
-            self.best_score, self.best_epoch, self.bad_epochs = score, record["epoch"], 0
-            self.best_weights = {k: v.detach().clone() for k, v in module.state_dict().items()}
-        else:
-            self.bad_epochs += 1
-            self.stopped = patience is not None and self.bad_epochs >= patience
-        record["best_epoch"] = self.best_epoch
 
 
 def _place(module: nn.Module, settings: LoopSettings, options: RunOptions) -> torch.device:
@@ -261,25 +255,60 @@ def _data_parallel(
 
 
 def _steps(
-    data: TrainingData, settings: LoopSettings, epoch: int, cluster: DistributedContext | None
-) -> Iterator[list[np.ndarray]]:
-    """The epoch's optimiser steps, each ``accumulate`` mini-batches of rows, shuffled with a
-    seed of the epoch (a resumed run shuffles the same way); under torchrun, this process's
-    shares, skipping a mini-batch with fewer rows than processes."""
-    order = np.random.default_rng([settings.seed, epoch]).permutation(len(data))
-    batches = _batches(data, order, settings.batch_size)
-    for first in range(0, len(batches), settings.accumulate):
-        step = batches[first : first + settings.accumulate]
-        if cluster is not None:  # every process needs a share of each batch
-            step = [cluster.shard(b) for b in step if len(b) >= cluster.world_size]
-        if step:
+    data: TrainingData | StreamedData,
+    settings: LoopSettings,
+    epoch: int,
+    cluster: DistributedContext | None,
+    device: torch.device,
+    skip: int,
+) -> Iterator[list[Batch]]:
+    """The epoch's optimiser steps after the first ``skip``, each ``accumulate`` mini-batches,
+    shuffled with a seed of the epoch (a resumed run shuffles the same way); under torchrun,
+    this process's shares, skipping a mini-batch with fewer rows than processes."""
+    if isinstance(data, StreamedData):  # the stream shuffles, and reads this process's rows
+        batches = data.epoch_batches(epoch, skip * settings.accumulate, device)
+        while step := list(itertools.islice(batches, settings.accumulate)):
             yield step
+        return
+    targets = torch.as_tensor(data.targets, dtype=torch.long)
+    order = np.random.default_rng([settings.seed, epoch]).permutation(len(data))
+    batches_of_rows = _batches(data, order, settings.batch_size)
+    steps = (
+        batches_of_rows[first : first + settings.accumulate]
+        for first in range(0, len(batches_of_rows), settings.accumulate)
+    )
+    if cluster is not None:  # every process needs a share of each batch
+        steps = ([cluster.shard(b) for b in s if len(b) >= cluster.world_size] for s in steps)
+    for rows_of_step in itertools.islice((s for s in steps if s), skip, None):
+        yield [(data.batch(rows, device), targets[rows].to(device)) for rows in rows_of_step]
+
+
+def _measure(
+    data: TrainingData | StreamedData,
+    settings: LoopSettings,
+    cluster: DistributedContext | None,
+    n_classes: int,
+) -> tuple[int, np.ndarray]:
+    """``(mini-batches an epoch, examples per class)``; refuses batches too small to share."""
+    if isinstance(data, StreamedData):
+        return data.batches_per_epoch, data.class_counts
+    if cluster is not None:
+        _check_shares(data, settings, cluster)
+    return -(-len(data) // settings.batch_size), np.bincount(data.targets, minlength=n_classes)
+
+
+def _checkpoint_due(options: RunOptions, step: int) -> bool:
+    """Whether a checkpoint within the epoch is due after ``step`` steps of it."""
+    every = options.checkpoint_every
+    return every is not None and step % every == 0
 
 
 def _epoch_record(
-    epoch: int, seen: int, loss_sum: float, lr: float | None, base_lr: float, start: float
+    epoch: int, state: TrainState, base_lr: float, start: float, done: int
 ) -> dict[str, Any]:
-    """The history record of an epoch that saw ``seen`` examples in steps, the last at ``lr``."""
+    """The history record of an epoch: ``state`` holds its examples, loss and last rate;
+    ``done`` examples were seen before this process started it (a resumed epoch)."""
+    seen, loss_sum, lr = state.seen, state.loss_sum, state.lr
     if not seen or lr is None:  # under torchrun, a batch with fewer rows than processes is skipped
         raise ConfigError(
             f"epoch {epoch + 1} trained on no rows: every mini-batch had fewer rows than there "
@@ -292,7 +321,7 @@ def _epoch_record(
         "lr": lr,
         "base_lr": base_lr,
         "seconds": seconds,
-        "examples_per_s": seen / seconds,
+        "examples_per_s": (seen - done) / seconds,
     }
 
 
@@ -330,13 +359,14 @@ def _loss(
 
 
 def _class_weight(
-    targets: np.ndarray, n_classes: int, mode: str | tuple[float, ...] | None, device: torch.device
+    counts: np.ndarray, mode: str | tuple[float, ...] | None, device: torch.device
 ) -> torch.Tensor | None:
+    """The loss weight of each class, from the examples per class (``counts``)."""
     if mode is None:
         return None
     if mode == "balanced":
-        counts = np.bincount(targets, minlength=n_classes).astype(np.float64)
-        weights = len(targets) / (n_classes * np.maximum(counts, 1.0))
+        counts = counts.astype(np.float64)
+        weights = counts.sum() / (len(counts) * np.maximum(counts, 1.0))
     else:
         weights = np.asarray(mode, dtype=np.float64)
     return torch.tensor(weights, dtype=torch.float32, device=device)
@@ -368,139 +398,3 @@ def _clip_gradients(module: nn.Module, max_norm: float) -> None:
         scale = (max_norm / (total + 1e-6)).clamp(max=1.0)
         for grad in sparse:
             grad.mul_(scale)
-
-
-_CHECKPOINT = "checkpoint.safetensors"
-_CHECKPOINT_JSON = "checkpoint.json"
-_CHECKPOINT_KEYS = frozenset(
-    (
-        "identity",
-        "epoch",
-        "history",
-        "best_score",
-        "best_epoch",
-        "bad_epochs",
-        "stopped",
-        "optimizer",
-    )
-)
-
-
-def _save_checkpoint(
-    directory: Path,
-    module: nn.Module,
-    optimizer: TrainingOptimizer,
-    state: TrainState,
-    identity: Mapping[str, Any],
-) -> None:
-    """Write ``directory/epoch-NNNN`` atomically, then drop older epochs."""
-    tensors = {f"model.{k}": v.detach().contiguous() for k, v in module.state_dict().items()}
-    optim_tensors, optim_meta = optimizer.state_tensors()
-    tensors.update({f"optim.{k}": v.contiguous() for k, v in optim_tensors.items()})
-    if state.best_weights is not None:
-        tensors.update({f"best.{k}": v.contiguous() for k, v in state.best_weights.items()})
-    tensors["rng.torch"] = torch.get_rng_state()
-    meta = {
-        "identity": identity,
-        "epoch": state.epoch,
-        "history": state.history,
-        "best_score": state.best_score,
-        "best_epoch": state.best_epoch,
-        "bad_epochs": state.bad_epochs,
-        "stopped": state.stopped,
-        "optimizer": optim_meta,
-    }
-    target = directory / f"epoch-{state.epoch:04d}"
-    with atomic_dir(target, replace_if=_CHECKPOINT_JSON) as tmp:
-        save_file({k: v.cpu() for k, v in tensors.items()}, str(tmp / _CHECKPOINT))
-        # the JSON, written after the tensors, holds their hash: resume verifies it first
-        meta["files"] = {_CHECKPOINT: _file_record(tmp / _CHECKPOINT)}
-        (tmp / _CHECKPOINT_JSON).write_text(json.dumps(meta, default=str), encoding="utf-8")
-    for older in directory.glob("epoch-*"):
-        if older != target and older.is_dir():
-            shutil.rmtree(older, ignore_errors=True)
-
-
-def _resume(
-    directory: Path | None,
-    module: nn.Module,
-    optimizer: TrainingOptimizer,
-    identity: Mapping[str, Any],
-) -> TrainState:
-    """Load the newest checkpoint in ``directory`` into the module and optimiser; returns the
-    loop's state at that epoch."""
-    epochs = sorted(directory.glob("epoch-*")) if directory is not None else []
-    if not epochs:
-        raise ArtifactError(f"no checkpoint to resume from in {directory}; train without --resume")
-    latest = epochs[-1]
-    meta, tensors = _read_checkpoint(latest)
-    if meta["identity"] != identity:
-        raise ArtifactError(
-            f"{latest}: this checkpoint belongs to a run with other data or settings; "
-            "train without --resume, or resume with the same command"
-        )
-    device = next(module.parameters()).device
-
-    def part(prefix: str) -> dict[str, torch.Tensor]:
-        return {
-            k.removeprefix(prefix): v.to(device) for k, v in tensors.items() if k.startswith(prefix)
-        }
-
-    try:
-        module.load_state_dict(part("model."))
-        optimizer.load_state_tensors(part("optim."), meta["optimizer"])
-        torch.set_rng_state(tensors["rng.torch"])
-    except (LookupError, ValueError, TypeError, RuntimeError) as exc:
-        raise ArtifactError(
-            f"{latest}: does not fit this run's model ({type(exc).__name__}: {exc}); "
-            f"train without --resume to start over (or delete {latest.parent})"
-        ) from exc
-    return TrainState(
-        epoch=meta["epoch"],
-        history=meta["history"],
-        best_score=meta["best_score"],
-        best_epoch=meta["best_epoch"],
-        best_weights=part("best.") or None,
-        bad_epochs=meta["bad_epochs"],
-        stopped=meta["stopped"],
-    )
-
-
-def _file_record(path: Path) -> dict[str, Any]:
-    return {"sha256": sha256_file(path), "size": path.stat().st_size}
-
-
-def _read_checkpoint(directory: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """The JSON and the tensors of the checkpoint in ``directory``; the tensors are loaded only
-    once their size and SHA-256 match what the JSON recorded. Anything else: an ArtifactError."""
-    start_over = f"train without --resume to start over (or delete {directory.parent})"
-    meta_path, tensor_path = directory / _CHECKPOINT_JSON, directory / _CHECKPOINT
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        expected = meta["files"][_CHECKPOINT]
-        size, digest = int(expected["size"]), str(expected["sha256"])
-        missing = _CHECKPOINT_KEYS - set(meta)
-    except (OSError, UnicodeDecodeError, ValueError, LookupError, TypeError) as exc:
-        raise ArtifactError(
-            f"{meta_path}: not a checkpoint description modelcycle can read ({exc!r}); {start_over}"
-        ) from exc
-    if missing:
-        raise ArtifactError(f"{meta_path}: lacks {', '.join(sorted(missing))}; {start_over}")
-    try:
-        found = _file_record(tensor_path)
-    except OSError as exc:
-        raise ArtifactError(f"{tensor_path}: cannot be read ({exc}); {start_over}") from exc
-    if found["size"] != size:
-        raise ArtifactError(
-            f"{tensor_path}: {found['size']:,} bytes where {_CHECKPOINT_JSON} recorded {size:,} "
-            f"(truncated or changed since it was written); {start_over}"
-        )
-    if found["sha256"] != digest:
-        raise ArtifactError(
-            f"{tensor_path}: SHA-256 {found['sha256']} does not match {digest} recorded in "
-            f"{_CHECKPOINT_JSON} (damaged or changed since it was written); {start_over}"
-        )
-    try:
-        return meta, load_file(str(tensor_path))
-    except (SafetensorError, OSError) as exc:
-        raise ArtifactError(f"{tensor_path}: cannot be read ({exc}); {start_over}") from exc

@@ -12,6 +12,7 @@ import polars as pl
 
 from modelcycle.features._ngrams import ORDER_SHIFT, ngram_table
 from modelcycle.features._tokens import (
+    FrequencyCounter,
     Vocabulary,
     check_tokenisation,
     empty_vocabulary_error,
@@ -68,8 +69,16 @@ class HashedBagFeaturizer:
             raise ValueError("HashedBagFeaturizer is not fitted; call fit first")
         return self._bags(*self.vocabulary.encode_texts(texts), len(texts))
 
+    def fit_frequencies(self, counter: FrequencyCounter) -> HashedBagFeaturizer:
+        """:meth:`fit` from words counted block by block (texts read as a stream): the same
+        vocabulary as ``fit`` on all the texts at once."""
+        vocabulary = Vocabulary.from_frequencies(counter.frequencies(), min_df=self.min_count)
+        return self._with_vocabulary(vocabulary, counter.texts)
+
     def _fitted(self, tokens: pl.DataFrame, n_texts: int) -> HashedBagFeaturizer:
-        vocabulary = Vocabulary.build(tokens, min_df=self.min_count)
+        return self._with_vocabulary(Vocabulary.build(tokens, min_df=self.min_count), n_texts)
+
+    def _with_vocabulary(self, vocabulary: Vocabulary, n_texts: int) -> HashedBagFeaturizer:
         if not len(vocabulary):  # n-grams are of known words: there would be none at all
             raise empty_vocabulary_error("word", "min_count", self.min_count, n_texts)
         if self.end_token:

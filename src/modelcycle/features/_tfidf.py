@@ -3,7 +3,7 @@ models, written with polars and numpy (see the package docstring for why not sci
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +12,7 @@ import polars as pl
 
 from modelcycle.features._ngrams import key_frame, ngram_keys
 from modelcycle.features._tokens import (
+    FrequencyCounter,
     Vocabulary,
     check_tokenisation,
     empty_vocabulary_error,
@@ -57,24 +58,46 @@ class NgramFeaturizer:
         tokens = tokenize(texts)
         vocabulary = Vocabulary.build(tokens, min_df=self.min_df)
         doc, keys = ngram_keys(*vocabulary.encode(tokens), self.ngram_range)
-        doc_freq = (
-            key_frame(doc, keys)
-            .group_by("key")
-            .agg(pl.col("doc").n_unique().alias("df"))
-            .filter(pl.col("df") >= self.min_df)
-        )
+        fitted = self._fitted(vocabulary, _key_frequencies(doc, keys), len(texts))
+        return fitted, fitted._weigh(doc, keys, len(texts))
+
+    def fit_counted(
+        self, words: FrequencyCounter, blocks: Iterable[Sequence[str]], *, merge_rows: int = 1 << 22
+    ) -> NgramFeaturizer:
+        """:meth:`fit_transform`'s featurizer for texts read as a stream: the vocabulary from
+        ``words`` (counted block by block over every text), then the n-grams' document
+        frequencies counted over ``blocks`` (the same texts again, a block at a time; memory
+        holds one count per distinct n-gram, merged whenever the blocks' counts outgrow
+        ``merge_rows``). The same columns and weights as ``fit_transform`` on all the texts."""
+        vocabulary = Vocabulary.from_frequencies(words.frequencies(), min_df=self.min_df)
+        parts: list[pl.DataFrame] = []
+        n_texts = 0
+        for block in blocks:
+            for first in range(0, len(block), FrequencyCounter.CHUNK):
+                chunk = block[first : first + FrequencyCounter.CHUNK]
+                doc, keys = ngram_keys(*vocabulary.encode_texts(chunk), self.ngram_range)
+                parts.append(_key_frequencies(doc, keys))
+                n_texts += len(chunk)
+            if sum(part.height for part in parts) > merge_rows:
+                parts = [_summed(parts)]
+        return self._fitted(vocabulary, _summed(parts), n_texts)
+
+    def _fitted(
+        self, vocabulary: Vocabulary, doc_freq: pl.DataFrame, n_texts: int
+    ) -> NgramFeaturizer:
+        """The fitted featurizer from the vocabulary and the n-grams' ``(key, df)`` counts."""
+        doc_freq = doc_freq.filter(pl.col("df") >= self.min_df)
         if self.max_features is not None:
             doc_freq = doc_freq.sort(["df", "key"], descending=[True, False]).head(
                 self.max_features
             )
         doc_freq = doc_freq.sort("key")
-        n_texts = len(texts)
         if doc_freq.is_empty():
             low, high = self.ngram_range
             what = f"word n-gram ({low} to {high} words)"
             raise empty_vocabulary_error(what, "min_df", self.min_df, n_texts)
         idf = np.log((1.0 + n_texts) / (1.0 + doc_freq.get_column("df").to_numpy())) + 1.0
-        fitted = NgramFeaturizer(
+        return NgramFeaturizer(
             ngram_range=self.ngram_range,
             min_df=self.min_df,
             max_features=self.max_features,
@@ -84,7 +107,6 @@ class NgramFeaturizer:
             keys=doc_freq.get_column("key").to_numpy(),
             idf=idf,
         )
-        return fitted, fitted._weigh(doc, keys, n_texts)
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         """The TF-IDF matrix of ``texts`` (rows: texts, columns: n-grams)."""
@@ -201,3 +223,19 @@ class NgramFeaturizer:
             keys=np.asarray(tensors["ngram_keys"], dtype=np.uint64),
             idf=np.asarray(tensors["idf"], dtype=np.float64),
         )
+
+
+def _key_frequencies(doc: np.ndarray, keys: np.ndarray) -> pl.DataFrame:
+    """``(key, df)``: each n-gram key and the number of texts (``doc``) holding it."""
+    return (
+        key_frame(doc, keys)
+        .group_by("key")
+        .agg(pl.col("doc").n_unique().cast(pl.Int64).alias("df"))
+    )
+
+
+def _summed(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """Counts of disjoint blocks of texts, added up."""
+    if not parts:
+        return pl.DataFrame(schema={"key": pl.UInt64, "df": pl.Int64})
+    return pl.concat(parts).group_by("key").agg(pl.col("df").sum())

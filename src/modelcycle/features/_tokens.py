@@ -50,6 +50,49 @@ def tokenize(texts: Sequence[str] | pl.Series) -> pl.DataFrame:
     )
 
 
+def document_frequencies(tokens: pl.DataFrame) -> pl.DataFrame:
+    """``(tok, df)``: each word of a :func:`tokenize` frame and the number of texts holding it."""
+    return tokens.group_by("tok").agg(pl.col("doc").n_unique().cast(pl.Int64).alias("df"))
+
+
+class FrequencyCounter:
+    """Document frequencies counted block by block, for texts read as a stream: memory holds
+    one count per distinct word (merged whenever the blocks' counts outgrow ``merge_rows``),
+    never the texts. Also counts texts and, per n-gram order, the n-grams of a hashed bag
+    (with an end token, every word known) for sizing batches."""
+
+    CHUNK = 8192
+
+    def __init__(self, *, ngrams: int = 1, merge_rows: int = 1 << 21) -> None:
+        self.texts = 0
+        self.ngram_count = 0
+        self._ngrams = ngrams
+        self._merge_rows = merge_rows
+        self._parts: list[pl.DataFrame] = []
+
+    def add(self, texts: Sequence[str]) -> None:
+        """Count the words of one block of texts (tokenised ``CHUNK`` texts at a time)."""
+        for first in range(0, len(texts), self.CHUNK):
+            self._add(texts[first : first + self.CHUNK])
+
+    def _add(self, texts: Sequence[str]) -> None:
+        tokens = tokenize(texts)
+        lengths = np.bincount(tokens.get_column("doc").to_numpy(), minlength=len(texts)) + 1
+        self.ngram_count += int(
+            sum(np.maximum(lengths + 1 - n, 0).sum() for n in range(1, self._ngrams + 1))
+        )
+        self.texts += len(texts)
+        self._parts.append(document_frequencies(tokens))
+        if sum(part.height for part in self._parts) > self._merge_rows:
+            self._parts = [self.frequencies()]
+
+    def frequencies(self) -> pl.DataFrame:
+        """``(tok, df)`` over every block so far."""
+        if not self._parts:
+            return pl.DataFrame(schema={"tok": pl.String, "df": pl.Int64})
+        return pl.concat(self._parts).group_by("tok").agg(pl.col("df").sum())
+
+
 def tokens_of(text: str) -> list[str]:
     """The tokens of one text, as :func:`tokenize` finds them."""
     return _TOKEN.findall(_TAG.sub(" ", text.lower()))
@@ -106,11 +149,16 @@ class Vocabulary:
         cls, tokens: pl.DataFrame, *, min_df: int = 1, max_size: int | None = None
     ) -> Vocabulary:
         """Words found in at least ``min_df`` texts, most widespread first (ties by word)."""
-        counts = (
-            tokens.group_by("tok")
-            .agg(pl.col("doc").n_unique().alias("df"))
-            .filter(pl.col("df") >= min_df)
-            .sort(["df", "tok"], descending=[True, False])
+        return cls.from_frequencies(document_frequencies(tokens), min_df=min_df, max_size=max_size)
+
+    @classmethod
+    def from_frequencies(
+        cls, frequencies: pl.DataFrame, *, min_df: int = 1, max_size: int | None = None
+    ) -> Vocabulary:
+        """:meth:`build` from ``(tok, df)`` counts (:func:`document_frequencies`, summed over
+        blocks of texts: the same words in the same order as one count of all the texts)."""
+        counts = frequencies.filter(pl.col("df") >= min_df).sort(
+            ["df", "tok"], descending=[True, False]
         )
         if max_size is not None:
             counts = counts.head(max_size)

@@ -51,6 +51,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
     """
 
     family: ClassVar[str]
+    streams: ClassVar[bool] = False
+    """Whether the family trains on data larger than memory (``fit_stream(stream, ...)``)."""
     classes_: np.ndarray
     postprocess_: Postprocess | None = None
     """Temperature and threshold fitted after training (``modelcycle calibrate``); ``predict``

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
@@ -13,7 +14,7 @@ import torch
 from sklearn.metrics import accuracy_score
 from torch import nn
 
-from modelcycle.engine.loop import LoopSettings, RunOptions, run_loop
+from modelcycle.engine.loop import LoopSettings, RunOptions, StreamedData, TrainingData, run_loop
 from modelcycle.engine.optimizers import OptimizerSettings
 from modelcycle.models._base import class_weights
 
@@ -103,20 +104,55 @@ def fit_feedforward(
     """Train a :class:`FeedForward` on rows ``X`` (targets: class indices) with ``settings``
     (whose optimiser settings were checked when made); ``val`` (rows, class indices) drives
     early stopping. Returns the module, on the CPU, and the loop's history."""
+    return fit_feedforward_data(
+        MatrixData(X, targets),
+        FeedForwardShape(X.shape[1], hidden, n_classes, dropout, sp.issparse(X)),
+        settings,
+        run,
+        val=val,
+        fingerprint={"rows": X.shape[0], "features": X.shape[1]},
+    )
+
+
+@dataclass(frozen=True)
+class FeedForwardShape:
+    """The arguments of a :class:`FeedForward`."""
+
+    n_features: int
+    hidden: tuple[int, ...]
+    n_classes: int
+    dropout: float
+    sparse: bool
+
+
+def fit_feedforward_data(
+    data: TrainingData | StreamedData,
+    shape: FeedForwardShape,
+    settings: LoopSettings,
+    run: RunOptions | None,
+    *,
+    val: tuple[np.ndarray | sp.csr_matrix, np.ndarray] | None,
+    fingerprint: Mapping[str, Any],
+) -> tuple[FeedForward, list[dict[str, Any]]]:
+    """:func:`fit_feedforward` on the loop's ``data``: rows in memory or a stream of them."""
     torch.manual_seed(settings.seed)
-    module = FeedForward(X.shape[1], hidden, n_classes, dropout, sp.issparse(X))
+    module = FeedForward(
+        shape.n_features, shape.hidden, shape.n_classes, shape.dropout, shape.sparse
+    )
     validate = None
     if val is not None:
         X_val, val_targets = val
-        validate = accuracy_validator(lambda m: matrix_proba(m, X_val, n_classes), val_targets)
+        validate = accuracy_validator(
+            lambda m: matrix_proba(m, X_val, shape.n_classes), val_targets
+        )
     history = run_loop(
         module,
-        MatrixData(X, targets),
+        data,
         settings,
         run_options(run),
-        n_classes=n_classes,
+        n_classes=shape.n_classes,
         validate=validate,
-        fingerprint={"rows": X.shape[0], "features": X.shape[1]},
+        fingerprint=fingerprint,
     )
     return module.cpu(), history
 

@@ -22,6 +22,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 from sklearn.utils._param_validation import Interval
 
+from modelcycle.data import DEFAULT_SHUFFLE_BUFFER, TextStream
 from modelcycle.engine.optimizers import DEFAULT_LR, TRAINING_CONSTRAINTS, OptimizerSettings
 from modelcycle.exceptions import ConfigError
 from modelcycle.features import NgramFeaturizer
@@ -48,8 +49,14 @@ _TRAINING_PARAMS = (
 )
 
 
+STREAM_OPTIMIZER = "sgd"
+"""The optimiser of a linear family trained on streamed data when none is set."""
+
+
 class LinearTextClassifier(TextClassifier):
     """The shared machinery of the linear families: n-gram features, a weight matrix, scores."""
+
+    streams = True
 
     weighting: ClassVar[str] = "tfidf"
     loss: ClassVar[str] = "log"
@@ -105,14 +112,7 @@ class LinearTextClassifier(TextClassifier):
         self.features = features
 
     def _fit(self, texts: list[str], targets: np.ndarray, val: Any, run: Any) -> None:
-        low, high = (int(n) for n in self.ngram_range)
-        featurizer = NgramFeaturizer(
-            ngram_range=(low, high),
-            min_df=self.min_df,
-            max_features=self.max_features,
-            weighting=self.weighting,
-        )
-        self.featurizer_, matrix = featurizer.fit_transform(texts)
+        self.featurizer_, matrix = self._featurizer().fit_transform(texts)
         self.nb_scale_ = self._nb_scale(matrix, targets)
         self.extra_, extra = ExtraInputs.fit(self.features, texts)
         matrix = self._inputs(matrix, extra)
@@ -122,19 +122,107 @@ class LinearTextClassifier(TextClassifier):
             self.history_: list[dict[str, Any]] = []
             return
         # deferred for start-up time: _torch imports PyTorch, which the closed-form path never needs
-        from modelcycle.models._torch import fit_feedforward, loop_settings, module_arrays
+        from modelcycle.models._torch import MatrixData
 
         optimizer = OptimizerSettings.from_params(self.get_params(), rates=DEFAULT_LR["linear"])
+        self._fit_by_steps(
+            MatrixData(matrix, targets),
+            matrix.shape[1],
+            optimizer,
+            None if val is None else (self._matrix(val[0]), val[1]),
+            run,
+            {"rows": matrix.shape[0], "features": matrix.shape[1]},
+        )
+
+    def _featurizer(self) -> NgramFeaturizer:
+        low, high = (int(n) for n in self.ngram_range)
+        return NgramFeaturizer(
+            ngram_range=(low, high),
+            min_df=self.min_df,
+            max_features=self.max_features,
+            weighting=self.weighting,
+        )
+
+    def fit_stream(
+        self,
+        stream: TextStream,
+        *,
+        shuffle_buffer: int = DEFAULT_SHUFFLE_BUFFER,
+        val: tuple[list[str], Any] | None = None,
+        run: Any = None,
+    ) -> Self:
+        """Learn from labeled text too large for memory by gradient steps (with ``optimizer``,
+        or ``sgd`` when none is set: the closed-form solvers need every row in memory) on the
+        same n-gram features, whose words and document frequencies are counted in two passes
+        over ``stream`` (one count per distinct word or n-gram, never the texts); each epoch
+        reads the rows in seeded shuffle windows of ``shuffle_buffer`` rows. With a single
+        file of at most ``shuffle_buffer`` rows and an ``optimizer`` the model is the one
+        ``fit`` learns. The path taken is in ``training_path_``."""
+        self._check_constraints()
+        if not self.streams:
+            raise ConfigError(
+                f"model {self.family!r} does not train on streamed data; train it in memory, "
+                "or use logreg or svm, which do"
+            )
+        # deferred for start-up time: these import PyTorch, which the closed-form path never needs
+        from modelcycle.models._stream import ngram_stream, stream_val
+        from modelcycle.models._torch import run_options
+
+        run = run_options(run)
+        seed = self.random_state if isinstance(self.random_state, int) else 0
+        streamed = ngram_stream(
+            stream,
+            self._featurizer(),
+            run,
+            shuffle_buffer=shuffle_buffer,
+            batch_size=self.batch_size,
+            seed=seed,
+            features=self.features,
+        )
+        self.classes_, self.postprocess_ = streamed.first.classes, None
+        self.featurizer_, self.extra_, self.nb_scale_ = streamed.featurizer, ExtraInputs(None), None
+        self.stream_rows_ = streamed.first.summary.rows
+        name = self.optimizer or STREAM_OPTIMIZER
+        self.training_path_ = f"gradient steps ({name})"
+        params = {**self.get_params(), "optimizer": name}
+        optimizer = OptimizerSettings.from_params(params, rates=DEFAULT_LR["linear"])
+        val_data = stream_val(val, self.classes_)
+        self._fit_by_steps(
+            streamed.data,
+            self.featurizer_.n_features,
+            optimizer,
+            None if val_data is None else (self._matrix(val_data[0]), val_data[1]),
+            run,
+            streamed.fingerprint(stream),
+        )
+        return self
+
+    def _fit_by_steps(
+        self,
+        data: Any,
+        n_features: int,
+        optimizer: OptimizerSettings,
+        val: tuple[sp.csr_matrix, np.ndarray] | None,
+        run: Any,
+        fingerprint: dict[str, Any],
+    ) -> None:
+        """``coef_`` and ``intercept_`` by the training loop on ``data`` (the n-gram rows, in
+        memory or streamed): a feed-forward network without hidden layers."""
+        from modelcycle.models._torch import (
+            FeedForwardShape,
+            fit_feedforward_data,
+            loop_settings,
+            module_arrays,
+        )
+
         loss = "hinge" if self.loss == "hinge" else "cross_entropy"
-        module, self.history_ = fit_feedforward(
-            matrix,
-            targets,
+        module, self.history_ = fit_feedforward_data(
+            data,
+            FeedForwardShape(n_features, (), len(self.classes_), 0.0, True),
             loop_settings(self, optimizer, loss=loss),
             run,
-            hidden=(),
-            dropout=0.0,
-            n_classes=len(self.classes_),
-            val=None if val is None else (self._matrix(val[0]), val[1]),
+            val=val,
+            fingerprint=fingerprint,
         )
         weights = module_arrays(module)
         self.coef_ = np.ascontiguousarray(weights["first.weight"].T, dtype=np.float64)
@@ -272,6 +360,7 @@ class NBSVM(LinearTextClassifier):
     """
 
     family = "nb"
+    streams = False  # its naive-Bayes scale needs each n-gram's count per class
     weighting = "binary"
     default_C = 1.0
     binary_solver = "lbfgs"  # liblinear's penalised intercept costs it on SST-2 (0.8291, 0.8337)

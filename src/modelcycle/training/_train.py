@@ -1,4 +1,9 @@
-"""Fit a model by name on a training set, measure it on a validation set, save it."""
+"""Fit a model by name on a training set, measure it on a validation set, save it.
+
+The training set is a :class:`~modelcycle.data.Dataset` in memory or, for data larger than
+memory, a :class:`~modelcycle.data.TextStream` that the families that stream (fasttext, mlp, and
+logreg and svm by gradient steps) read block by block; :func:`open_training_data` chooses by
+the data's size (or ``stream``)."""
 
 from __future__ import annotations
 
@@ -14,13 +19,23 @@ from sklearn.metrics import accuracy_score, f1_score
 from modelcycle._io import atomic_dir, write_json, write_text
 from modelcycle._wording import plural
 from modelcycle.config import SplitConfig, TrainConfig
-from modelcycle.data import Dataset
+from modelcycle.data import (
+    DEFAULT_SHUFFLE_BUFFER,
+    STREAM_THRESHOLD,
+    Dataset,
+    TextStream,
+    load_dataset,
+    resolve_shards,
+)
 from modelcycle.engine.distributed import DistributedContext
 from modelcycle.engine.optimizers import COMPARED_OPTIMIZERS
 from modelcycle.exceptions import ConfigError, DataError
-from modelcycle.models import TextClassifier, make_model, save_model
+from modelcycle.models import MODELS, TextClassifier, make_model, model_class, save_model
 from modelcycle.split import split_dataset
 from modelcycle.training import _plots
+
+STREAM_CHECKPOINT_EVERY = 1000
+"""Optimiser steps between checkpoints within an epoch of streamed training (when not set)."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +47,14 @@ class TrainResult:
     seconds: float
     rows: int
     val_metrics: dict[str, float] = field(default_factory=dict)
+    streamed: bool = False  # read as a stream rather than loaded into memory
+
+    @property
+    def path(self) -> str | None:
+        """How a family that trains otherwise in memory was trained on the stream (the linear
+        families: by gradient steps, not their closed-form solver); None: as in memory."""
+        path: str | None = getattr(self.model, "training_path_", None)
+        return path if self.streamed else None
 
     @property
     def history(self) -> list[dict[str, Any]]:
@@ -48,8 +71,11 @@ class TrainResult:
 
     def summary(self, out: str | Path) -> str:
         """One line: where the model went, its family, rows, time and validation accuracy."""
+        how = "streamed" if self.streamed else "in memory"
+        if self.path is not None:  # e.g. a linear family by gradient steps, not its solver
+            how += f" by {self.path}"
         line = (
-            f"wrote {out} ({self.config.model}, {plural(self.rows, 'row')}, "
+            f"wrote {out} ({self.config.model}, {plural(self.rows, 'row')} {how}, "
             f"{self.seconds:.2f} s to train)"
         )
         if self.val_metrics:
@@ -64,7 +90,10 @@ class TrainResult:
             "seed": self.config.seed,
             "rows": self.rows,
             "seconds": round(self.seconds, 3),
+            "streamed": self.streamed,
         }
+        if self.path is not None:
+            training["path"] = self.path
         if source is not None:
             training["data"] = source
         curve = _plots.training_curve_png({self.config.model: self.history})
@@ -74,8 +103,40 @@ class TrainResult:
         )
 
 
+def open_training_data(
+    path: str | Path,
+    config: TrainConfig,
+    *,
+    val: str | Path | None = None,
+    text: str | None = None,
+    label: str | None = None,
+    encoding: str = "utf-8",
+) -> tuple[Dataset | TextStream, Dataset | None]:
+    """The training data at ``path`` (a file, or a folder or glob of shards) and the validation
+    data ``val`` (in memory, with the same columns): a stream when ``config.stream`` asks for
+    one or, unset, when the data is larger than ``STREAM_THRESHOLD`` bytes and the family
+    trains streamed; else a dataset in memory (a folder or glob of shards always streams)."""
+    streams = model_class(config.model).streams
+    if config.stream and not streams:
+        able = ", ".join(n for n in MODELS if model_class(n).streams)
+        raise ConfigError(
+            f"model {config.model!r} does not train on streamed data; the families that do: "
+            f"{able} (or train without --stream, in memory)"
+        )
+    shards = resolve_shards(path)
+    big = sum(s.stat().st_size for s in shards) > STREAM_THRESHOLD or shards != (Path(path),)
+    data: Dataset | TextStream
+    if config.stream or (config.stream is None and streams and big):
+        data = TextStream.open(path, text=text, label=label, encoding=encoding)
+    else:
+        data = load_dataset(path, text=text, label=label, encoding=encoding)
+    if val is None:
+        return data, None
+    return data, load_dataset(val, text=data.text, label=data.label, encoding=encoding)
+
+
 def train(
-    dataset: Dataset,
+    dataset: Dataset | TextStream,
     config: TrainConfig | None = None,
     *,
     val: Dataset | None = None,
@@ -85,7 +146,8 @@ def train(
     on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
     distributed: DistributedContext | None = None,
 ) -> TrainResult:
-    """Fit ``config.model`` on ``dataset``; ``val`` drives early stopping and is scored.
+    """Fit ``config.model`` on ``dataset`` (or a stream: see :func:`open_training_data`);
+    ``val`` drives early stopping and is scored.
 
     Gradient-trained families write a checkpoint every epoch into ``checkpoint_dir`` (when
     given) and ``resume=True`` continues from the newest one (refused for a family fitted in
@@ -98,13 +160,17 @@ def train(
         result.save("model/")
     """
     config = config or TrainConfig()
-    dataset.require_classes(2)
+    streamed = isinstance(dataset, TextStream)
+    if isinstance(dataset, Dataset):
+        dataset.require_classes(2)
     model = make_model(config.model, config.params, seed=config.seed)
     run = _run_options(model, config, checkpoint_dir, resume, progress, on_epoch_end, distributed)
+    if streamed and run is not None and config.checkpoint_every is None:
+        run = replace(run, checkpoint_every=STREAM_CHECKPOINT_EVERY)
     start = time.perf_counter()
     val_pair = (val.texts, val.labels) if val is not None else None
     try:
-        model.fit(dataset.texts, dataset.labels, val=val_pair, run=run)
+        rows = _fit(model, dataset, config, val_pair, run)
     except DataError as exc:
         if exc.path is not None:
             raise
@@ -120,11 +186,30 @@ def train(
             "val_accuracy": float(accuracy_score(val.labels, predicted)),
             "val_macro_f1": float(f1_score(val.labels, predicted, average="macro")),
         }
-    return TrainResult(model, config, seconds, len(dataset), val_metrics)
+    return TrainResult(model, config, seconds, rows, val_metrics, streamed)
+
+
+def _fit(
+    model: TextClassifier,
+    dataset: Dataset | TextStream,
+    config: TrainConfig,
+    val: tuple[list[str], Any] | None,
+    run: Any,
+) -> int:
+    """Fit ``model`` in memory or streamed; returns the number of training rows."""
+    if isinstance(dataset, Dataset):
+        model.fit(dataset.texts, dataset.labels, val=val, run=run)
+        return len(dataset)
+    fit_stream = getattr(model, "fit_stream", None)
+    if fit_stream is None or not model.streams:  # open_training_data streams only those that can
+        raise ConfigError(f"model {config.model!r} does not train on streamed data")
+    buffer = config.shuffle_buffer or DEFAULT_SHUFFLE_BUFFER
+    fit_stream(dataset, shuffle_buffer=buffer, val=val, run=run)
+    return int(model.stream_rows_)
 
 
 def train_and_save(
-    dataset: Dataset,
+    dataset: Dataset | TextStream,
     config: TrainConfig,
     out: str | Path,
     *,
@@ -188,6 +273,7 @@ def _run_options(
         threads=config.threads,
         on_epoch_end=on_epoch_end,
         distributed=distributed,
+        checkpoint_every=config.checkpoint_every,
     )
 
 
@@ -241,7 +327,7 @@ class OptimizerComparison:
 
 
 def compare_optimizers(
-    dataset: Dataset,
+    dataset: Dataset | TextStream,
     config: TrainConfig,
     val: Dataset | None = None,
     *,
@@ -250,6 +336,8 @@ def compare_optimizers(
     """Train ``config.model`` once per optimiser (sgd, adam, rmsprop, adagrad) and compare them on
     ``val`` (default: a stratified 10% of ``dataset`` held out): accuracy, epochs to the best,
     time."""
+    if isinstance(dataset, TextStream):
+        raise ConfigError("--compare-optimizers trains in memory; leave out --stream")
     if val is None:
         parts = split_dataset(dataset, SplitConfig(test=0.1, val=0.0, seed=config.seed))
         dataset, val = parts.train, parts.test

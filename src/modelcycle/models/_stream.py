@@ -1,0 +1,202 @@
+"""What the families that train on data larger than memory share (their ``fit_stream``): the
+first pass over a :class:`~modelcycle.data.TextStream` (labels, rows per process, words counted
+with bounded memory), validation labels mapped as ``fit`` maps them, and the loop's streamed
+data (:class:`WindowStream`): each seeded shuffle window encoded by the family and cut, in
+order, into mini-batches."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from modelcycle.data import StreamSummary, TextStream
+from modelcycle.engine.loop import Batch, RunOptions, TrainingData
+from modelcycle.exceptions import ConfigError, DataError
+from modelcycle.features import FrequencyCounter, NgramFeaturizer
+from modelcycle.models._torch import MatrixData
+
+ENCODE_CHUNK = 8192
+"""Streamed texts are tokenised and encoded this many at a time: the tokens of a whole window
+of long texts would need gigabytes on the way (IMDB: 270 a review)."""
+
+
+@dataclass(frozen=True)
+class FirstPass:
+    """What one pass over every row of a stream found, before training."""
+
+    summary: StreamSummary
+    words: FrequencyCounter  # document frequencies of the words, texts and n-grams counted
+    classes: np.ndarray  # the labels, sorted
+    part: tuple[int, int]  # (rank, world) of this process
+
+
+def first_pass(
+    stream: TextStream,
+    run: RunOptions,
+    *,
+    shuffle_buffer: int,
+    features: Any = (),
+    ngrams: int = 1,
+) -> FirstPass:
+    """Count the stream's labels, its rows per process and its words (every process reads all
+    the rows, so all count the same words); refuses a ``shuffle_buffer`` under one row,
+    engineered ``features`` (not computed on streamed data) and fewer than two classes."""
+    if shuffle_buffer < 1:
+        raise ConfigError(f"shuffle_buffer must be >= 1 row, got {shuffle_buffer}")
+    if features:
+        raise ConfigError(
+            "engineered features (features=...) are not computed on streamed data; "
+            "train without them, or load the data into memory (without --stream)"
+        )
+    cluster = run.distributed
+    part = (0, 1) if cluster is None else (cluster.rank, cluster.world_size)
+    words = FrequencyCounter(ngrams=ngrams)
+    summary = stream.summarize(part[1], on_texts=words.add)
+    empty = [rank for rank, rows in enumerate(summary.part_rows) if not rows]
+    if empty:
+        blocks = "shards" if len(stream.shards) >= part[1] else "blocks of rows"
+        raise ConfigError(
+            f"process {empty[0]} of {part[1]} has no rows to read: the data's "
+            f"{len(stream.shards)} shard(s) give the processes too few {blocks}; split the "
+            f"data into at least {part[1]} shards, or use fewer processes"
+        )
+    classes = np.asarray(summary.classes)
+    if len(classes) < 2:
+        found = ", ".join(map(repr, summary.classes)) or "none"
+        raise DataError(
+            f"training needs at least 2 classes, found {len(classes)} ({found})",
+            path=stream.source,
+            column=stream.label,
+        )
+    return FirstPass(summary, words, classes, part)
+
+
+def stream_val(
+    val: tuple[list[str], Any] | None, classes: np.ndarray
+) -> tuple[list[str], np.ndarray] | None:
+    """Validation texts and labels as class indices, as ``fit`` maps them: labels training never
+    saw are left out."""
+    if val is None:
+        return None
+    labels = np.asarray(val[1]).astype(str)
+    seen = np.isin(labels, classes)
+    kept = [text for text, keep in zip(val[0], seen, strict=True) if keep]
+    return kept, np.searchsorted(classes, labels[seen])
+
+
+Encoder = Callable[[list[str], np.ndarray], TrainingData]
+"""A family's encoding of a window: its texts and their class indices into training data."""
+
+
+class WindowStream:
+    """A :class:`~modelcycle.data.TextStream` as the loop's streamed data: each shuffle window
+    of ``window`` rows (rounded up to whole batches) is encoded by ``encode`` and cut, in
+    order, into mini-batches of ``batch_size`` texts. Every process trains the same number of
+    batches an epoch, the fewest any process's part holds (the others' last rows wait for the
+    next epoch's shuffle)."""
+
+    def __init__(
+        self,
+        stream: TextStream,
+        encode: Encoder,
+        first: FirstPass,
+        *,
+        batch_size: int,
+        window: int,
+        seed: int,
+    ) -> None:
+        self.stream, self.encode, self.classes = stream, encode, first.classes
+        self.batch_size, self.seed, self.part = batch_size, seed, first.part
+        self.window = -(-window // batch_size) * batch_size
+        summary = first.summary
+        self.class_counts = np.array([summary.label_counts[c] for c in self.classes.tolist()])
+        self.batches_per_epoch = min(-(-rows // batch_size) for rows in summary.part_rows)
+        self.rows = min(summary.part_rows[self.part[0]], self.batches_per_epoch * batch_size)
+
+    def __len__(self) -> int:
+        return self.rows
+
+    def epoch_batches(self, epoch: int, skip: int, device: torch.device) -> Iterator[Batch]:
+        """The mini-batches of ``epoch`` after its first ``skip``: the windows before the one
+        that holds batch ``skip`` are read but not encoded."""
+        per_window = self.window // self.batch_size
+        number = skip // per_window * per_window  # the first batch of the first window built
+        windows = self.stream.windows(
+            self.window, seed=self.seed, epoch=epoch, part=self.part, skip=skip // per_window
+        )
+        encoded = (self._encode(texts, labels) for texts, labels in windows)
+        for data in _one_ahead(encoded):
+            targets = torch.as_tensor(data.targets, dtype=torch.long)
+            for first in range(0, len(data), self.batch_size):
+                rows = np.arange(first, min(first + self.batch_size, len(data)))
+                if number >= skip:
+                    yield data.batch(rows, device), targets[rows].to(device)
+                number += 1
+                if number == self.batches_per_epoch:
+                    return
+
+    def _encode(self, texts: list[str], labels: list[str]) -> TrainingData:
+        return self.encode(texts, np.searchsorted(self.classes, np.asarray(labels)))
+
+
+def _one_ahead(items: Iterator[TrainingData]) -> Iterator[TrainingData]:
+    """``items``, the next one read and encoded on a background thread while the loop trains
+    on this one (pyarrow, polars and PyTorch release the GIL, so the two overlap on as many
+    cores); the thread is joined before this generator ends, however it ends."""
+    with ThreadPoolExecutor(1, thread_name_prefix="modelcycle-stream") as pool:
+        ahead = pool.submit(next, items, None)
+        while (item := ahead.result()) is not None:
+            ahead = pool.submit(next, items, None)
+            yield item
+
+
+def chunks(texts: list[str]) -> Iterator[list[str]]:
+    """``texts`` in runs of :data:`ENCODE_CHUNK`."""
+    for first in range(0, len(texts), ENCODE_CHUNK):
+        yield texts[first : first + ENCODE_CHUNK]
+
+
+@dataclass(frozen=True)
+class NgramStream:
+    """A stream's n-gram features (vocabulary and document frequencies counted in two passes)
+    and the loop's data of it: each window's TF-IDF rows."""
+
+    first: FirstPass
+    featurizer: NgramFeaturizer
+    data: WindowStream
+
+    def fingerprint(self, stream: TextStream) -> dict[str, Any]:
+        """What identifies the run's data, for its checkpoints."""
+        rows, columns = self.first.summary.rows, self.featurizer.n_features
+        return {"rows": rows, "features": columns, "shards": [str(p) for p in stream.shards]}
+
+
+def ngram_stream(
+    stream: TextStream,
+    featurizer: NgramFeaturizer,
+    run: RunOptions,
+    *,
+    shuffle_buffer: int,
+    batch_size: int,
+    seed: int,
+    features: Any = (),
+) -> NgramStream:
+    """Fit ``featurizer`` on ``stream`` (:func:`first_pass`, then a pass over the n-grams) and
+    make the loop's data: windows of TF-IDF rows, batches of ``batch_size`` rows shared among
+    the job's processes."""
+    first = first_pass(stream, run, shuffle_buffer=shuffle_buffer, features=features)
+    fitted = featurizer.fit_counted(first.words, (block.texts for block in stream.blocks()))
+
+    def encode(texts: list[str], targets: np.ndarray) -> MatrixData:
+        rows = sp.vstack([fitted.transform(chunk) for chunk in chunks(texts)], format="csr")
+        return MatrixData(rows, targets)
+
+    share = max(1, batch_size // first.part[1])  # each process's share of a batch
+    data = WindowStream(stream, encode, first, batch_size=share, window=shuffle_buffer, seed=seed)
+    return NgramStream(first, fitted, data)
