@@ -19,6 +19,7 @@ from modelcycle.data import StreamSummary, TextStream
 from modelcycle.engine.loop import Batch, RunOptions, TrainingData
 from modelcycle.exceptions import ConfigError, DataError
 from modelcycle.features import FrequencyCounter, NgramFeaturizer
+from modelcycle.models._base import ExtraInputs
 from modelcycle.models._torch import MatrixData
 
 ENCODE_CHUNK = 8192
@@ -200,3 +201,25 @@ def ngram_stream(
     share = max(1, batch_size // first.part[1])  # each process's share of a batch
     data = WindowStream(stream, encode, first, batch_size=share, window=shuffle_buffer, seed=seed)
     return NgramStream(first, fitted, data)
+
+
+def fit_ngram_stream(
+    estimator: Any, stream: TextStream, run: RunOptions, *, shuffle_buffer: int
+) -> NgramStream:
+    """:func:`ngram_stream` for an n-gram family's ``estimator`` (its featurizer, batch size,
+    seed and engineered features), setting on it what the first pass fixes: ``classes_``,
+    ``featurizer_``, ``extra_`` (none), ``stream_rows_``, and no post-processing."""
+    seed = estimator.random_state if isinstance(estimator.random_state, int) else 0
+    streamed = ngram_stream(
+        stream,
+        estimator._featurizer(),
+        run,
+        shuffle_buffer=shuffle_buffer,
+        batch_size=estimator.batch_size,
+        seed=seed,
+        features=estimator.features,
+    )
+    estimator.classes_, estimator.postprocess_ = streamed.first.classes, None
+    estimator.featurizer_, estimator.extra_ = streamed.featurizer, ExtraInputs(None)
+    estimator.stream_rows_ = streamed.first.summary.rows
+    return streamed

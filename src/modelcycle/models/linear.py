@@ -165,23 +165,12 @@ class LinearTextClassifier(TextClassifier):
                 "or use logreg or svm, which do"
             )
         # deferred for start-up time: these import PyTorch, which the closed-form path never needs
-        from modelcycle.models._stream import ngram_stream, stream_val
+        from modelcycle.models._stream import fit_ngram_stream, stream_val
         from modelcycle.models._torch import run_options
 
         run = run_options(run)
-        seed = self.random_state if isinstance(self.random_state, int) else 0
-        streamed = ngram_stream(
-            stream,
-            self._featurizer(),
-            run,
-            shuffle_buffer=shuffle_buffer,
-            batch_size=self.batch_size,
-            seed=seed,
-            features=self.features,
-        )
-        self.classes_, self.postprocess_ = streamed.first.classes, None
-        self.featurizer_, self.extra_, self.nb_scale_ = streamed.featurizer, ExtraInputs(None), None
-        self.stream_rows_ = streamed.first.summary.rows
+        streamed = fit_ngram_stream(self, stream, run, shuffle_buffer=shuffle_buffer)
+        self.nb_scale_ = None
         name = self.optimizer or STREAM_OPTIMIZER
         self.training_path_ = f"gradient steps ({name})"
         params = {**self.get_params(), "optimizer": name}

@@ -32,7 +32,7 @@ from modelcycle.models._base import (
     require_tensors,
     tuple_params,
 )
-from modelcycle.models._stream import ngram_stream, stream_val
+from modelcycle.models._stream import fit_ngram_stream, stream_val
 from modelcycle.models._torch import (
     FeedForward,
     FeedForwardShape,
@@ -298,19 +298,7 @@ class MLPTextClassifier(TextClassifier):
         ``val``: texts and labels in memory."""
         self._check_constraints()
         run = run_options(run)
-        seed = self.random_state if isinstance(self.random_state, int) else 0
-        streamed = ngram_stream(
-            stream,
-            self._featurizer(),
-            run,
-            shuffle_buffer=shuffle_buffer,
-            batch_size=self.batch_size,
-            seed=seed,
-            features=self.features,
-        )
-        self.classes_, self.postprocess_ = streamed.first.classes, None
-        self.featurizer_, self.extra_ = streamed.featurizer, ExtraInputs(None)
-        self.stream_rows_ = streamed.first.summary.rows
+        streamed = fit_ngram_stream(self, stream, run, shuffle_buffer=shuffle_buffer)
         val_data = stream_val(val, self.classes_)
         self.head_ = self._head(self._target_class_weight()).fit_data(
             streamed.data,
