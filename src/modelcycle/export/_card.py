@@ -17,6 +17,7 @@ import numpy as np
 from modelcycle._version import __version__
 from modelcycle.exceptions import ExportError
 from modelcycle.postprocess import Postprocess
+from modelcycle.runtime import onnx_session
 
 __all__ = [
     "CARD_SUFFIX",
@@ -41,22 +42,9 @@ def run_text_graph(
     graph: bytes, texts: Sequence[str], *, threads: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(labels, probabilities)`` of a text-input graph on plain ONNX Runtime."""
-    session = _session(graph, threads=threads)
+    session = onnx_session(graph, threads=threads)
     labels, proba = session.run(None, {"text": np.asarray(list(texts), dtype=object)})
     return labels, proba
-
-
-def _session(graph: bytes, *, threads: int | None = None) -> Any:
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    if b"ai.onnx.contrib" in graph:  # the transformer's tokenizer: onnxruntime-extensions
-        from onnxruntime_extensions import get_library_path
-
-        options.register_custom_ops_library(get_library_path())
-    if threads is not None:
-        options.intra_op_num_threads = threads
-    return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
 
 
 Expected = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -99,7 +87,7 @@ def check_text_parity(
     labels, proba, margins = expected
     got_labels = np.empty(len(texts), dtype=object)
     got = np.empty_like(proba)
-    session = _session(graph)
+    session = onnx_session(graph)
     for block in [np.arange(len(texts))] if blocks is None else blocks:
         feed = np.asarray([texts[int(i)] for i in block], dtype=np.object_)
         got_labels[block], got[block] = session.run(None, {"text": feed})
