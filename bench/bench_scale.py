@@ -20,6 +20,7 @@ TARGET_ACCURACY_POINTS = 0.5
 SHARD_MB = 256
 
 IN_MEMORY = """
+import resource
 import numpy as np
 from modelcycle.data import load_dataset
 from modelcycle.engine.loop import RunOptions
@@ -29,11 +30,13 @@ tick()
 model = make_model("fasttext", {{}}, seed=0)
 model.fit(train.texts, train.labels, run=RunOptions(progress=False, device="cpu"))
 tock()
+result["training_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 result["examples"] = sum(h["examples_per_s"] * h["seconds"] for h in model.history_)
 result["accuracy"] = float((model.predict(test.texts) == np.asarray(test.labels)).mean())
 """
 
 STREAMED = """
+import resource
 import numpy as np
 from modelcycle.data import TextStream, load_dataset
 from modelcycle.engine.loop import RunOptions
@@ -44,6 +47,7 @@ model = make_model("fasttext", {{"epochs": {epochs}}}, seed=0)
 stream = TextStream.open({data!r})
 model.fit_stream(stream, run=RunOptions(progress=False, device="cpu"))
 tock()
+result["training_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 result["examples"] = model.stream_rows_ * {epochs}
 result["accuracy"] = float((model.predict(test.texts) == np.asarray(test.labels)).mean())
 """
@@ -106,6 +110,7 @@ def run(ctx: Context) -> dict[str, Any]:
         runs[name] = {
             "examples_per_s": round(m["examples"] / m["seconds"]),
             "seconds": round(m["seconds"], 1),
+            "training_peak_rss_mb": round(m["training_peak_rss_mb"]),
             "peak_rss_mb": round(m["peak_rss_mb"]),
             "accuracy": round(m["accuracy"], 4),
         }
@@ -114,8 +119,8 @@ def run(ctx: Context) -> dict[str, Any]:
     targets = {}
     for name in ("streamed Parquet shards", "streamed one CSV"):
         r = runs[name]
-        targets[f"{name}: peak memory under {TARGET_MEMORY_MB} MB"] = (
-            r["peak_rss_mb"] < TARGET_MEMORY_MB
+        targets[f"{name}: training's peak memory under {TARGET_MEMORY_MB} MB"] = (
+            r["training_peak_rss_mb"] < TARGET_MEMORY_MB
         )
         targets[f"{name}: >= {TARGET_SPEED_RATIO}x the in-memory examples/s"] = (
             r["examples_per_s"] >= TARGET_SPEED_RATIO * memory["examples_per_s"]
@@ -125,8 +130,9 @@ def run(ctx: Context) -> dict[str, Any]:
         )
     return {
         "what": "examples/s = training rows x epochs / the fit call's seconds (first pass, "
-        "featurisation and loop included); peak_rss_mb = the process's peak resident memory; "
-        "accuracy on IMDB test; one fresh process each",
+        "featurisation and loop included); training_peak_rss_mb = the process's peak resident "
+        "memory when the fit returns (the target), peak_rss_mb = at its end, after predicting "
+        "IMDB test's 25,000 reviews in memory; accuracy on IMDB test; one fresh process each",
         "data": on_disk,
         "epochs_streamed": epochs,
         "runs": runs,
