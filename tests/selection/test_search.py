@@ -17,7 +17,13 @@ from modelcycle.exceptions import ConfigError
 from modelcycle.models import load_model
 from modelcycle.selection import STUDY_FILE, select
 from modelcycle.selection._measure import scheme_for
-from modelcycle.selection._search import STUDY_NAME, FamilyMedianPruner, Search, pack
+from modelcycle.selection._search import (
+    STUDY_NAME,
+    FamilyMedianPruner,
+    Search,
+    classes_in_turn,
+    pack,
+)
 
 FAST = {"fasttext": {"buckets": 1000, "epochs": 3, "dim": 8}}
 
@@ -162,6 +168,16 @@ def test_the_time_kept_back_is_the_refit_of_the_pick_not_of_the_slowest_trial(
     search._check_time("mlp", {}, left=100.0 + refit)
     with pytest.raises(Exception, match=r"an estimated 100 s run and its refit do not fit"):
         search._check_time("mlp", {}, left=100.0 + refit - 1.0)
+
+
+def test_a_probe_sample_takes_the_classes_in_turn() -> None:
+    labels = ["pos"] * 90 + ["neg"] * 10
+    order = classes_in_turn(labels, seed=0)
+    assert sorted(order.tolist()) == list(range(100))  # a permutation
+    first = [labels[i] for i in order[:8]]
+    assert first.count("neg") == 4  # both classes from the first rows, as long as each lasts
+    assert [labels[i] for i in order[20:]] == ["pos"] * 80
+    assert classes_in_turn(labels, seed=0).tolist() == order.tolist()  # seeded
 
 
 def test_quantized_variants_are_candidates(tmp_path: Path, corpus: Dataset) -> None:
