@@ -170,6 +170,28 @@ def test_the_time_kept_back_is_the_refit_of_the_pick_not_of_the_slowest_trial(
         search._check_time("mlp", {}, left=100.0 + refit - 1.0)
 
 
+def test_a_gradient_trial_is_estimated_by_the_epochs_it_asks_for(corpus: Dataset) -> None:
+    """fastText's 5-epoch start took 50 s: 15 epochs are estimated at 150 s, not 50."""
+    config = SelectConfig(models=("fasttext",))
+    study = optuna.create_study(direction="maximize")
+    families = optuna.distributions.CategoricalDistribution(["fasttext"])
+    study.add_trial(
+        create_trial(
+            params={"family": "fasttext"},
+            distributions={"family": families},
+            value=0.8,
+            intermediate_values=dict.fromkeys(range(1, 6), 0.8),
+            user_attrs={"seconds": 50.0},
+        )
+    )
+    search = Search(study, scheme_for(corpus, config, None), config, 0.0, kept=0.0, say=print)
+    refit = search.refit_seconds(150.0)
+    search._check_time("fasttext", {"epochs": 15}, left=150.0 + refit)
+    with pytest.raises(Exception, match=r"an estimated 150 s run and its refit do not fit"):
+        search._check_time("fasttext", {"epochs": 15}, left=150.0 + refit - 1.0)
+    search._check_time("fasttext", {}, left=50.0 + search.refit_seconds(50.0))
+
+
 def test_a_probe_sample_takes_the_classes_in_turn() -> None:
     labels = ["pos"] * 90 + ["neg"] * 10
     order = classes_in_turn(labels, seed=0)

@@ -260,15 +260,21 @@ class Search:
             )
 
     def _estimate(self, family: str, params: dict[str, Any], left: float) -> float | None:
-        """Seconds a trial of ``family`` should take: the median of its family's trials; for the
-        transformer, from a probe. None when unknown (it is tried)."""
+        """Seconds a trial of ``family`` should take: the median of its family's trials (for a
+        gradient family, their median seconds per epoch run times the epochs ``params`` asks
+        for); for the transformer, from a probe. None when unknown (it is tried)."""
         done = [
-            t.user_attrs["seconds"]
+            t
             for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
             if t.params.get("family") == family and "seconds" in t.user_attrs
         ]
+        if family != "transformer" and not done:
+            return None
+        if family != "transformer" and "epochs" in params:
+            per_epoch = [t.user_attrs["seconds"] / max(1, len(t.intermediate_values)) for t in done]
+            return float(np.median(per_epoch)) * int(params["epochs"])
         if family != "transformer":
-            return float(np.median(done)) if done else None
+            return float(np.median([t.user_attrs["seconds"] for t in done]))
         if self._probe_failed is not None:
             raise _Unaffordable(self._probe_failed)
         if self._probe is None:
