@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
@@ -38,6 +40,18 @@ NEGATIVE = [
     "Hated the characters, a tedious ride",
     "Terrible direction and awful dialogue",
 ]
+
+
+@pytest.fixture(autouse=True)
+def mlflow_environment_left_as_found() -> Iterator[None]:
+    """MLflow exports MLFLOW_TRACKING_URI and MLFLOW_EXPERIMENT_ID when a run is logged, and
+    ``--track`` reads the first: a test that tracks must not leave its (stopped) server as
+    every later CLI test's tracking store."""
+    before = {k: v for k, v in os.environ.items() if k.startswith("MLFLOW_")}
+    yield
+    for key in [k for k in os.environ if k.startswith("MLFLOW_")]:
+        del os.environ[key]
+    os.environ.update(before)
 
 
 @pytest.fixture
