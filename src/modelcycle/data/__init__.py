@@ -9,6 +9,7 @@ from modelcycle.data._dataset import (
     load_dataset,
     resolve_columns,
 )
+from modelcycle.data._memory import release_freed_memory, use_system_allocator
 from modelcycle.data._read import file_format, iter_batches, read_columns
 from modelcycle.data._stream import (
     DEFAULT_SHUFFLE_BUFFER,
@@ -36,7 +37,9 @@ __all__ = [
     "iter_batches",
     "load_dataset",
     "read_columns",
+    "release_freed_memory",
     "resolve_columns",
     "resolve_shards",
+    "use_system_allocator",
     "write_table",
 ]

@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 
 from modelcycle.data._dataset import resolve_columns
+from modelcycle.data._memory import release_freed_memory
 from modelcycle.data._read import file_format, iter_batches, read_columns
 from modelcycle.exceptions import DataError, ModelcycleError, SchemaError
 
@@ -177,6 +178,7 @@ class TextStream:
         for number, table in enumerate(batches):
             if part is None or number % part[1] == part[0]:
                 yield self._block(table, index, number, first_row)
+                release_freed_memory()  # the block's Arrow buffers and strings
             first_row += table.num_rows
 
     def _block(self, table: pa.Table, shard: int, number: int, first_row: int) -> TextBlock:
