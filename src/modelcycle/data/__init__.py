@@ -17,6 +17,7 @@ from modelcycle.data._stream import (
     StreamSummary,
     TextBlock,
     TextStream,
+    read_ahead,
     resolve_shards,
 )
 from modelcycle.data._write import TableWriter, write_table
@@ -36,6 +37,7 @@ __all__ = [
     "file_format",
     "iter_batches",
     "load_dataset",
+    "read_ahead",
     "read_columns",
     "release_freed_memory",
     "resolve_columns",

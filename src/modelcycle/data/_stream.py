@@ -15,9 +15,12 @@ file.
 from __future__ import annotations
 
 import glob
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -130,17 +133,15 @@ class TextStream:
     ) -> StreamSummary:
         """One pass over every row, a block at a time: rows per label and per process of a job of
         ``world`` processes; ``on_texts`` is given each block's texts (e.g. to count words)."""
-        counts: dict[str, int] = {}
+        counts: Counter[str] = Counter()
         part_rows = [0] * world
         by_shard = len(self.shards) >= world
-        for block in self.blocks():
-            values, found = np.unique(np.asarray(block.labels, dtype=object), return_counts=True)
-            for value, count in zip(values.tolist(), found.tolist(), strict=True):
-                counts[value] = counts.get(value, 0) + count
+        for block in read_ahead(self.blocks()):
+            counts.update(block.labels)
             part_rows[(block.shard if by_shard else block.block) % world] += len(block.texts)
             if on_texts is not None:
                 on_texts(block.texts)
-        return StreamSummary(sum(part_rows), counts, tuple(part_rows))
+        return StreamSummary(sum(part_rows), dict(counts), tuple(part_rows))
 
     def windows(
         self, size: int, *, seed: int, epoch: int, part: tuple[int, int] = (0, 1), skip: int = 0
@@ -194,6 +195,20 @@ class TextStream:
                 column=self.label,
             )
         return TextBlock(["" if t is None else t for t in texts], labels, shard, number)
+
+
+T = TypeVar("T")
+
+
+def read_ahead(items: Iterator[T]) -> Iterator[T]:
+    """``items``, the next one made on a background thread while the caller works on this one
+    (pyarrow, polars and PyTorch release the GIL, so the two overlap on as many cores); the
+    thread is joined before this generator ends, however it ends."""
+    with ThreadPoolExecutor(1, thread_name_prefix="modelcycle-stream") as pool:
+        ahead = pool.submit(next, items, None)
+        while (item := ahead.result()) is not None:
+            ahead = pool.submit(next, items, None)
+            yield item
 
 
 def _shuffled(

@@ -3,7 +3,9 @@ serving and of the EDA report, and the vocabulary that maps tokens to ids."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,32 +61,41 @@ class FrequencyCounter:
     """Document frequencies counted block by block, for texts read as a stream: memory holds
     one count per distinct word (merged whenever the blocks' counts outgrow ``merge_rows``),
     never the texts. Also counts texts and, per n-gram order, the n-grams of a hashed bag
-    (with an end token, every word known) for sizing batches."""
+    (with an end token, every word known) for sizing batches. A block's chunks are counted
+    on ``workers`` threads (default: the cores; polars releases the GIL, and on one text
+    column it tokenises on one core)."""
 
     CHUNK = 2048  # texts tokenised at a time (IMDB reviews: about 100 MB on the way)
 
-    def __init__(self, *, ngrams: int = 1, merge_rows: int = 1 << 21) -> None:
+    def __init__(
+        self, *, ngrams: int = 1, merge_rows: int = 1 << 21, workers: int | None = None
+    ) -> None:
         self.texts = 0
         self.ngram_count = 0
         self._ngrams = ngrams
         self._merge_rows = merge_rows
+        self._workers = workers or len(os.sched_getaffinity(0))
         self._parts: list[pl.DataFrame] = []
 
     def add(self, texts: Sequence[str]) -> None:
         """Count the words of one block of texts (tokenised ``CHUNK`` texts at a time)."""
-        for first in range(0, len(texts), self.CHUNK):
-            self._add(texts[first : first + self.CHUNK])
-
-    def _add(self, texts: Sequence[str]) -> None:
-        tokens = tokenize(texts)
-        lengths = np.bincount(tokens.get_column("doc").to_numpy(), minlength=len(texts)) + 1
-        self.ngram_count += int(
-            sum(np.maximum(lengths + 1 - n, 0).sum() for n in range(1, self._ngrams + 1))
-        )
+        chunks = [texts[first : first + self.CHUNK] for first in range(0, len(texts), self.CHUNK)]
+        with ThreadPoolExecutor(self._workers, thread_name_prefix="modelcycle-count") as pool:
+            for frequencies, ngram_count in pool.map(self._count, chunks):
+                self.ngram_count += ngram_count
+                self._parts.append(frequencies)
         self.texts += len(texts)
-        self._parts.append(document_frequencies(tokens))
         if sum(part.height for part in self._parts) > self._merge_rows:
             self._parts = [self.frequencies()]
+
+    def _count(self, texts: Sequence[str]) -> tuple[pl.DataFrame, int]:
+        """One chunk's ``(tok, df)`` and its number of n-grams."""
+        tokens = tokenize(texts)
+        lengths = np.bincount(tokens.get_column("doc").to_numpy(), minlength=len(texts)) + 1
+        ngram_count = sum(
+            int(np.maximum(lengths + 1 - n, 0).sum()) for n in range(1, self._ngrams + 1)
+        )
+        return document_frequencies(tokens), ngram_count
 
     def frequencies(self) -> pl.DataFrame:
         """``(tok, df)`` over every block so far."""
