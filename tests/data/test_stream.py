@@ -98,3 +98,13 @@ def test_each_process_reads_its_own_part(tmp_path: Path, layout: str) -> None:
     summary = stream.summarize(2)
     assert summary.part_rows == (len(parts[0]), len(parts[1]))
     assert summary.label_counts == {"a": rows // 2, "b": rows // 2}
+
+
+def test_the_first_pass_counts_labels_and_names_a_row_without_one(tmp_path: Path) -> None:
+    path = tmp_path / "data.csv"
+    path.write_text("text,label\ngood,pos\nbad,neg\nfine,pos\n")
+    summary = TextStream.open(path, block_size=16).summarize()
+    assert (summary.rows, summary.label_counts) == (3, {"pos": 2, "neg": 1})
+    path.write_text("text,label\ngood,pos\nbad, \n")
+    with pytest.raises(DataError, match=r"data.csv, row 2, column 'label': missing label"):
+        TextStream.open(path).summarize()

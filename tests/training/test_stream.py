@@ -16,6 +16,7 @@ from modelcycle.engine.distributed import DistributedContext
 from modelcycle.engine.loop import RunOptions
 from modelcycle.exceptions import ConfigError
 from modelcycle.models import make_model
+from modelcycle.models._stream import _one_core_for_reading
 from modelcycle.training import open_training_data, train
 from tests.conftest import NEGATIVE, POSITIVE
 
@@ -259,3 +260,14 @@ def test_a_process_without_rows_is_refused_before_training(data_csv: Path) -> No
         model.fit_stream(  # type: ignore[attr-defined]
             TextStream.open(data_csv), run=RunOptions(device="cpu", distributed=second)
         )
+
+
+def test_cpu_training_leaves_a_core_to_the_reader_and_gives_it_back() -> None:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with _one_core_for_reading(torch.device("cpu")):
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
