@@ -44,16 +44,11 @@ def _throughput(predict: Callable[[Sequence[str]], Any], texts: Sequence[str]) -
 
 
 def _session(path: Any, threads: int) -> Any:
-    import onnxruntime as ort
+    """The graph's session as modelcycle and the model card open it (one thread for a graph
+    that sums bags with ScatterND, whose threads race in ONNX Runtime)."""
+    from modelcycle.runtime import onnx_session
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    if b"ai.onnx.contrib" in path.read_bytes():  # the transformer's WordPiece tokenizer
-        from onnxruntime_extensions import get_library_path
-
-        options.register_custom_ops_library(get_library_path())
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return onnx_session(path.read_bytes(), threads=threads)
 
 
 def _sample(data: Any, rows: int) -> Any:
