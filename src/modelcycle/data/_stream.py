@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 
 from modelcycle.data._dataset import resolve_columns
-from modelcycle.data._memory import release_freed_memory
+from modelcycle.data._memory import release_freed_memory, use_system_allocator
 from modelcycle.data._read import file_format, iter_batches, read_columns
 from modelcycle.exceptions import DataError, ModelcycleError, SchemaError
 
@@ -119,7 +119,9 @@ class TextStream:
         self, part: tuple[int, int] = (0, 1), shard_order: Sequence[int] | None = None
     ) -> Iterator[TextBlock]:
         """The blocks of rows of process ``part = (rank, world)``, shards in ``shard_order``
-        (default: as listed). Rows without a label are an error naming the file and row."""
+        (default: as listed). Rows without a label are an error naming the file and row. Reading
+        switches Arrow to the system allocator, whose freed memory each block hands back."""
+        use_system_allocator()
         rank, world = part
         by_shard = len(self.shards) >= world
         order = list(shard_order) if shard_order is not None else list(range(len(self.shards)))

@@ -74,7 +74,7 @@ class FrequencyCounter:
         self.ngram_count = 0
         self._ngrams = ngrams
         self._merge_rows = merge_rows
-        self._workers = workers or _cores()
+        self._workers = workers or os.cpu_count() or 1
         self._parts: list[pl.DataFrame] = []
 
     def add(self, texts: Sequence[str]) -> None:
@@ -102,13 +102,6 @@ class FrequencyCounter:
         if not self._parts:
             return pl.DataFrame(schema={"tok": pl.String, "df": pl.Int64})
         return pl.concat(self._parts).group_by("tok").agg(pl.col("df").sum())
-
-
-def _cores() -> int:
-    """The cores this process may run on."""
-    if hasattr(os, "sched_getaffinity"):  # Linux
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def tokens_of(text: str) -> list[str]:

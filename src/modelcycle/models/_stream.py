@@ -20,7 +20,6 @@ from modelcycle.data import (
     TextStream,
     read_ahead,
     release_freed_memory,
-    use_system_allocator,
 )
 from modelcycle.engine.loop import Batch, RunOptions, TrainingData
 from modelcycle.exceptions import ConfigError, DataError
@@ -62,7 +61,6 @@ def first_pass(
             "engineered features (features=...) are not computed on streamed data; "
             "train without them, or load the data into memory (without --stream)"
         )
-    use_system_allocator()  # whose freed memory the stream hands back as it reads
     cluster = run.distributed
     part = (0, 1) if cluster is None else (cluster.rank, cluster.world_size)
     words = FrequencyCounter(ngrams=ngrams)

@@ -268,12 +268,14 @@ class Search:
             for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
             if t.params.get("family") == family and "seconds" in t.user_attrs
         ]
-        if family != "transformer" and not done:
-            return None
-        if family != "transformer" and "epochs" in params:
-            per_epoch = [t.user_attrs["seconds"] / max(1, len(t.intermediate_values)) for t in done]
-            return float(np.median(per_epoch)) * int(params["epochs"])
         if family != "transformer":
+            if not done:
+                return None
+            if "epochs" in params:
+                per_epoch = [
+                    t.user_attrs["seconds"] / max(1, len(t.intermediate_values)) for t in done
+                ]
+                return float(np.median(per_epoch)) * int(params["epochs"])
             return float(np.median([t.user_attrs["seconds"] for t in done]))
         if self._probe_failed is not None:
             raise _Unaffordable(self._probe_failed)
