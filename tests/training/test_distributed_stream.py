@@ -17,7 +17,8 @@ from tests.conftest import NEGATIVE, POSITIVE
 pytest.importorskip("torch.distributed", reason="PyTorch without distributed support")
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
-# Each process trains fasttext on the stream, writing the ids of the rows it read.
+# Each process trains fasttext on the stream, writing the ids of the rows it read (from the
+# words its first pass cached).
 RANK_SCRIPT = """
 import json, os, sys
 from modelcycle.data import TextStream
@@ -25,17 +26,22 @@ from modelcycle.engine.distributed import from_environment
 from modelcycle.engine.loop import RunOptions
 from modelcycle.models import make_model
 
+from modelcycle.models._token_cache import TokenCache
+import numpy as np
+
 context = from_environment(os.environ)
 stream = TextStream.open(sys.argv[1])
 read = []
-windows = TextStream.windows
+windows = TokenCache.windows
 
 def recorded(self, *args, **kwargs):
-    for texts, labels in windows(self, *args, **kwargs):
-        read.append([int(t.rsplit(" ", 1)[1]) for t in texts])
-        yield texts, labels
+    words = self.frequencies().get_column("tok").to_list()  # by cached id
+    for rows in windows(self, *args, **kwargs):
+        last = np.cumsum(rows.lengths) - 1  # each text's last word: its row number
+        read.append([int(words[i]) for i in rows.ids[last]])
+        yield rows
 
-TextStream.windows = recorded
+TokenCache.windows = recorded
 model = make_model("fasttext", {"buckets": 100, "epochs": 1, "batch_size": 4}, seed=0)
 model.fit_stream(stream, shuffle_buffer=6, run=RunOptions(device="cpu", distributed=context))
 with open(f"{sys.argv[2]}/rank-{context.rank}.json", "w") as out:

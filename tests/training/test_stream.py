@@ -262,12 +262,14 @@ def test_a_process_without_rows_is_refused_before_training(data_csv: Path) -> No
         )
 
 
-def test_cpu_training_leaves_a_core_to_the_reader_and_gives_it_back() -> None:
+def test_cpu_training_leaves_a_core_to_a_heavy_reader_and_gives_it_back() -> None:
     threads = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        with _one_core_for_reading(torch.device("cpu")):
+        with _one_core_for_reading(torch.device("cpu"), spare=True):
             assert torch.get_num_threads() == 1
         assert torch.get_num_threads() == 2
+        with _one_core_for_reading(torch.device("cpu"), spare=False):
+            assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(threads)

@@ -16,9 +16,11 @@ from modelcycle.data._stream import (
     STREAM_THRESHOLD,
     StreamSummary,
     TextBlock,
+    TextRows,
     TextStream,
     read_ahead,
     resolve_shards,
+    shuffled_windows,
 )
 from modelcycle.data._write import TableWriter, write_table
 
@@ -33,6 +35,7 @@ __all__ = [
     "StreamSummary",
     "TableWriter",
     "TextBlock",
+    "TextRows",
     "TextStream",
     "file_format",
     "iter_batches",
@@ -42,6 +45,7 @@ __all__ = [
     "release_freed_memory",
     "resolve_columns",
     "resolve_shards",
+    "shuffled_windows",
     "use_system_allocator",
     "write_table",
 ]

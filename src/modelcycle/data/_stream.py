@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import glob
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, Self, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -44,6 +44,27 @@ class TextBlock:
     labels: list[str]
     shard: int  # index into the stream's shards
     block: int  # index of the block within its shard
+
+
+@dataclass(frozen=True)
+class TextRows:
+    """Texts and their labels, as :func:`shuffled_windows` cuts and permutes them."""
+
+    texts: list[str]
+    labels: list[str]
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def take(self, index: slice | np.ndarray) -> TextRows:
+        """The rows at ``index`` (a slice, or positions in the order wanted)."""
+        if isinstance(index, slice):
+            return TextRows(self.texts[index], self.labels[index])
+        return TextRows([self.texts[i] for i in index], [self.labels[i] for i in index])
+
+    def then(self, other: TextRows) -> TextRows:
+        """These rows followed by ``other``'s."""
+        return TextRows(self.texts + other.texts, self.labels + other.labels)
 
 
 @dataclass(frozen=True)
@@ -122,27 +143,37 @@ class TextStream:
         (default: as listed). Rows without a label are an error naming the file and row. Reading
         switches Arrow to the system allocator, whose freed memory each block hands back."""
         use_system_allocator()
-        rank, world = part
-        by_shard = len(self.shards) >= world
         order = list(shard_order) if shard_order is not None else list(range(len(self.shards)))
         for index in order:
-            if by_shard and index % world != rank:
-                continue
-            yield from self._shard_blocks(index, None if by_shard else part)
+            if self.owns(part, index, None):
+                yield from self._shard_blocks(index, part)
+
+    def owns(self, part: tuple[int, int], shard: int, block: int | None) -> bool:
+        """Whether process ``part = (rank, world)`` reads block ``block`` of shard ``shard``
+        (``None``: any of its blocks): whole shards when there are at least as many as
+        processes, else every ``world``-th block of each."""
+        rank, world = part
+        if len(self.shards) >= world:
+            return shard % world == rank
+        return block is None or block % world == rank
+
+    def shard_order(self, seed: int, epoch: int) -> list[int]:
+        """The order in which epoch ``epoch`` reads the shards."""
+        return np.random.default_rng([seed, epoch, 1]).permutation(len(self.shards)).tolist()
 
     def summarize(
-        self, world: int = 1, on_texts: Callable[[list[str]], None] | None = None
+        self, world: int = 1, on_block: Callable[[TextBlock], None] | None = None
     ) -> StreamSummary:
         """One pass over every row, a block at a time: rows per label and per process of a job of
-        ``world`` processes; ``on_texts`` is given each block's texts (e.g. to count words)."""
+        ``world`` processes; ``on_block`` is given each block (e.g. to count its words)."""
         counts: Counter[str] = Counter()
         part_rows = [0] * world
         by_shard = len(self.shards) >= world
         for block in read_ahead(self.blocks()):
             counts.update(block.labels)
             part_rows[(block.shard if by_shard else block.block) % world] += len(block.texts)
-            if on_texts is not None:
-                on_texts(block.texts)
+            if on_block is not None:
+                on_block(block)
         return StreamSummary(sum(part_rows), dict(counts), tuple(part_rows))
 
     def windows(
@@ -150,24 +181,13 @@ class TextStream:
     ) -> Iterator[tuple[list[str], list[str]]]:
         """``(texts, labels)`` of the part's rows in shuffled windows of ``size`` rows (the last
         may be shorter); the first ``skip`` windows are read but not built (a resumed epoch)."""
-        rng = np.random.default_rng([seed, epoch])  # the in-memory shuffle's generator
-        shard_order = np.random.default_rng([seed, epoch, 1]).permutation(len(self.shards))
-        texts: list[str] = []
-        labels: list[str] = []
-        number = 0
-        for block in self.blocks(part, shard_order.tolist()):
-            texts += block.texts
-            labels += block.labels
-            while len(texts) >= size:
-                window = (texts[:size], labels[:size])
-                del texts[:size], labels[:size]
-                yield from _shuffled(window, rng, number >= skip)
-                number += 1
-        if texts:
-            yield from _shuffled((texts, labels), rng, number >= skip)
+        blocks = self.blocks(part, self.shard_order(seed, epoch))
+        rows = (TextRows(block.texts, block.labels) for block in blocks)
+        for window in shuffled_windows(rows, size, seed=seed, epoch=epoch, skip=skip):
+            yield window.texts, window.labels
 
-    def _shard_blocks(self, index: int, part: tuple[int, int] | None) -> Iterator[TextBlock]:
-        """The blocks of shard ``index``; with ``part = (rank, world)``, only every world-th."""
+    def _shard_blocks(self, index: int, part: tuple[int, int]) -> Iterator[TextBlock]:
+        """The blocks of shard ``index`` that process ``part`` reads."""
         shard = self.shards[index]
         names = self._columns[index] if self._columns else None
         first_row = 0
@@ -179,7 +199,7 @@ class TextStream:
             columns=names,
         )
         for number, table in enumerate(batches):
-            if part is None or number % part[1] == part[0]:
+            if self.owns(part, index, number):
                 yield self._block(table, index, number, first_row)
                 release_freed_memory()  # the block's Arrow buffers and strings
             first_row += table.num_rows
@@ -213,14 +233,40 @@ def read_ahead(items: Iterator[T]) -> Iterator[T]:
             yield item
 
 
-def _shuffled(
-    window: tuple[list[str], list[str]], rng: np.random.Generator, build: bool
-) -> Iterator[tuple[list[str], list[str]]]:
-    """The window permuted by ``rng`` (drawn even when not built, so later windows stay put)."""
-    order = rng.permutation(len(window[0]))
-    if build:
-        texts, labels = window
-        yield [texts[i] for i in order], [labels[i] for i in order]
+class Rows(Protocol):
+    """Rows that :func:`shuffled_windows` can cut, join and permute."""
+
+    def __len__(self) -> int: ...
+
+    def take(self, index: slice | np.ndarray) -> Self: ...
+
+    def then(self, other: Self) -> Self: ...
+
+
+R = TypeVar("R", bound=Rows)
+
+
+def shuffled_windows(
+    blocks: Iterable[R], size: int, *, seed: int, epoch: int, skip: int = 0
+) -> Iterator[R]:
+    """The rows of ``blocks`` in windows of ``size`` rows (the last may be shorter), each
+    permuted by one generator seeded with ``(seed, epoch)``; the first ``skip`` windows are
+    drawn but not built, so later windows stay put."""
+    rng = np.random.default_rng([seed, epoch])  # the in-memory shuffle's generator
+    pending: R | None = None
+    number = 0
+    for block in blocks:
+        pending = block if pending is None else pending.then(block)
+        while len(pending) >= size:
+            window, pending = pending.take(slice(0, size)), pending.take(slice(size, None))
+            order = rng.permutation(size)
+            if number >= skip:
+                yield window.take(order)
+            number += 1
+    if pending is not None and len(pending):
+        order = rng.permutation(len(pending))
+        if number >= skip:
+            yield pending.take(order)
 
 
 def resolve_shards(path: str | Path) -> tuple[Path, ...]:

@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from modelcycle.features._ngrams import ORDER_SHIFT, ngram_table
+from modelcycle.features._ngrams import ngram_table
 from modelcycle.features._tokens import (
-    FrequencyCounter,
+    CountedWords,
     Vocabulary,
     check_tokenisation,
     empty_vocabulary_error,
@@ -69,7 +69,15 @@ class HashedBagFeaturizer:
             raise ValueError("HashedBagFeaturizer is not fitted; call fit first")
         return self._bags(*self.vocabulary.encode_texts(texts), len(texts))
 
-    def fit_frequencies(self, counter: FrequencyCounter) -> HashedBagFeaturizer:
+    def encode_ids(self, lengths: np.ndarray, words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`encode` of texts already tokenised: ``words`` are the vocabulary ids of their
+        tokens (-1: unknown), text after text, ``lengths[i]`` of them for text i."""
+        if self.vocabulary is None:
+            raise ValueError("HashedBagFeaturizer is not fitted; call fit first")
+        doc = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+        return self._bags(doc, words.astype(np.int64, copy=False), len(lengths))
+
+    def fit_frequencies(self, counter: CountedWords) -> HashedBagFeaturizer:
         """:meth:`fit` from words counted block by block (texts read as a stream): the same
         vocabulary as ``fit`` on all the texts at once."""
         vocabulary = Vocabulary.from_frequencies(counter.frequencies(), min_df=self.min_count)
@@ -88,19 +96,20 @@ class HashedBagFeaturizer:
     def _bags(
         self, doc: np.ndarray, words: np.ndarray, n_texts: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        """``(ids, offsets)`` of the texts whose tokens are ``(doc, word id)``."""
+        """``(ids, offsets)`` of the texts whose tokens are ``(doc, word id)``, in text order."""
         assert self.vocabulary is not None
         if self.end_token:
             doc, words = _append_end_token(doc, words, n_texts)
         table, kept = ngram_table(doc, words, (1, self.ngrams))
-        keys = table[kept]  # in token order, so text by text
-        hashed = keys >= np.uint64(1) << ORDER_SHIFT
-        np.remainder(keys, np.uint64(self.buckets), out=keys, where=hashed)
-        np.add(keys, np.uint64(len(self.vocabulary)), out=keys, where=hashed)
-        per_text = np.bincount(doc, weights=kept.sum(axis=1, dtype=np.uint8), minlength=n_texts)
-        offsets = np.zeros(n_texts, dtype=np.int64)
-        np.cumsum(per_text[:-1], out=offsets[1:], dtype=np.int64)
-        return keys.view(np.int64), offsets
+        hashed = table[:, 1:]  # the orders from 2 up: bucketed after the words
+        np.remainder(hashed, np.uint64(self.buckets), out=hashed)
+        hashed += np.uint64(len(self.vocabulary))
+        keys = table[kept]  # row by row: in token order, so text by text
+        # a text's bag starts after the ids kept from the tokens before its first
+        first_token = np.zeros(n_texts, dtype=np.int64)
+        np.cumsum(np.bincount(doc, minlength=n_texts)[:-1], out=first_token[1:])
+        offsets = np.searchsorted(np.flatnonzero(kept), first_token * kept.shape[1])
+        return keys.view(np.int64), offsets.astype(np.int64, copy=False)
 
     def to_state(self) -> tuple[dict[str, Any], list[str]]:
         """``(settings, words)`` for saving without pickle."""
@@ -134,12 +143,10 @@ def _append_end_token(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(doc, word id)`` with :data:`END_TOKEN`'s id 0 after the last token of each of the
     ``n_texts`` texts (tokens come in text order)."""
-    ends = np.cumsum(np.bincount(doc, minlength=n_texts))
-    out_doc = np.empty(len(doc) + n_texts, dtype=np.int64)
-    out_words = np.empty(len(doc) + n_texts, dtype=np.int64)
-    token_at = np.arange(len(doc), dtype=np.int64)
-    token_at += doc  # each token moves by the end tokens before it
-    end_at = ends + np.arange(n_texts)
-    out_doc[token_at], out_words[token_at] = doc, words
-    out_doc[end_at], out_words[end_at] = np.arange(n_texts), 0
+    with_end = np.bincount(doc, minlength=n_texts) + 1
+    out_doc = np.repeat(np.arange(n_texts, dtype=np.int64), with_end)
+    out_words = np.zeros(len(out_doc), dtype=np.int64)
+    is_word = np.ones(len(out_doc), dtype=bool)
+    is_word[np.cumsum(with_end) - 1] = False  # each text's last place: its end token
+    out_words[is_word] = words
     return out_doc, out_words

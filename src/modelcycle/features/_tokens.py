@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import polars as pl
@@ -91,17 +91,30 @@ class FrequencyCounter:
     def _count(self, texts: Sequence[str]) -> tuple[pl.DataFrame, int]:
         """One chunk's ``(tok, df)`` and its number of n-grams."""
         tokens = tokenize(texts)
-        lengths = np.bincount(tokens.get_column("doc").to_numpy(), minlength=len(texts)) + 1
-        ngram_count = sum(
-            int(np.maximum(lengths + 1 - n, 0).sum()) for n in range(1, self._ngrams + 1)
-        )
-        return document_frequencies(tokens), ngram_count
+        lengths = np.bincount(tokens.get_column("doc").to_numpy(), minlength=len(texts))
+        return document_frequencies(tokens), bag_ngram_count(lengths, self._ngrams)
 
     def frequencies(self) -> pl.DataFrame:
         """``(tok, df)`` over every block so far."""
         if not self._parts:
             return pl.DataFrame(schema={"tok": pl.String, "df": pl.Int64})
         return pl.concat(self._parts).group_by("tok").agg(pl.col("df").sum())
+
+
+class CountedWords(Protocol):
+    """Words counted over texts read as a stream: how many texts, and each word's document
+    frequency (:class:`FrequencyCounter`, or a cache that also keeps the texts' words)."""
+
+    texts: int
+
+    def frequencies(self) -> pl.DataFrame: ...
+
+
+def bag_ngram_count(lengths: np.ndarray, ngrams: int) -> int:
+    """The n-grams (n from 1 to ``ngrams``) of hashed bags of texts of ``lengths`` tokens, an
+    end token each, every word known: for sizing batches."""
+    with_end = lengths.astype(np.int64) + 1
+    return sum(int(np.maximum(with_end + 1 - n, 0).sum()) for n in range(1, ngrams + 1))
 
 
 def tokens_of(text: str) -> list[str]:

@@ -1,15 +1,16 @@
 """What the families that train on data larger than memory share (their ``fit_stream``): the
-first pass over a :class:`~modelcycle.data.TextStream` (labels, rows per process, words counted
-with bounded memory), validation labels mapped as ``fit`` maps them, and the loop's streamed
-data (:class:`WindowStream`): each seeded shuffle window encoded by the family and cut, in
-order, into mini-batches."""
+first pass over a :class:`~modelcycle.data.TextStream` (labels, rows per process, each block
+handed on to count its words with bounded memory), validation labels mapped as ``fit`` maps
+them, and the loop's streamed data (:class:`WindowStream`): each seeded shuffle window, of
+texts or of the word ids a :class:`~modelcycle.models._token_cache.TokenCache` kept, encoded by
+the family and cut, in order, into mini-batches."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -17,6 +18,7 @@ import torch
 
 from modelcycle.data import (
     StreamSummary,
+    TextBlock,
     TextStream,
     read_ahead,
     release_freed_memory,
@@ -38,9 +40,18 @@ class FirstPass:
     """What one pass over every row of a stream found, before training."""
 
     summary: StreamSummary
-    words: FrequencyCounter  # document frequencies of the words, texts and n-grams counted
     classes: np.ndarray  # the labels, sorted
     part: tuple[int, int]  # (rank, world) of this process
+
+    def targets(self, labels: list[str]) -> np.ndarray:
+        """The class indices of ``labels``."""
+        return np.searchsorted(self.classes, np.asarray(labels))
+
+
+def process_part(run: RunOptions) -> tuple[int, int]:
+    """``(rank, world)`` of this process in the run's job (``(0, 1)`` alone)."""
+    cluster = run.distributed
+    return (0, 1) if cluster is None else (cluster.rank, cluster.world_size)
 
 
 def first_pass(
@@ -48,12 +59,13 @@ def first_pass(
     run: RunOptions,
     *,
     shuffle_buffer: int,
+    on_block: Callable[[TextBlock], None],
     features: Any = (),
-    ngrams: int = 1,
 ) -> FirstPass:
-    """Count the stream's labels, its rows per process and its words (every process reads all
-    the rows, so all count the same words); refuses a ``shuffle_buffer`` under one row,
-    engineered ``features`` (not computed on streamed data) and fewer than two classes."""
+    """Count the stream's labels and its rows per process, handing every block to ``on_block``
+    (to count its words: every process reads all the rows, so all count the same words);
+    refuses a ``shuffle_buffer`` under one row, engineered ``features`` (not computed on
+    streamed data) and fewer than two classes."""
     if shuffle_buffer < 1:
         raise ConfigError(f"shuffle_buffer must be >= 1 row, got {shuffle_buffer}")
     if features:
@@ -61,10 +73,8 @@ def first_pass(
             "engineered features (features=...) are not computed on streamed data; "
             "train without them, or load the data into memory (without --stream)"
         )
-    cluster = run.distributed
-    part = (0, 1) if cluster is None else (cluster.rank, cluster.world_size)
-    words = FrequencyCounter(ngrams=ngrams)
-    summary = stream.summarize(part[1], on_texts=words.add)
+    part = process_part(run)
+    summary = stream.summarize(part[1], on_block=on_block)
     empty = [rank for rank, rows in enumerate(summary.part_rows) if not rows]
     if empty:
         blocks = "shards" if len(stream.shards) >= part[1] else "blocks of rows"
@@ -81,7 +91,7 @@ def first_pass(
             path=stream.source,
             column=stream.label,
         )
-    return FirstPass(summary, words, classes, part)
+    return FirstPass(summary, classes, part)
 
 
 def stream_val(
@@ -97,28 +107,39 @@ def stream_val(
     return kept, np.searchsorted(classes, labels[seen])
 
 
-Encoder = Callable[[list[str], np.ndarray], TrainingData]
-"""A family's encoding of a window: its texts and their class indices into training data."""
+Window = TypeVar("Window")
+Window_co = TypeVar("Window_co", covariant=True)
 
 
-class WindowStream:
-    """A :class:`~modelcycle.data.TextStream` as the loop's streamed data: each shuffle window
-    of ``window`` rows (rounded up to whole batches) is encoded by ``encode`` and cut, in
-    order, into mini-batches of ``batch_size`` texts. Every process trains the same number of
-    batches an epoch, the fewest any process's part holds (the others' last rows wait for the
-    next epoch's shuffle)."""
+class WindowSource(Protocol[Window_co]):
+    """Where a :class:`WindowStream` reads its windows: a :class:`~modelcycle.data.TextStream`
+    (``(texts, labels)``) or a :class:`~modelcycle.models._token_cache.TokenCache` (word ids)."""
+
+    def windows(
+        self, size: int, *, seed: int, epoch: int, part: tuple[int, int], skip: int = 0
+    ) -> Iterator[Window_co]: ...
+
+
+class WindowStream(Generic[Window]):
+    """A stream's shuffle windows (from ``source``) as the loop's streamed data: each window of
+    ``window`` rows (rounded up to whole batches) is encoded by ``encode`` and cut, in order,
+    into mini-batches of ``batch_size`` texts. Every process trains the same number of batches
+    an epoch, the fewest any process's part holds (the others' last rows wait for the next
+    epoch's shuffle)."""
 
     def __init__(
         self,
-        stream: TextStream,
-        encode: Encoder,
+        source: WindowSource[Window],
+        encode: Callable[[Window], TrainingData],
         first: FirstPass,
         *,
         batch_size: int,
         window: int,
         seed: int,
+        spare_core: bool = False,
     ) -> None:
-        self.stream, self.encode, self.classes = stream, encode, first.classes
+        self.source, self.encode, self.classes = source, encode, first.classes
+        self.spare_core = spare_core
         self.batch_size, self.seed, self.part = batch_size, seed, first.part
         self.window = -(-window // batch_size) * batch_size
         summary = first.summary
@@ -134,11 +155,11 @@ class WindowStream:
         that holds batch ``skip`` are read but not encoded."""
         per_window = self.window // self.batch_size
         number = skip // per_window * per_window  # the first batch of the first window built
-        windows = self.stream.windows(
+        windows = self.source.windows(
             self.window, seed=self.seed, epoch=epoch, part=self.part, skip=skip // per_window
         )
-        encoded = (self._encode(texts, labels) for texts, labels in windows)
-        with _one_core_for_reading(device):
+        encoded = (self._encode(window) for window in windows)
+        with _one_core_for_reading(device, self.spare_core):
             yield from self._batches(read_ahead(encoded), number, skip, device)
 
     def _batches(
@@ -156,19 +177,20 @@ class WindowStream:
                 if number == self.batches_per_epoch:
                     return
 
-    def _encode(self, texts: list[str], labels: list[str]) -> TrainingData:
-        data = self.encode(texts, np.searchsorted(self.classes, np.asarray(labels)))
-        release_freed_memory()  # the tokenising's
+    def _encode(self, window: Window) -> TrainingData:
+        data = self.encode(window)
+        release_freed_memory()  # the encoding's
         return data
 
 
 @contextmanager
-def _one_core_for_reading(device: torch.device) -> Iterator[None]:
-    """Training on the CPU leaves one core to the thread that reads and encodes the next
-    window (fastText on 200,000 IMDB rows, 2 cores: 15.5 s with one PyTorch thread, 17.2 s
-    with two competing with the reader)."""
+def _one_core_for_reading(device: torch.device, spare: bool) -> Iterator[None]:
+    """With ``spare``, training on the CPU leaves one core to the thread that reads and
+    encodes the next window: worth it where encoding costs about what training does (fastText
+    from text, 200,000 IMDB rows, 2 cores: 15.5 s with one PyTorch thread, 17.2 s with two),
+    not where it is light (fastText from cached word ids: 19.0 s with one, 15.9 s with two)."""
     threads = torch.get_num_threads()
-    if device.type == "cpu" and threads > 1:
+    if spare and device.type == "cpu" and threads > 1:
         torch.set_num_threads(threads - 1)
     try:
         yield
@@ -189,7 +211,7 @@ class NgramStream:
 
     first: FirstPass
     featurizer: NgramFeaturizer
-    data: WindowStream
+    data: WindowStream[tuple[list[str], list[str]]]
 
     def fingerprint(self, stream: TextStream) -> dict[str, Any]:
         """What identifies the run's data, for its checkpoints."""
@@ -210,15 +232,25 @@ def ngram_stream(
     """Fit ``featurizer`` on ``stream`` (:func:`first_pass`, then a pass over the n-grams) and
     make the loop's data: windows of TF-IDF rows, batches of ``batch_size`` rows shared among
     the job's processes."""
-    first = first_pass(stream, run, shuffle_buffer=shuffle_buffer, features=features)
-    fitted = featurizer.fit_counted(first.words, (block.texts for block in stream.blocks()))
+    words = FrequencyCounter()
+    first = first_pass(
+        stream,
+        run,
+        shuffle_buffer=shuffle_buffer,
+        on_block=lambda block: words.add(block.texts),
+        features=features,
+    )
+    fitted = featurizer.fit_counted(words, (block.texts for block in stream.blocks()))
 
-    def encode(texts: list[str], targets: np.ndarray) -> MatrixData:
+    def encode(window: tuple[list[str], list[str]]) -> MatrixData:
+        texts, labels = window
         rows = sp.vstack([fitted.transform(chunk) for chunk in chunks(texts)], format="csr")
-        return MatrixData(rows, targets)
+        return MatrixData(rows, first.targets(labels))
 
     share = max(1, batch_size // first.part[1])  # each process's share of a batch
-    data = WindowStream(stream, encode, first, batch_size=share, window=shuffle_buffer, seed=seed)
+    data = WindowStream(
+        stream, encode, first, batch_size=share, window=shuffle_buffer, seed=seed, spare_core=True
+    )
     return NgramStream(first, fitted, data)
 
 

@@ -35,7 +35,14 @@ from modelcycle.models._base import (
     json_params,
     tuple_params,
 )
-from modelcycle.models._stream import WindowStream, chunks, first_pass, stream_val
+from modelcycle.models._stream import (
+    ENCODE_CHUNK,
+    WindowStream,
+    first_pass,
+    process_part,
+    stream_val,
+)
+from modelcycle.models._token_cache import TokenCache, TokenRows, token_cache
 from modelcycle.models._torch import (
     FeedForward,
     accuracy_validator,
@@ -276,26 +283,46 @@ class FastTextClassifier(TextClassifier):
         run: RunOptions | None = None,
     ) -> Self:
         """Learn from labeled text too large for memory, read from ``stream``: a first pass
-        counts the words (one count per distinct word, never the texts) and the labels, then
-        each epoch reads the rows in seeded shuffle windows of ``shuffle_buffer`` rows. With a
+        counts the words (one count per distinct word, never the texts) and the labels and
+        keeps each text's words as ids in a temporary folder (a
+        :class:`~modelcycle.models._token_cache.TokenCache`), then each epoch reads those in
+        seeded shuffle windows of ``shuffle_buffer`` rows. With a
         single file of at most ``shuffle_buffer`` rows the model is the one ``fit`` learns from
         the same rows (the same vocabulary, order, batches and weights). Under torchrun every
         process makes the first pass (so all count the same words), then each reads its own
         part (see :class:`~modelcycle.data.TextStream`). ``val``: texts and labels in memory."""
         self._check_constraints()
         run = run_options(run)
+        with token_cache(stream, process_part(run), ngrams=self.ngrams) as cache:
+            self._fit_cached(stream, cache, shuffle_buffer, val, run)
+        return self
+
+    def _fit_cached(
+        self,
+        stream: TextStream,
+        cache: TokenCache,
+        shuffle_buffer: int,
+        val: tuple[list[str], Any] | None,
+        run: RunOptions,
+    ) -> None:
+        """:meth:`fit_stream` with its first pass writing the texts' words to ``cache``, which
+        every epoch reads."""
         first = first_pass(
-            stream, run, shuffle_buffer=shuffle_buffer, features=self.features, ngrams=self.ngrams
+            stream, run, shuffle_buffer=shuffle_buffer, on_block=cache.add, features=self.features
         )
+        cache.finish()
         self.classes_, self.postprocess_ = first.classes, None
         self.featurizer_ = HashedBagFeaturizer(self.ngrams, self.buckets, self.min_count)
-        self.featurizer_ = self.featurizer_.fit_frequencies(first.words)
+        self.featurizer_ = self.featurizer_.fit_frequencies(cache)
         self.extra_ = ExtraInputs(None)
-        texts, ngram_count = first.words.texts, first.words.ngram_count
+        texts, ngram_count = cache.texts, cache.ngram_count
         self.batch_size_ = self.batch_size or default_batch_size(self.optimizer, texts, ngram_count)
+        assert self.featurizer_.vocabulary is not None
+        word_ids = cache.word_ids(self.featurizer_.vocabulary)
+        targets = cache.label_targets(first.classes)
         data = WindowStream(
-            stream,
-            self._encode_window,
+            cache,
+            lambda rows: self._encode_rows(rows, word_ids, targets),
             first,
             batch_size=max(1, self.batch_size_ // first.part[1]),  # each process's share
             window=shuffle_buffer,
@@ -305,23 +332,25 @@ class FastTextClassifier(TextClassifier):
         fingerprint = {"rows": first.summary.rows, "shards": [str(p) for p in stream.shards]}
         val_data = stream_val(val, self.classes_)
         self._train(data, ngram_count / max(texts, 1), val_data, run, fingerprint)
-        return self
 
-    def _encode_window(self, texts: list[str], targets: np.ndarray) -> BagData:
-        """A streamed window's bags, encoded a chunk of texts at a time (bounded memory)."""
+    def _encode_rows(self, rows: TokenRows, word_ids: np.ndarray, targets: np.ndarray) -> BagData:
+        """A streamed window's bags, from its texts' cached words (``word_ids``: their ids in
+        the vocabulary; ``targets``: each label code's class), a chunk of texts at a time
+        (bounded memory)."""
         narrow = np.int32 if self.featurizer_.size <= np.iinfo(np.int32).max else np.int64
-        parts = [
-            (ids.astype(narrow), offsets)  # as BagData keeps them: a third of the window's bytes
-            for ids, offsets in (self.featurizer_.encode(chunk) for chunk in chunks(texts))
-        ]
+        parts = []
+        for first in range(0, len(rows), ENCODE_CHUNK):
+            chunk = rows.take(slice(first, first + ENCODE_CHUNK))
+            ids, offsets = self.featurizer_.encode_ids(chunk.lengths, word_ids[chunk.ids])
+            parts.append((ids.astype(narrow), offsets))  # as BagData keeps them: a third the bytes
         starts = np.cumsum([0] + [len(ids) for ids, _ in parts[:-1]])
         ids = np.concatenate([ids for ids, _ in parts])
         offsets = np.concatenate([o + start for (_, o), start in zip(parts, starts, strict=True)])
-        return BagData(ids, offsets, targets, None)
+        return BagData(ids, offsets, targets[rows.labels], None)
 
     def _train(
         self,
-        data: BagData | WindowStream,
+        data: BagData | WindowStream[TokenRows],
         ids_per_text: float,
         val: tuple[list[str], Any] | None,
         run: RunOptions | None,
