@@ -10,7 +10,6 @@ from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from modelcycle.exceptions import DataError
 from modelcycle.features import (
     END_TOKEN,
-    FrequencyCounter,
     HashedBagFeaturizer,
     NgramFeaturizer,
     Vocabulary,
@@ -18,7 +17,7 @@ from modelcycle.features import (
     tokenize,
     tokens_of,
 )
-from modelcycle.features._tokens import SMALL_BATCH, document_frequencies
+from modelcycle.features._tokens import SMALL_BATCH
 
 TEXTS = [
     "A great film. I loved it!",
@@ -207,16 +206,3 @@ def test_a_fit_that_finds_no_feature_is_refused() -> None:
         HashedBagFeaturizer(buckets=10).fit_encode(["...", "", "--"])
     with pytest.raises(DataError, match=r"^no word occurs in at least min_count=2 of the 2 texts"):
         HashedBagFeaturizer(buckets=10, min_count=2).fit(["alpha", "beta"])
-
-
-@pytest.mark.parametrize("workers", [1, 3])
-def test_frequency_counter_counts_as_one_pass_on_any_number_of_workers(workers: int) -> None:
-    counter = FrequencyCounter(ngrams=2, workers=workers)
-    counter.CHUNK = 2  # several chunks a block, counted on the workers
-    for block in (TEXTS[:3], TEXTS[3:]):
-        counter.add(block)
-    at_once = document_frequencies(tokenize(TEXTS)).sort("tok")
-    assert counter.frequencies().sort("tok").equals(at_once)
-    assert counter.texts == len(TEXTS)
-    words = [len(tokens_of(text)) + 1 for text in TEXTS]  # and the end token
-    assert counter.ngram_count == sum(words) + sum(n - 1 for n in words)

@@ -1,5 +1,5 @@
-"""The streamed texts' words kept on disk by the first pass: counted as a FrequencyCounter counts
-them, read back in the windows the text stream builds."""
+"""The streamed texts' words kept on disk by the first pass: counted as all the texts at once
+are, read back in the windows the text stream builds."""
 
 import itertools
 import threading
@@ -12,9 +12,9 @@ import pytest
 from modelcycle.data import TextStream
 from modelcycle.exceptions import ConfigError
 from modelcycle.features import (
-    FrequencyCounter,
     HashedBagFeaturizer,
     Vocabulary,
+    document_frequencies,
     tokenize,
     tokens_of,
 )
@@ -77,17 +77,21 @@ def test_rows_are_cut_joined_and_permuted_text_by_text() -> None:
     assert len(rows.take(slice(4, 9))) == 0
 
 
-def test_the_cache_counts_every_block_as_a_frequency_counter_does(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 3])
+def test_the_cache_counts_every_block_as_all_the_texts_at_once(
+    tmp_path: Path, workers: int
+) -> None:
     stream = TextStream.open(_shards(tmp_path, 3), block_size=64)  # several blocks a shard
-    cache = _cache(tmp_path / "cache", stream, ngrams=2, workers=2)
+    cache = _cache(tmp_path / "cache", stream, ngrams=2, workers=workers)
     cache.CHUNK = 2  # several chunks a block, counted on the workers
     _filled(cache)
-    counter = FrequencyCounter(ngrams=2)
-    stream.summarize(on_block=lambda block: counter.add(block.texts))
-    assert cache.frequencies().sort("tok").equals(counter.frequencies().sort("tok"))
-    assert (cache.texts, cache.ngram_count) == (counter.texts, counter.ngram_count)
-    vocabulary = Vocabulary.from_frequencies(cache.frequencies(), min_df=2)
     texts = [t for block in stream.blocks() for t in block.texts]
+    at_once = document_frequencies(tokenize(texts)).sort("tok")
+    assert cache.frequencies().sort("tok").equals(at_once)
+    assert cache.texts == len(texts)
+    words = [len(tokens_of(text)) + 1 for text in texts]  # and the end token
+    assert cache.ngram_count == sum(words) + sum(n - 1 for n in words)
+    vocabulary = Vocabulary.from_frequencies(cache.frequencies(), min_df=2)
     assert vocabulary == Vocabulary.build(tokenize(texts), min_df=2)
     ids = cache.word_ids(vocabulary)
     words = cache.frequencies().get_column("tok").to_list()

@@ -16,7 +16,6 @@ from modelcycle.engine.distributed import DistributedContext
 from modelcycle.engine.loop import RunOptions
 from modelcycle.exceptions import ConfigError
 from modelcycle.models import make_model
-from modelcycle.models._stream import _one_core_for_reading
 from modelcycle.training import open_training_data, train
 from tests.conftest import NEGATIVE, POSITIVE
 
@@ -260,16 +259,3 @@ def test_a_process_without_rows_is_refused_before_training(data_csv: Path) -> No
         model.fit_stream(  # type: ignore[attr-defined]
             TextStream.open(data_csv), run=RunOptions(device="cpu", distributed=second)
         )
-
-
-def test_cpu_training_leaves_a_core_to_a_heavy_reader_and_gives_it_back() -> None:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        with _one_core_for_reading(torch.device("cpu"), spare=True):
-            assert torch.get_num_threads() == 1
-        assert torch.get_num_threads() == 2
-        with _one_core_for_reading(torch.device("cpu"), spare=False):
-            assert torch.get_num_threads() == 2
-    finally:
-        torch.set_num_threads(threads)

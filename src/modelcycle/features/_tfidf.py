@@ -12,7 +12,8 @@ import polars as pl
 
 from modelcycle.features._ngrams import key_frame, ngram_keys
 from modelcycle.features._tokens import (
-    FrequencyCounter,
+    TOKENISE_CHUNK,
+    CountedWords,
     Vocabulary,
     check_tokenisation,
     empty_vocabulary_error,
@@ -62,7 +63,7 @@ class NgramFeaturizer:
         return fitted, fitted._weigh(doc, keys, len(texts))
 
     def fit_counted(
-        self, words: FrequencyCounter, blocks: Iterable[Sequence[str]], *, merge_rows: int = 1 << 22
+        self, words: CountedWords, blocks: Iterable[Sequence[str]], *, merge_rows: int = 1 << 22
     ) -> NgramFeaturizer:
         """:meth:`fit_transform`'s featurizer for texts read as a stream: the vocabulary from
         ``words`` (counted block by block over every text), then the n-grams' document
@@ -73,8 +74,8 @@ class NgramFeaturizer:
         parts: list[pl.DataFrame] = []
         n_texts = 0
         for block in blocks:
-            for first in range(0, len(block), FrequencyCounter.CHUNK):
-                chunk = block[first : first + FrequencyCounter.CHUNK]
+            for first in range(0, len(block), TOKENISE_CHUNK):
+                chunk = block[first : first + TOKENISE_CHUNK]
                 doc, keys = ngram_keys(*vocabulary.encode_texts(chunk), self.ngram_range)
                 parts.append(_key_frequencies(doc, keys))
                 n_texts += len(chunk)
@@ -114,6 +115,15 @@ class NgramFeaturizer:
             raise ValueError("NgramFeaturizer is not fitted; call fit_transform first")
         doc, keys = ngram_keys(*self.vocabulary.encode_texts(texts), self.ngram_range)
         return self._weigh(doc, keys, len(texts))
+
+    def transform_ids(self, lengths: np.ndarray, words: np.ndarray) -> sp.csr_matrix:
+        """:meth:`transform` of texts already tokenised: ``words`` are the vocabulary ids of
+        their tokens (-1: unknown), text after text, ``lengths[i]`` of them for text i."""
+        if self.vocabulary is None:
+            raise ValueError("NgramFeaturizer is not fitted; call fit_transform first")
+        doc = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+        doc, keys = ngram_keys(doc, words.astype(np.int64, copy=False), self.ngram_range)
+        return self._weigh(doc, keys, len(lengths))
 
     def transform_arrays(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """:meth:`transform`'s matrix as its CSR arrays ``(indptr, indices, data)``, equal to

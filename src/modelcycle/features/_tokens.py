@@ -3,9 +3,7 @@ serving and of the EDA report, and the vocabulary that maps tokens to ids."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -22,6 +20,9 @@ the ``regex`` module (small batches, where polars' per-call cost dominates) find
 TAG_PATTERN = r"<[^<>]{0,200}>"
 """HTML tags (``<br />``) are replaced by a space before tokenising."""
 
+TOKENISE_CHUNK = 2048
+"""Texts read as a stream are tokenised this many at a time (IMDB reviews: about 100 MB on the
+way)."""
 SMALL_BATCH = 64
 """Up to this many texts are tokenised in Python (about 20 µs a text), above it with polars."""
 _TOKEN = regex.compile(TOKEN_PATTERN)
@@ -57,53 +58,10 @@ def document_frequencies(tokens: pl.DataFrame) -> pl.DataFrame:
     return tokens.group_by("tok").agg(pl.col("doc").n_unique().cast(pl.Int64).alias("df"))
 
 
-class FrequencyCounter:
-    """Document frequencies counted block by block, for texts read as a stream: memory holds
-    one count per distinct word (merged whenever the blocks' counts outgrow ``merge_rows``),
-    never the texts. Also counts texts and, per n-gram order, the n-grams of a hashed bag
-    (with an end token, every word known) for sizing batches. A block's chunks are counted
-    on ``workers`` threads (default: the cores; polars releases the GIL, and on one text
-    column it tokenises on one core)."""
-
-    CHUNK = 2048  # texts tokenised at a time (IMDB reviews: about 100 MB on the way)
-
-    def __init__(
-        self, *, ngrams: int = 1, merge_rows: int = 1 << 21, workers: int | None = None
-    ) -> None:
-        self.texts = 0
-        self.ngram_count = 0
-        self._ngrams = ngrams
-        self._merge_rows = merge_rows
-        self._workers = workers or os.cpu_count() or 1
-        self._parts: list[pl.DataFrame] = []
-
-    def add(self, texts: Sequence[str]) -> None:
-        """Count the words of one block of texts (tokenised ``CHUNK`` texts at a time)."""
-        chunks = [texts[first : first + self.CHUNK] for first in range(0, len(texts), self.CHUNK)]
-        with ThreadPoolExecutor(self._workers, thread_name_prefix="modelcycle-count") as pool:
-            for frequencies, ngram_count in pool.map(self._count, chunks):
-                self.ngram_count += ngram_count
-                self._parts.append(frequencies)
-        self.texts += len(texts)
-        if sum(part.height for part in self._parts) > self._merge_rows:
-            self._parts = [self.frequencies()]
-
-    def _count(self, texts: Sequence[str]) -> tuple[pl.DataFrame, int]:
-        """One chunk's ``(tok, df)`` and its number of n-grams."""
-        tokens = tokenize(texts)
-        lengths = np.bincount(tokens.get_column("doc").to_numpy(), minlength=len(texts))
-        return document_frequencies(tokens), bag_ngram_count(lengths, self._ngrams)
-
-    def frequencies(self) -> pl.DataFrame:
-        """``(tok, df)`` over every block so far."""
-        if not self._parts:
-            return pl.DataFrame(schema={"tok": pl.String, "df": pl.Int64})
-        return pl.concat(self._parts).group_by("tok").agg(pl.col("df").sum())
-
-
 class CountedWords(Protocol):
     """Words counted over texts read as a stream: how many texts, and each word's document
-    frequency (:class:`FrequencyCounter`, or a cache that also keeps the texts' words)."""
+    frequency (a :class:`~modelcycle.models._token_cache.TokenCache`, which also keeps the
+    texts' words)."""
 
     texts: int
 

@@ -25,8 +25,9 @@ from modelcycle.data import (
 )
 from modelcycle.engine.loop import Batch, RunOptions, TrainingData
 from modelcycle.exceptions import ConfigError, DataError
-from modelcycle.features import FrequencyCounter, NgramFeaturizer
+from modelcycle.features import NgramFeaturizer
 from modelcycle.models._base import ExtraInputs
+from modelcycle.models._token_cache import TokenRows, token_cache
 from modelcycle.models._torch import MatrixData
 
 ENCODE_CHUNK = 2048
@@ -136,10 +137,8 @@ class WindowStream(Generic[Window]):
         batch_size: int,
         window: int,
         seed: int,
-        spare_core: bool = False,
     ) -> None:
         self.source, self.encode, self.classes = source, encode, first.classes
-        self.spare_core = spare_core
         self.batch_size, self.seed, self.part = batch_size, seed, first.part
         self.window = -(-window // batch_size) * batch_size
         summary = first.summary
@@ -159,8 +158,7 @@ class WindowStream(Generic[Window]):
             self.window, seed=self.seed, epoch=epoch, part=self.part, skip=skip // per_window
         )
         encoded = (self._encode(window) for window in windows)
-        with _one_core_for_reading(device, self.spare_core):
-            yield from self._batches(read_ahead(encoded), number, skip, device)
+        yield from self._batches(read_ahead(encoded), number, skip, device)
 
     def _batches(
         self, windows: Iterator[TrainingData], number: int, skip: int, device: torch.device
@@ -183,35 +181,20 @@ class WindowStream(Generic[Window]):
         return data
 
 
-@contextmanager
-def _one_core_for_reading(device: torch.device, spare: bool) -> Iterator[None]:
-    """With ``spare``, training on the CPU leaves one core to the thread that reads and
-    encodes the next window: worth it where encoding costs about what training does (fastText
-    from text, 200,000 IMDB rows, 2 cores: 15.5 s with one PyTorch thread, 17.2 s with two),
-    not where it is light (fastText from cached word ids: 19.0 s with one, 15.9 s with two)."""
-    threads = torch.get_num_threads()
-    if spare and device.type == "cpu" and threads > 1:
-        torch.set_num_threads(threads - 1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
-def chunks(texts: list[str]) -> Iterator[list[str]]:
-    """``texts`` in runs of :data:`ENCODE_CHUNK`."""
-    for first in range(0, len(texts), ENCODE_CHUNK):
-        yield texts[first : first + ENCODE_CHUNK]
+def row_chunks(rows: TokenRows) -> Iterator[TokenRows]:
+    """``rows`` in runs of :data:`ENCODE_CHUNK` texts."""
+    for first in range(0, len(rows), ENCODE_CHUNK):
+        yield rows.take(slice(first, first + ENCODE_CHUNK))
 
 
 @dataclass(frozen=True)
 class NgramStream:
     """A stream's n-gram features (vocabulary and document frequencies counted in two passes)
-    and the loop's data of it: each window's TF-IDF rows."""
+    and the loop's data of it: each window's TF-IDF rows, from the texts' cached words."""
 
     first: FirstPass
     featurizer: NgramFeaturizer
-    data: WindowStream[tuple[list[str], list[str]]]
+    data: WindowStream[TokenRows]
 
     def fingerprint(self, stream: TextStream) -> dict[str, Any]:
         """What identifies the run's data, for its checkpoints."""
@@ -219,6 +202,7 @@ class NgramStream:
         return {"rows": rows, "features": columns, "shards": [str(p) for p in stream.shards]}
 
 
+@contextmanager
 def ngram_stream(
     stream: TextStream,
     featurizer: NgramFeaturizer,
@@ -228,40 +212,44 @@ def ngram_stream(
     batch_size: int,
     seed: int,
     features: Any = (),
-) -> NgramStream:
-    """Fit ``featurizer`` on ``stream`` (:func:`first_pass`, then a pass over the n-grams) and
+) -> Iterator[NgramStream]:
+    """Fit ``featurizer`` on ``stream`` (:func:`first_pass`, keeping the texts' words in a
+    :class:`~modelcycle.models._token_cache.TokenCache`, then a pass over the n-grams) and
     make the loop's data: windows of TF-IDF rows, batches of ``batch_size`` rows shared among
-    the job's processes."""
-    words = FrequencyCounter()
-    first = first_pass(
-        stream,
-        run,
-        shuffle_buffer=shuffle_buffer,
-        on_block=lambda block: words.add(block.texts),
-        features=features,
-    )
-    fitted = featurizer.fit_counted(words, (block.texts for block in stream.blocks()))
+    the job's processes. The cache lives as long as the context."""
+    with token_cache(stream, process_part(run)) as cache:
+        first = first_pass(
+            stream, run, shuffle_buffer=shuffle_buffer, on_block=cache.add, features=features
+        )
+        cache.finish()
+        fitted = featurizer.fit_counted(cache, (block.texts for block in stream.blocks()))
+        assert fitted.vocabulary is not None
+        word_ids = cache.word_ids(fitted.vocabulary)
+        targets = cache.label_targets(first.classes)
 
-    def encode(window: tuple[list[str], list[str]]) -> MatrixData:
-        texts, labels = window
-        rows = sp.vstack([fitted.transform(chunk) for chunk in chunks(texts)], format="csr")
-        return MatrixData(rows, first.targets(labels))
+        def encode(rows: TokenRows) -> MatrixData:
+            matrix = sp.vstack(
+                [fitted.transform_ids(c.lengths, word_ids[c.ids]) for c in row_chunks(rows)],
+                format="csr",
+            )
+            return MatrixData(matrix, targets[rows.labels])
 
-    share = max(1, batch_size // first.part[1])  # each process's share of a batch
-    data = WindowStream(
-        stream, encode, first, batch_size=share, window=shuffle_buffer, seed=seed, spare_core=True
-    )
-    return NgramStream(first, fitted, data)
+        share = max(1, batch_size // first.part[1])  # each process's share of a batch
+        data = WindowStream(
+            cache, encode, first, batch_size=share, window=shuffle_buffer, seed=seed
+        )
+        yield NgramStream(first, fitted, data)
 
 
+@contextmanager
 def fit_ngram_stream(
     estimator: Any, stream: TextStream, run: RunOptions, *, shuffle_buffer: int
-) -> NgramStream:
+) -> Iterator[NgramStream]:
     """:func:`ngram_stream` for an n-gram family's ``estimator`` (its featurizer, batch size,
     seed and engineered features), setting on it what the first pass fixes: ``classes_``,
     ``featurizer_``, ``extra_`` (none), ``stream_rows_``, and no post-processing."""
     seed = estimator.random_state if isinstance(estimator.random_state, int) else 0
-    streamed = ngram_stream(
+    with ngram_stream(
         stream,
         estimator._featurizer(),
         run,
@@ -269,8 +257,8 @@ def fit_ngram_stream(
         batch_size=estimator.batch_size,
         seed=seed,
         features=estimator.features,
-    )
-    estimator.classes_, estimator.postprocess_ = streamed.first.classes, None
-    estimator.featurizer_, estimator.extra_ = streamed.featurizer, ExtraInputs(None)
-    estimator.stream_rows_ = streamed.first.summary.rows
-    return streamed
+    ) as streamed:
+        estimator.classes_, estimator.postprocess_ = streamed.first.classes, None
+        estimator.featurizer_, estimator.extra_ = streamed.featurizer, ExtraInputs(None)
+        estimator.stream_rows_ = streamed.first.summary.rows
+        yield streamed

@@ -24,7 +24,7 @@ import polars as pl
 from modelcycle.data import TextBlock, TextStream, shuffled_windows
 from modelcycle.exceptions import ConfigError
 from modelcycle.features import (
-    FrequencyCounter,
+    TOKENISE_CHUNK,
     Vocabulary,
     bag_ngram_count,
     tokenize,
@@ -85,12 +85,12 @@ class TokenCache:
     texts: the same shuffle, the same windows.
 
     A word's id is the order in which the pass first met it; :meth:`word_ids` maps them to a
-    vocabulary built from :meth:`frequencies` (the same words and document frequencies a
-    :class:`~modelcycle.features.FrequencyCounter` counts). Memory holds one entry per distinct
-    word, never the texts.
+    vocabulary built from :meth:`frequencies` (each word's document frequency, as
+    :func:`~modelcycle.features.document_frequencies` counts all the texts at once). Memory
+    holds one entry per distinct word, never the texts.
     """
 
-    CHUNK = FrequencyCounter.CHUNK
+    CHUNK = TOKENISE_CHUNK
 
     def __init__(
         self,

@@ -36,10 +36,10 @@ from modelcycle.models._base import (
     tuple_params,
 )
 from modelcycle.models._stream import (
-    ENCODE_CHUNK,
     WindowStream,
     first_pass,
     process_part,
+    row_chunks,
     stream_val,
 )
 from modelcycle.models._token_cache import TokenCache, TokenRows, token_cache
@@ -339,8 +339,7 @@ class FastTextClassifier(TextClassifier):
         (bounded memory)."""
         narrow = np.int32 if self.featurizer_.size <= np.iinfo(np.int32).max else np.int64
         parts = []
-        for first in range(0, len(rows), ENCODE_CHUNK):
-            chunk = rows.take(slice(first, first + ENCODE_CHUNK))
+        for chunk in row_chunks(rows):
             ids, offsets = self.featurizer_.encode_ids(chunk.lengths, word_ids[chunk.ids])
             parts.append((ids.astype(narrow), offsets))  # as BagData keeps them: a third the bytes
         starts = np.cumsum([0] + [len(ids) for ids, _ in parts[:-1]])

@@ -169,21 +169,21 @@ class LinearTextClassifier(TextClassifier):
         from modelcycle.models._torch import run_options
 
         run = run_options(run)
-        streamed = fit_ngram_stream(self, stream, run, shuffle_buffer=shuffle_buffer)
         self.nb_scale_ = None
         name = self.optimizer or STREAM_OPTIMIZER
         self.training_path_ = f"gradient steps ({name})"
         params = {**self.get_params(), "optimizer": name}
         optimizer = OptimizerSettings.from_params(params, rates=DEFAULT_LR["linear"])
-        val_data = stream_val(val, self.classes_)
-        self._fit_by_steps(
-            streamed.data,
-            self.featurizer_.n_features,
-            optimizer,
-            None if val_data is None else (self._matrix(val_data[0]), val_data[1]),
-            run,
-            streamed.fingerprint(stream),
-        )
+        with fit_ngram_stream(self, stream, run, shuffle_buffer=shuffle_buffer) as streamed:
+            val_data = stream_val(val, self.classes_)
+            self._fit_by_steps(
+                streamed.data,
+                self.featurizer_.n_features,
+                optimizer,
+                None if val_data is None else (self._matrix(val_data[0]), val_data[1]),
+                run,
+                streamed.fingerprint(stream),
+            )
         return self
 
     def _fit_by_steps(

@@ -298,16 +298,16 @@ class MLPTextClassifier(TextClassifier):
         ``val``: texts and labels in memory."""
         self._check_constraints()
         run = run_options(run)
-        streamed = fit_ngram_stream(self, stream, run, shuffle_buffer=shuffle_buffer)
-        val_data = stream_val(val, self.classes_)
-        self.head_ = self._head(self._target_class_weight()).fit_data(
-            streamed.data,
-            n_features=self.featurizer_.n_features,
-            n_classes=len(self.classes_),
-            val=None if val_data is None else (self._matrix(val_data[0]), val_data[1]),
-            run=run,
-            fingerprint=streamed.fingerprint(stream),
-        )
+        with fit_ngram_stream(self, stream, run, shuffle_buffer=shuffle_buffer) as streamed:
+            val_data = stream_val(val, self.classes_)
+            self.head_ = self._head(self._target_class_weight()).fit_data(
+                streamed.data,
+                n_features=self.featurizer_.n_features,
+                n_classes=len(self.classes_),
+                val=None if val_data is None else (self._matrix(val_data[0]), val_data[1]),
+                run=run,
+                fingerprint=streamed.fingerprint(stream),
+            )
         self.history_ = self.head_.history_
         return self
 
