@@ -109,7 +109,7 @@ def test_the_cache_reads_back_the_windows_the_text_stream_reads(
     cache = _filled(_cache(tmp_path / "cache", stream, part))
     for epoch, skip in ((0, 0), (1, 0), (1, 2)):
         texts = list(stream.windows(4, seed=3, epoch=epoch, part=part, skip=skip))
-        cached = list(cache.windows(4, seed=3, epoch=epoch, part=part, skip=skip))
+        cached = list(cache.windows(4, seed=3, epoch=epoch, skip=skip))
         assert len(cached) == len(texts) > 0
         targets = cache.label_targets(np.array(["mid", "neg", "pos"]))
         for (window_texts, labels), rows in zip(texts, cached, strict=True):
@@ -124,12 +124,8 @@ def test_one_file_for_two_processes_is_cached_by_blocks(tmp_path: Path) -> None:
     stream = TextStream.open(path, block_size=128)
     parts = [_filled(_cache(tmp_path / f"cache-{r}", stream, (r, 2))) for r in range(2)]
     read = [
-        [
-            row
-            for rows in cache.windows(6, seed=0, epoch=0, part=(r, 2))
-            for row in _words_of(cache, rows)
-        ]
-        for r, cache in enumerate(parts)
+        [row for rows in cache.windows(6, seed=0, epoch=0) for row in _words_of(cache, rows)]
+        for cache in parts
     ]
     numbers = [{int(words[-1]) for words in rows} for rows in read]
     assert numbers[0]
@@ -145,7 +141,7 @@ def test_bags_from_cached_ids_are_the_bags_of_the_texts(tmp_path: Path) -> None:
     assert featurizer.vocabulary is not None
     ids = cache.word_ids(featurizer.vocabulary)
     ((texts, _),) = stream.windows(100, seed=0, epoch=0)
-    (rows,) = cache.windows(100, seed=0, epoch=0, part=(0, 1))
+    (rows,) = cache.windows(100, seed=0, epoch=0)
     bags = featurizer.encode_ids(rows.lengths, ids[rows.ids])
     expected = featurizer.encode(texts)
     assert np.array_equal(bags[0], expected[0])

@@ -1,16 +1,16 @@
 """What the families that train on data larger than memory share (their ``fit_stream``): the
-first pass over a :class:`~modelcycle.data.TextStream` (labels, rows per process, each block
-handed on to count its words with bounded memory), validation labels mapped as ``fit`` maps
-them, and the loop's streamed data (:class:`WindowStream`): each seeded shuffle window, of
-texts or of the word ids a :class:`~modelcycle.models._token_cache.TokenCache` kept, encoded by
-the family and cut, in order, into mini-batches."""
+first pass over a :class:`~modelcycle.data.TextStream` (labels, rows per process, words counted
+with bounded memory and the texts kept as word ids in a
+:class:`~modelcycle.models._token_cache.TokenCache`), validation labels mapped as ``fit`` maps
+them, and the loop's streamed data (:class:`WindowStream`): each seeded shuffle window of
+cached words encoded by the family and cut, in order, into mini-batches."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -18,7 +18,6 @@ import torch
 
 from modelcycle.data import (
     StreamSummary,
-    TextBlock,
     TextStream,
     read_ahead,
     release_freed_memory,
@@ -27,13 +26,12 @@ from modelcycle.engine.loop import Batch, RunOptions, TrainingData
 from modelcycle.exceptions import ConfigError, DataError
 from modelcycle.features import NgramFeaturizer
 from modelcycle.models._base import ExtraInputs
-from modelcycle.models._token_cache import TokenRows, token_cache
+from modelcycle.models._token_cache import TokenCache, TokenRows, token_cache
 from modelcycle.models._torch import MatrixData
 
 ENCODE_CHUNK = 2048
-"""Streamed texts are tokenised and encoded this many at a time: the tokens of a whole window
-of long texts would need gigabytes on the way (IMDB: 270 a review); 2,048 IMDB reviews take
-about 100 MB on the way, at the speed of larger chunks."""
+"""A window's cached words are encoded this many texts at a time: a whole window of long texts
+would need gigabytes on the way (IMDB: 270 words a review)."""
 
 
 @dataclass(frozen=True)
@@ -43,30 +41,24 @@ class FirstPass:
     summary: StreamSummary
     classes: np.ndarray  # the labels, sorted
     part: tuple[int, int]  # (rank, world) of this process
-
-    def targets(self, labels: list[str]) -> np.ndarray:
-        """The class indices of ``labels``."""
-        return np.searchsorted(self.classes, np.asarray(labels))
+    words: TokenCache  # the words counted, and the part's texts as word ids
+    targets: np.ndarray  # the class index of each of the cache's label codes
 
 
-def process_part(run: RunOptions) -> tuple[int, int]:
-    """``(rank, world)`` of this process in the run's job (``(0, 1)`` alone)."""
-    cluster = run.distributed
-    return (0, 1) if cluster is None else (cluster.rank, cluster.world_size)
-
-
+@contextmanager
 def first_pass(
     stream: TextStream,
     run: RunOptions,
     *,
     shuffle_buffer: int,
-    on_block: Callable[[TextBlock], None],
     features: Any = (),
-) -> FirstPass:
-    """Count the stream's labels and its rows per process, handing every block to ``on_block``
-    (to count its words: every process reads all the rows, so all count the same words);
-    refuses a ``shuffle_buffer`` under one row, engineered ``features`` (not computed on
-    streamed data) and fewer than two classes."""
+    ngrams: int = 1,
+) -> Iterator[FirstPass]:
+    """Count the stream's labels, its rows per process and its words, keeping the texts this
+    process reads as word ids in a temporary :class:`TokenCache` that lives as long as the
+    context (every process reads all the rows, so all count the same words); refuses a
+    ``shuffle_buffer`` under one row, engineered ``features`` (not computed on streamed data)
+    and fewer than two classes."""
     if shuffle_buffer < 1:
         raise ConfigError(f"shuffle_buffer must be >= 1 row, got {shuffle_buffer}")
     if features:
@@ -74,25 +66,28 @@ def first_pass(
             "engineered features (features=...) are not computed on streamed data; "
             "train without them, or load the data into memory (without --stream)"
         )
-    part = process_part(run)
-    summary = stream.summarize(part[1], on_block=on_block)
-    empty = [rank for rank, rows in enumerate(summary.part_rows) if not rows]
-    if empty:
-        blocks = "shards" if len(stream.shards) >= part[1] else "blocks of rows"
-        raise ConfigError(
-            f"process {empty[0]} of {part[1]} has no rows to read: the data's "
-            f"{len(stream.shards)} shard(s) give the processes too few {blocks}; split the "
-            f"data into at least {part[1]} shards, or use fewer processes"
-        )
-    classes = np.asarray(summary.classes)
-    if len(classes) < 2:
-        found = ", ".join(map(repr, summary.classes)) or "none"
-        raise DataError(
-            f"training needs at least 2 classes, found {len(classes)} ({found})",
-            path=stream.source,
-            column=stream.label,
-        )
-    return FirstPass(summary, classes, part)
+    cluster = run.distributed
+    part = (0, 1) if cluster is None else (cluster.rank, cluster.world_size)
+    with token_cache(stream, part, ngrams=ngrams) as words:
+        summary = stream.summarize(part[1], on_block=words.add)
+        words.finish()
+        empty = [rank for rank, rows in enumerate(summary.part_rows) if not rows]
+        if empty:
+            blocks = "shards" if len(stream.shards) >= part[1] else "blocks of rows"
+            raise ConfigError(
+                f"process {empty[0]} of {part[1]} has no rows to read: the data's "
+                f"{len(stream.shards)} shard(s) give the processes too few {blocks}; split the "
+                f"data into at least {part[1]} shards, or use fewer processes"
+            )
+        classes = np.asarray(summary.classes)
+        if len(classes) < 2:
+            found = ", ".join(map(repr, summary.classes)) or "none"
+            raise DataError(
+                f"training needs at least 2 classes, found {len(classes)} ({found})",
+                path=stream.source,
+                column=stream.label,
+            )
+        yield FirstPass(summary, classes, part, words, words.label_targets(classes))
 
 
 def stream_val(
@@ -108,21 +103,8 @@ def stream_val(
     return kept, np.searchsorted(classes, labels[seen])
 
 
-Window = TypeVar("Window")
-Window_co = TypeVar("Window_co", covariant=True)
-
-
-class WindowSource(Protocol[Window_co]):
-    """Where a :class:`WindowStream` reads its windows: a :class:`~modelcycle.data.TextStream`
-    (``(texts, labels)``) or a :class:`~modelcycle.models._token_cache.TokenCache` (word ids)."""
-
-    def windows(
-        self, size: int, *, seed: int, epoch: int, part: tuple[int, int], skip: int = 0
-    ) -> Iterator[Window_co]: ...
-
-
-class WindowStream(Generic[Window]):
-    """A stream's shuffle windows (from ``source``) as the loop's streamed data: each window of
+class WindowStream:
+    """The first pass's cached words as the loop's streamed data: each shuffle window of
     ``window`` rows (rounded up to whole batches) is encoded by ``encode`` and cut, in order,
     into mini-batches of ``batch_size`` texts. Every process trains the same number of batches
     an epoch, the fewest any process's part holds (the others' last rows wait for the next
@@ -130,15 +112,14 @@ class WindowStream(Generic[Window]):
 
     def __init__(
         self,
-        source: WindowSource[Window],
-        encode: Callable[[Window], TrainingData],
+        encode: Callable[[TokenRows], TrainingData],
         first: FirstPass,
         *,
         batch_size: int,
         window: int,
         seed: int,
     ) -> None:
-        self.source, self.encode, self.classes = source, encode, first.classes
+        self.words, self.encode, self.classes = first.words, encode, first.classes
         self.batch_size, self.seed, self.part = batch_size, seed, first.part
         self.window = -(-window // batch_size) * batch_size
         summary = first.summary
@@ -154,8 +135,8 @@ class WindowStream(Generic[Window]):
         that holds batch ``skip`` are read but not encoded."""
         per_window = self.window // self.batch_size
         number = skip // per_window * per_window  # the first batch of the first window built
-        windows = self.source.windows(
-            self.window, seed=self.seed, epoch=epoch, part=self.part, skip=skip // per_window
+        windows = self.words.windows(
+            self.window, seed=self.seed, epoch=epoch, skip=skip // per_window
         )
         encoded = (self._encode(window) for window in windows)
         yield from self._batches(read_ahead(encoded), number, skip, device)
@@ -175,7 +156,7 @@ class WindowStream(Generic[Window]):
                 if number == self.batches_per_epoch:
                     return
 
-    def _encode(self, window: Window) -> TrainingData:
+    def _encode(self, window: TokenRows) -> TrainingData:
         data = self.encode(window)
         release_freed_memory()  # the encoding's
         return data
@@ -194,7 +175,7 @@ class NgramStream:
 
     first: FirstPass
     featurizer: NgramFeaturizer
-    data: WindowStream[TokenRows]
+    data: WindowStream
 
     def fingerprint(self, stream: TextStream) -> dict[str, Any]:
         """What identifies the run's data, for its checkpoints."""
@@ -213,31 +194,24 @@ def ngram_stream(
     seed: int,
     features: Any = (),
 ) -> Iterator[NgramStream]:
-    """Fit ``featurizer`` on ``stream`` (:func:`first_pass`, keeping the texts' words in a
-    :class:`~modelcycle.models._token_cache.TokenCache`, then a pass over the n-grams) and
-    make the loop's data: windows of TF-IDF rows, batches of ``batch_size`` rows shared among
-    the job's processes. The cache lives as long as the context."""
-    with token_cache(stream, process_part(run)) as cache:
-        first = first_pass(
-            stream, run, shuffle_buffer=shuffle_buffer, on_block=cache.add, features=features
-        )
-        cache.finish()
-        fitted = featurizer.fit_counted(cache, (block.texts for block in stream.blocks()))
+    """Fit ``featurizer`` on ``stream`` (:func:`first_pass`, then a pass over the n-grams) and
+    make the loop's data: windows of TF-IDF rows from the cached words, batches of
+    ``batch_size`` rows shared among the job's processes. The cache lives as long as the
+    context."""
+    with first_pass(stream, run, shuffle_buffer=shuffle_buffer, features=features) as first:
+        fitted = featurizer.fit_counted(first.words, (block.texts for block in stream.blocks()))
         assert fitted.vocabulary is not None
-        word_ids = cache.word_ids(fitted.vocabulary)
-        targets = cache.label_targets(first.classes)
+        word_ids = first.words.word_ids(fitted.vocabulary)
 
         def encode(rows: TokenRows) -> MatrixData:
             matrix = sp.vstack(
                 [fitted.transform_ids(c.lengths, word_ids[c.ids]) for c in row_chunks(rows)],
                 format="csr",
             )
-            return MatrixData(matrix, targets[rows.labels])
+            return MatrixData(matrix, first.targets[rows.labels])
 
         share = max(1, batch_size // first.part[1])  # each process's share of a batch
-        data = WindowStream(
-            cache, encode, first, batch_size=share, window=shuffle_buffer, seed=seed
-        )
+        data = WindowStream(encode, first, batch_size=share, window=shuffle_buffer, seed=seed)
         yield NgramStream(first, fitted, data)
 
 

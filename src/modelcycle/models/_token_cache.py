@@ -169,10 +169,11 @@ class TokenCache:
         self._words = pl.concat([self._words, new.select("tok", "id")])
         ids = words.join(self._words, on="tok", how="left", maintain_order="left")
         word_ids = ids.get_column("id").to_numpy()
-        self._df = np.concatenate([self._df, np.zeros(new.height, np.int64)])
-        self._df += np.bincount(
-            word_ids, weights=ids.get_column("df").to_numpy(), minlength=len(self._df)
-        ).astype(np.int64)
+        if self._words.height > len(self._df):  # room for the new words, doubling
+            grown = np.zeros(max(2 * len(self._df), self._words.height), dtype=np.int64)
+            grown[: len(self._df)] = self._df
+            self._df = grown
+        np.add.at(self._df, word_ids, ids.get_column("df").to_numpy())  # a word in many chunks
         starts = np.cumsum([0] + [chunk.words.height for chunk in found[:-1]])
         return np.concatenate(
             [np.zeros(0, np.uint32)]
@@ -213,7 +214,8 @@ class TokenCache:
 
     def frequencies(self) -> pl.DataFrame:
         """``(tok, df)``: every word counted and the number of texts holding it, by id."""
-        return pl.DataFrame({"tok": self._words.get_column("tok"), "df": self._df})
+        df = self._df[: self._words.height]
+        return pl.DataFrame({"tok": self._words.get_column("tok"), "df": df})
 
     def word_ids(self, vocabulary: Vocabulary) -> np.ndarray:
         """Each cached word's id in ``vocabulary`` (-1 where it is not in it), by cached id."""
@@ -223,12 +225,9 @@ class TokenCache:
         """Each label code's index into the sorted ``classes``, by code."""
         return np.searchsorted(np.asarray(classes), np.asarray(list(self._label_codes), dtype=str))
 
-    def windows(
-        self, size: int, *, seed: int, epoch: int, part: tuple[int, int], skip: int = 0
-    ) -> Iterator[TokenRows]:
+    def windows(self, size: int, *, seed: int, epoch: int, skip: int = 0) -> Iterator[TokenRows]:
         """The part's rows in the windows :meth:`TextStream.windows
-        <modelcycle.data.TextStream.windows>` builds with the same arguments."""
-        assert part == self.part, f"the cache holds part {self.part}, not {part}"
+        <modelcycle.data.TextStream.windows>` builds with the same arguments and ``part``."""
         blocks = (
             self._read(shard, number)
             for shard in self.stream.shard_order(seed, epoch)

@@ -36,13 +36,13 @@ from modelcycle.models._base import (
     tuple_params,
 )
 from modelcycle.models._stream import (
+    FirstPass,
     WindowStream,
     first_pass,
-    process_part,
     row_chunks,
     stream_val,
 )
-from modelcycle.models._token_cache import TokenCache, TokenRows, token_cache
+from modelcycle.models._token_cache import TokenRows
 from modelcycle.models._torch import (
     FeedForward,
     accuracy_validator,
@@ -293,36 +293,32 @@ class FastTextClassifier(TextClassifier):
         part (see :class:`~modelcycle.data.TextStream`). ``val``: texts and labels in memory."""
         self._check_constraints()
         run = run_options(run)
-        with token_cache(stream, process_part(run), ngrams=self.ngrams) as cache:
-            self._fit_cached(stream, cache, shuffle_buffer, val, run)
+        with first_pass(
+            stream, run, shuffle_buffer=shuffle_buffer, features=self.features, ngrams=self.ngrams
+        ) as first:
+            self._fit_first(stream, first, shuffle_buffer, val, run)
         return self
 
-    def _fit_cached(
+    def _fit_first(
         self,
         stream: TextStream,
-        cache: TokenCache,
+        first: FirstPass,
         shuffle_buffer: int,
         val: tuple[list[str], Any] | None,
         run: RunOptions,
     ) -> None:
-        """:meth:`fit_stream` with its first pass writing the texts' words to ``cache``, which
-        every epoch reads."""
-        first = first_pass(
-            stream, run, shuffle_buffer=shuffle_buffer, on_block=cache.add, features=self.features
-        )
-        cache.finish()
+        """:meth:`fit_stream` after its first pass, training on the words it cached."""
+        words = first.words
         self.classes_, self.postprocess_ = first.classes, None
         self.featurizer_ = HashedBagFeaturizer(self.ngrams, self.buckets, self.min_count)
-        self.featurizer_ = self.featurizer_.fit_frequencies(cache)
+        self.featurizer_ = self.featurizer_.fit_frequencies(words)
         self.extra_ = ExtraInputs(None)
-        texts, ngram_count = cache.texts, cache.ngram_count
+        texts, ngram_count = words.texts, words.ngram_count
         self.batch_size_ = self.batch_size or default_batch_size(self.optimizer, texts, ngram_count)
         assert self.featurizer_.vocabulary is not None
-        word_ids = cache.word_ids(self.featurizer_.vocabulary)
-        targets = cache.label_targets(first.classes)
+        word_ids = words.word_ids(self.featurizer_.vocabulary)
         data = WindowStream(
-            cache,
-            lambda rows: self._encode_rows(rows, word_ids, targets),
+            lambda rows: self._encode_rows(rows, word_ids, first.targets),
             first,
             batch_size=max(1, self.batch_size_ // first.part[1]),  # each process's share
             window=shuffle_buffer,
@@ -349,7 +345,7 @@ class FastTextClassifier(TextClassifier):
 
     def _train(
         self,
-        data: BagData | WindowStream[TokenRows],
+        data: BagData | WindowStream,
         ids_per_text: float,
         val: tuple[list[str], Any] | None,
         run: RunOptions | None,
