@@ -13,7 +13,9 @@ import regex
 
 from modelcycle.exceptions import DataError
 
-TOKEN_PATTERN = r"[\p{L}\p{M}\p{N}_]+(?:'[\p{L}\p{M}\p{N}_]+)*|[!?]"
+WORD_CHARACTER = r"[\p{L}\p{M}\p{N}_]"
+"""A character of a word: a letter, mark, digit or underscore."""
+TOKEN_PATTERN = f"{WORD_CHARACTER}+(?:'{WORD_CHARACTER}+)*|[!?]"
 """A token: a run of letters, marks, digits and underscores, with inner apostrophes (don't, n't),
 or ``!`` / ``?``. Written with Unicode categories, so that polars' regex engine (large batches) and
 the ``regex`` module (small batches, where polars' per-call cost dominates) find the same tokens."""
@@ -33,12 +35,13 @@ _TAG = regex.compile(TAG_PATTERN)
 def token_lists(text: pl.Expr) -> pl.Expr:
     """The tokens of each text of the string column ``text``, as a list column: lower-cased,
     HTML tags removed, :data:`TOKEN_PATTERN` matches in text order (a missing text has none)."""
-    return (
-        text.fill_null("")
-        .str.to_lowercase()
-        .str.replace_all(TAG_PATTERN, " ")
-        .str.extract_all(TOKEN_PATTERN)
-    )
+    return prepared_text(text).str.extract_all(TOKEN_PATTERN)
+
+
+def prepared_text(text: pl.Expr) -> pl.Expr:
+    """The string column ``text`` as tokenising reads it: lower-cased, HTML tags replaced by a
+    space, a missing text empty."""
+    return text.fill_null("").str.to_lowercase().str.replace_all(TAG_PATTERN, " ")
 
 
 def tokenize(texts: Sequence[str] | pl.Series) -> pl.DataFrame:

@@ -17,18 +17,17 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 
 from modelcycle.data import TextBlock, TextStream, shuffled_windows
 from modelcycle.exceptions import ConfigError
-from modelcycle.features import (
-    TOKENISE_CHUNK,
-    Vocabulary,
-    bag_ngram_count,
-    tokenize,
-)
+from modelcycle.features import TOKENISE_CHUNK, Vocabulary, bag_ngram_count
+
+if TYPE_CHECKING:
+    from modelcycle.models._native_tokens import ChunkWords
 
 _NARROW_LIMIT = np.uint32(np.iinfo(np.uint16).max)
 """Cached word ids below this are written in 16 bits."""
@@ -114,7 +113,11 @@ class TokenCache:
         self._label_codes: dict[str, int] = {}
         self._blocks: dict[int, list[int]] = {}  # shard -> the numbers of its blocks written
         self._pool: ThreadPoolExecutor | None = None
-        self._pending: tuple[TextBlock, list[Future[_ChunkWords]]] | None = None
+        self._pending: tuple[TextBlock, list[Future[ChunkWords]]] | None = None
+        # Numba takes 0.3 s to import: only streamed training pays it
+        from modelcycle.models._native_tokens import count_words
+
+        self._count_words = count_words
 
     def add(self, block: TextBlock) -> None:
         """Count the words of ``block`` (on ``workers`` threads, ``CHUNK`` texts at a time)
@@ -124,7 +127,7 @@ class TokenCache:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="modelcycle-count")
         found = [
-            self._pool.submit(_chunk_words, texts[first : first + self.CHUNK])
+            self._pool.submit(self._count_words, texts[first : first + self.CHUNK])
             for first in range(0, len(texts), self.CHUNK)
         ]
         self.finish()
@@ -157,7 +160,7 @@ class TokenCache:
             self._pool = None
         self._pending = None
 
-    def _numbered(self, found: list[_ChunkWords]) -> np.ndarray:
+    def _numbered(self, found: list[ChunkWords]) -> np.ndarray:
         """The ids of a block's tokens, text after text: the chunks' distinct words numbered
         (new ones after the known, in the order met), their document frequencies added."""
         words = pl.concat([chunk.words for chunk in found]) if found else _no_words()
@@ -247,30 +250,6 @@ def token_cache(
             yield cache
         finally:
             cache.close()
-
-
-@dataclass(frozen=True)
-class _ChunkWords:
-    """A chunk of texts' distinct words and their document frequencies (``tok``, ``df``), each
-    token's row among them (text after text) and each text's number of tokens."""
-
-    words: pl.DataFrame
-    codes: np.ndarray
-    lengths: np.ndarray
-
-
-def _chunk_words(texts: list[str]) -> _ChunkWords:
-    tokens = tokenize(texts).with_row_index("position")
-    words = tokens.group_by("tok").agg(
-        df=pl.col("doc").n_unique().cast(pl.Int64), positions=pl.col("position")
-    )
-    positions = words.get_column("positions")
-    codes = np.empty(tokens.height, dtype=np.int64)  # each token's row in words
-    codes[positions.explode().to_numpy()] = np.repeat(
-        np.arange(words.height, dtype=np.int64), positions.list.len().to_numpy()
-    )
-    lengths = np.bincount(tokens.get_column("doc").to_numpy(), minlength=len(texts))
-    return _ChunkWords(words.select("tok", "df"), codes, lengths.astype(np.int64))
 
 
 def _no_words() -> pl.DataFrame:
