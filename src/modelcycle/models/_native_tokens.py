@@ -60,11 +60,14 @@ def count_words(texts: Sequence[str]) -> ChunkWords:
 def word_characters() -> np.ndarray:
     """Whether each Unicode code point is a :data:`~modelcycle.features.WORD_CHARACTER`, as
     polars' regex engine sees it (its Unicode version, not Python's)."""
-    points = np.arange(_UNICODE)
+    points = np.arange(_UNICODE, dtype=np.uint32)
     points = points[(points < 0xD800) | (points > 0xDFFF)]  # surrogates are no characters
-    chars = pl.Series([chr(point) for point in points.tolist()], dtype=pl.String)
+    utf8 = points.tobytes().decode("utf-32-le").encode()  # every character, one after another
+    widths = 1 + (points >= 0x80) + (points >= 0x800) + (points >= 0x10000)
+    offsets = np.concatenate([[0], np.cumsum(widths, dtype=np.int64)])
+    chars = pa.LargeStringArray.from_buffers(len(points), pa.py_buffer(offsets), pa.py_buffer(utf8))
     is_word = np.zeros(_UNICODE, dtype=np.bool_)
-    is_word[points] = chars.str.contains(f"^{WORD_CHARACTER}$").to_numpy()
+    is_word[points] = pl.Series(chars).str.contains(f"^{WORD_CHARACTER}$").to_numpy()
     return is_word
 
 
