@@ -1,6 +1,7 @@
 import unicodedata
 
 import numpy as np
+import polars as pl
 import pytest
 import scipy.sparse as sp
 from hypothesis import given, settings
@@ -13,6 +14,7 @@ from modelcycle.features import (
     HashedBagFeaturizer,
     NgramFeaturizer,
     Vocabulary,
+    document_frequencies,
     ngram_keys,
     tokenize,
     tokens_of,
@@ -206,3 +208,28 @@ def test_a_fit_that_finds_no_feature_is_refused() -> None:
         HashedBagFeaturizer(buckets=10).fit_encode(["...", "", "--"])
     with pytest.raises(DataError, match=r"^no word occurs in at least min_count=2 of the 2 texts"):
         HashedBagFeaturizer(buckets=10, min_count=2).fit(["alpha", "beta"])
+
+
+class _Counted:
+    """Words counted over texts, as a stream's first pass counts them."""
+
+    def __init__(self, texts: list[str]) -> None:
+        self.texts = len(texts)
+        self._frequencies = document_frequencies(tokenize(texts))
+
+    def frequencies(self) -> pl.DataFrame:
+        return self._frequencies
+
+
+@pytest.mark.parametrize("merge_rows", [1, 1 << 22])
+def test_counting_chunk_by_chunk_fits_what_fit_transform_fits(merge_rows: int) -> None:
+    texts = TEXTS * 3 + ["a great story", "hated the story, loved the acting"]
+    featurizer = NgramFeaturizer(ngram_range=(1, 3), min_df=2)
+    whole, _ = featurizer.fit_transform(texts)
+    vocabulary = featurizer.counted_vocabulary(_Counted(texts))
+    chunks = [texts[first : first + 4] for first in range(0, len(texts), 4)]
+    counts = (featurizer.ngram_frequencies(*vocabulary.encode(tokenize(c))) for c in chunks)
+    counted = featurizer.fit_counted(vocabulary, counts, len(texts), merge_rows=merge_rows)
+    assert counted.vocabulary == whole.vocabulary
+    np.testing.assert_array_equal(counted.keys, whole.keys)
+    np.testing.assert_array_equal(counted.idf, whole.idf)

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelcycle.features import document_frequencies, tokenize
-from modelcycle.models._native_tokens import count_words
+from modelcycle.features import Vocabulary, document_frequencies, tokenize
+from modelcycle.models._native_tokens import count_words, encode_words
 
 EDGES = [
     "",
@@ -60,3 +60,13 @@ def test_the_buffers_grow_for_many_words_and_dense_tokens() -> None:
     # more distinct words than the first hash table holds (32,768), and more tokens than one
     # every four bytes
     _assert_counted_like_tokenize([f"w{i} v{i}" for i in range(20_000)] + ["!" * 5_000, "a"])
+
+
+def test_texts_are_encoded_as_the_vocabulary_encodes_their_tokens() -> None:
+    texts = [*EDGES, "words the vocabulary never saw", "Don't stop"]
+    vocabulary = Vocabulary.build(tokenize(EDGES[:6]), min_df=1)  # some words left out
+    doc, ids = encode_words(texts, vocabulary)
+    expected_doc, expected_ids = vocabulary.encode(tokenize(texts))
+    assert (ids == -1).any()
+    assert doc.tolist() == expected_doc.tolist()
+    assert ids.tolist() == expected_ids.tolist()

@@ -12,7 +12,6 @@ import polars as pl
 
 from modelcycle.features._ngrams import key_frame, ngram_keys
 from modelcycle.features._tokens import (
-    TOKENISE_CHUNK,
     CountedWords,
     Vocabulary,
     check_tokenisation,
@@ -62,26 +61,38 @@ class NgramFeaturizer:
         fitted = self._fitted(vocabulary, _key_frequencies(doc, keys), len(texts))
         return fitted, fitted._weigh(doc, keys, len(texts))
 
+    def counted_vocabulary(self, words: CountedWords) -> Vocabulary:
+        """The vocabulary :meth:`fit_transform` learns, from ``words`` counted over texts read
+        as a stream, block by block."""
+        return Vocabulary.from_frequencies(words.frequencies(), min_df=self.min_df)
+
+    def ngram_frequencies(self, doc: np.ndarray, ids: np.ndarray) -> pl.DataFrame:
+        """``(key, df)``: the n-grams of texts encoded by the vocabulary (``doc`` and word
+        ``ids`` of their tokens, as :meth:`Vocabulary.encode` gives them) and the number of texts
+        holding each."""
+        return _key_frequencies(*ngram_keys(doc, ids, self.ngram_range))
+
     def fit_counted(
-        self, words: CountedWords, blocks: Iterable[Sequence[str]], *, merge_rows: int = 1 << 22
+        self,
+        vocabulary: Vocabulary,
+        frequencies: Iterable[pl.DataFrame],
+        n_texts: int,
+        *,
+        merge_rows: int = 1 << 22,
     ) -> NgramFeaturizer:
-        """:meth:`fit_transform`'s featurizer for texts read as a stream: the vocabulary from
-        ``words`` (counted block by block over every text), then the n-grams' document
-        frequencies counted over ``blocks`` (the same texts again, a block at a time; memory
-        holds one count per distinct n-gram, merged whenever the blocks' counts outgrow
-        ``merge_rows``). The same columns and weights as ``fit_transform`` on all the texts."""
-        vocabulary = Vocabulary.from_frequencies(words.frequencies(), min_df=self.min_df)
+        """:meth:`fit_transform`'s featurizer for ``n_texts`` texts read as a stream: the
+        :meth:`counted_vocabulary`, and the :meth:`ngram_frequencies` of disjoint chunks of the
+        texts, summed (memory holds one count per distinct n-gram; the chunks' counts are merged
+        into it whenever they outgrow ``merge_rows`` and the sum so far, so that each count is
+        merged a bounded number of times). The same columns and weights as ``fit_transform`` on
+        all the texts."""
+        summed = _summed([])
         parts: list[pl.DataFrame] = []
-        n_texts = 0
-        for block in blocks:
-            for first in range(0, len(block), TOKENISE_CHUNK):
-                chunk = block[first : first + TOKENISE_CHUNK]
-                doc, keys = ngram_keys(*vocabulary.encode_texts(chunk), self.ngram_range)
-                parts.append(_key_frequencies(doc, keys))
-                n_texts += len(chunk)
-            if sum(part.height for part in parts) > merge_rows:
-                parts = [_summed(parts)]
-        return self._fitted(vocabulary, _summed(parts), n_texts)
+        for part in frequencies:
+            parts.append(part)
+            if sum(counted.height for counted in parts) > max(merge_rows, summed.height):
+                summed, parts = _summed([summed, *parts]), []
+        return self._fitted(vocabulary, _summed([summed, *parts]), n_texts)
 
     def _fitted(
         self, vocabulary: Vocabulary, doc_freq: pl.DataFrame, n_texts: int

@@ -20,7 +20,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from modelcycle.features import WORD_CHARACTER, prepared_text
+from modelcycle.features import WORD_CHARACTER, Vocabulary, prepared_text
 
 _UNICODE = 0x110000
 _FNV_OFFSET = np.uint64(14695981039346656037)
@@ -54,6 +54,16 @@ def count_words(texts: Sequence[str]) -> ChunkWords:
         if n_tokens >= 0:
             return found.chunk(utf8, n_tokens, n_words)
         table, tokens = table * 2, tokens * 2
+
+
+def encode_words(texts: Sequence[str], vocabulary: Vocabulary) -> tuple[np.ndarray, np.ndarray]:
+    """``(doc, id)`` of every token of ``texts`` (-1: not in ``vocabulary``), as
+    :meth:`Vocabulary.encode <modelcycle.features.Vocabulary.encode>` gives them for
+    :func:`~modelcycle.features.tokenize`'s tokens; each distinct word looked up once."""
+    found = count_words(texts)
+    words = found.words.select(doc=pl.int_range(pl.len(), dtype=pl.Int64), tok="tok")
+    word_ids = vocabulary.encode(words)[1]
+    return np.repeat(np.arange(len(texts), dtype=np.int64), found.lengths), word_ids[found.codes]
 
 
 @functools.cache
