@@ -1,13 +1,14 @@
 """The streamed first pass's compiled word counting finds the tokens polars' regex finds, token
 for token, and counts them as :func:`document_frequencies` does."""
 
+import numba
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from modelcycle.features import Vocabulary, document_frequencies, tokenize
-from modelcycle.models._native_tokens import count_words, encode_words
+from modelcycle.models._native_tokens import compiled, count_words, encode_words
 
 EDGES = [
     "",
@@ -70,3 +71,20 @@ def test_texts_are_encoded_as_the_vocabulary_encodes_their_tokens() -> None:
     assert (ids == -1).any()
     assert doc.tolist() == expected_doc.tolist()
     assert ids.tolist() == expected_ids.tolist()
+
+
+def test_without_a_writable_cache_folder_the_scanner_still_compiles(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # every cache folder Numba tries is read-only (a read-only install and home): it refuses
+    def read_only(locator: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(numba.core.caching._CacheLocator, "ensure_cache_path", read_only)
+    with pytest.raises(RuntimeError, match="cannot cache"):
+        numba.njit(cache=True)(_plus_one)
+    assert compiled(_plus_one)(41) == 42
+
+
+def _plus_one(number: int) -> int:
+    return number + 1

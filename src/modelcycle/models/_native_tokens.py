@@ -1,6 +1,7 @@
-"""The streamed first pass's word counting, compiled (Numba): :func:`count_words` finds the
-tokens of :data:`~modelcycle.features.TOKEN_PATTERN` in one pass over each text's UTF-8 bytes and
-numbers them in a hash table as it goes, without making a string of every token.
+"""Streamed training's word counting, compiled (Numba): :func:`count_words` finds the tokens
+of :data:`~modelcycle.features.TOKEN_PATTERN` in one pass over each text's UTF-8 bytes and numbers
+them in a hash table as it goes, without making a string of every token (the first pass), and
+:func:`encode_words` maps them to a vocabulary (the n-gram families' second pass).
 
 Polars' regex finds the same tokens but makes a string of each (IMDB: 17 us a review) and counting
 them hashes those strings again (10 us): two thirds of the first pass's CPU. This scan takes 8 us
@@ -12,8 +13,9 @@ token against :func:`~modelcycle.features.tokenize`.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numba
 import numpy as np
@@ -26,6 +28,16 @@ _UNICODE = 0x110000
 _FNV_OFFSET = np.uint64(14695981039346656037)
 _FNV_PRIME = np.uint64(1099511628211)
 _APOSTROPHE, _EXCLAMATION, _QUESTION = ord("'"), ord("!"), ord("?")
+
+
+def compiled(function: Callable[..., Any]) -> Any:
+    """``function`` compiled by Numba, releasing the GIL, its machine code cached beside the
+    module or in the user's cache folder; where neither can be written (a read-only install and
+    home), compiled again by each process instead (a few seconds)."""
+    try:
+        return numba.njit(nogil=True, cache=True)(function)
+    except RuntimeError:  # Numba found no cache folder it can write
+        return numba.njit(nogil=True)(function)
 
 
 @dataclass(frozen=True)
@@ -127,7 +139,7 @@ class _Found:
         return ChunkWords(frame, self.codes[:n_tokens], self.lengths)
 
 
-@numba.njit(nogil=True, cache=True)
+@compiled
 def _character(utf8: np.ndarray, at: int, is_word: np.ndarray) -> tuple[bool, int]:
     """Whether the character at byte ``at`` is a word character, and its width in bytes."""
     byte = utf8[at]
@@ -140,7 +152,7 @@ def _character(utf8: np.ndarray, at: int, is_word: np.ndarray) -> tuple[bool, in
     return is_word[point], width
 
 
-@numba.njit(nogil=True, cache=True)
+@compiled
 def _scan(
     offsets: np.ndarray,
     utf8: np.ndarray,
@@ -203,7 +215,7 @@ def _scan(
     return n_tokens, n_words
 
 
-@numba.njit(nogil=True, cache=True)
+@compiled
 def _same(utf8: np.ndarray, start: int, stop: int, other: int, other_stop: int) -> bool:
     """Whether the bytes ``start:stop`` and ``other:other_stop`` of ``utf8`` are the same."""
     if stop - start != other_stop - other:
@@ -214,7 +226,7 @@ def _same(utf8: np.ndarray, start: int, stop: int, other: int, other_stop: int) 
     return True
 
 
-@numba.njit(nogil=True, cache=True)
+@compiled
 def _gather(
     utf8: np.ndarray, starts: np.ndarray, stops: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
