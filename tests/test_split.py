@@ -147,6 +147,45 @@ def test_leakage_guard_keeps_normalized_duplicates_on_one_side() -> None:
     assert unguarded.checks["straddling_texts"] == 1  # what the guard prevents
 
 
+def test_leakage_guard_keeps_a_phrase_with_the_texts_it_was_cut_from() -> None:
+    """SST-2's rows hold each sentence and its phrases: a phrase scored in test while its
+    sentence trained would score memory. A phrase in more than CONTAINED_MAX_ROWS texts is a
+    common one, and a two-word one too short to say: those are not held."""
+    sentences = [f"the plot of film {i} is a tired retread but the cast is fine" for i in range(20)]
+    phrases = [f"Film {i} is a tired" for i in range(20)]  # each inside its own sentence
+    common = ["The cast is fine!"]  # inside all 20 sentences and the 40 fillers below
+    short = ["but the"]
+    fillers = [f"review {i}: the cast is fine, truly" for i in range(40)]
+    texts = sentences + phrases + common + short + fillers
+    labels = ["a", "b"] * (len(texts) // 2)
+    data = Dataset.from_records(texts, labels)
+    for seed in range(5):
+        parts = split_dataset(data, SplitConfig(test=0.3, val=0.0, seed=seed))
+        assert parts.checks["contained_texts"] == 20
+        train = set(parts.train.texts)
+        for sentence, phrase in zip(sentences, phrases, strict=True):
+            assert (sentence in train) == (phrase in train)
+        assert len(parts.test) in (24, 25)  # the share still holds: 30% of 82 rows
+    unguarded = split_dataset(data, SplitConfig(test=0.3, val=0.0, seed=0, leakage_guard=False))
+    assert "contained_texts" not in unguarded.checks
+
+
+def test_texts_inside_others_are_found_by_words_not_characters() -> None:
+    from modelcycle.split import CONTAINED_MAX_ROWS, _contained
+
+    texts = pl.Series(
+        ["a b c d e", "b c d", "a b c", "c d e f", "b c d e", "bb c d", "x b c d"], dtype=pl.String
+    )
+    pairs = {tuple(p) for p in _contained(texts).tolist()}
+    # "b c d" is in rows 0, 4 and 6; "a b c" in 0; "b c d e" in 0; never "c d e f", "bb c d"
+    assert pairs == {(0, 1), (4, 1), (6, 1), (0, 2), (0, 4)}
+    many = pl.Series(["one two three"] + [f"w{i} one two three" for i in range(31)])
+    assert CONTAINED_MAX_ROWS == 30
+    assert len(_contained(many)) == 0  # inside 31 texts: a common phrase
+    assert len(_contained(many[:31])) == 30
+    assert len(_contained(pl.Series([None, "a b c", None, "z a b c"], dtype=pl.String))) == 1
+
+
 def test_group_split_keeps_each_group_on_one_side() -> None:
     movies = [f"m{i // 4}" for i in range(80)]
     frame = pl.DataFrame(

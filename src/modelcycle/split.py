@@ -7,10 +7,16 @@
   future it will meet.
 * **Leakage guard** (``leakage_guard``, on by default): rows whose normalized texts are equal
   (case, spacing, punctuation and HTML aside, :func:`modelcycle.text.normalized`) never straddle
-  two parts; a duplicate in train and test would score memory, not generalisation.
+  two parts; a duplicate in train and test would score memory, not generalisation. Nor does a
+  text of ``CONTAINED_MIN_WORDS`` words or more found whole inside other rows' texts (in at most
+  ``CONTAINED_MAX_ROWS`` of them): a phrase cut from a review (SST-2 holds every sentence's
+  phrases), a quoted message. One found in more rows is a common phrase, not a copy.
 
-Groups and duplicates are joined into connected components (a group with a text that also
-appears in another group pulls both together); whole components are then assigned to parts.
+Texts inside others are found by hashing: each word numbered, every window of words hashed
+(a polynomial hash, so a window's hash is a difference of two prefix sums); the windows that
+begin with a shorter text's first three words are compared whole. Groups, duplicates and texts
+inside others are joined into connected components (a group with a text that also appears in
+another group pulls both together); whole components are then assigned to parts.
 scikit-learn has no stratified *group* split with free shares (``StratifiedGroupKFold`` makes
 equal folds), so the assignment is written here: components of several rows go first, largest
 first, each to the part whose per-label shortfall it fills most; the single rows then fill each
@@ -37,6 +43,9 @@ __all__ = ["PARTS", "SPLIT_FILE", "Splits", "split_dataset", "split_summary", "w
 
 PARTS = ("train", "val", "test")
 SPLIT_FILE = "split.json"
+CONTAINED_MIN_WORDS = 3
+CONTAINED_MAX_ROWS = 30
+_HASH_BASE = 1_000_003  # odd, so invertible modulo 2**64
 
 
 @dataclass(frozen=True)
@@ -83,7 +92,9 @@ def split_dataset(dataset: Dataset, config: SplitConfig | None = None) -> Splits
             )
     texts = frame.select(normalized(pl.col(dataset.text)).replace("", None)).to_series()
     groups = frame.get_column(config.group) if config.group else None
-    components = _components(len(dataset), [texts] if config.leakage_guard else [], groups)
+    guarded = config.leakage_guard
+    inside = _contained(texts) if guarded else np.empty((0, 2), dtype=np.int64)
+    components = _components(len(dataset), [texts] if guarded else [], groups, inside)
     shares = np.array([1.0 - config.test - config.val, config.val, config.test])
     stratify = config.time is None and config.stratify and dataset.label is not None
     if config.time is not None:
@@ -99,6 +110,8 @@ def split_dataset(dataset: Dataset, config: SplitConfig | None = None) -> Splits
             raise _empty_part(dataset, shares, index, stratified=stratify)
     rows = {name: np.flatnonzero(assignment == index) for index, name in enumerate(PARTS)}
     checks = _checks(texts, assignment, components, groups)
+    if guarded:
+        checks["contained_texts"] = len(np.unique(inside[:, 1]))
     return Splits(
         train=dataset.take(rows["train"]),
         val=dataset.take(rows["val"]) if config.val > 0 else None,
@@ -148,7 +161,12 @@ def split_summary(document: dict[str, Any], directory: str | Path) -> str:
     line = (
         f"leakage guard {'on' if document['leakage_guard'] else 'off'}: "
         f"{plural(checks['duplicate_texts'], 'duplicate text')} kept together, "
-        f"{plural(checks['straddling_texts'], 'text')} in two parts"
+        + (
+            f"{plural(checks['contained_texts'], 'text')} inside others kept with them, "
+            if "contained_texts" in checks
+            else ""
+        )
+        + f"{plural(checks['straddling_texts'], 'text')} in two parts"
     )
     if "groups" in checks:
         line += (
@@ -157,18 +175,21 @@ def split_summary(document: dict[str, Any], directory: str | Path) -> str:
     return "\n".join([*lines, line, f"wrote {Path(directory) / SPLIT_FILE}"])
 
 
-def _components(n: int, keys: list[pl.Series], groups: pl.Series | None) -> np.ndarray:
-    """Component id per row: rows sharing any key (or a group) are connected; ids are numbered
-    in order of first row, so they do not depend on the graph library's numbering."""
+def _components(
+    n: int, keys: list[pl.Series], groups: pl.Series | None, pairs: np.ndarray
+) -> np.ndarray:
+    """Component id per row: rows sharing any key (or a group), and the rows of each of
+    ``pairs``, are connected; ids are numbered in order of first row, so they do not depend on
+    the graph library's numbering."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
     columns = list(keys)
     if groups is not None:
         columns.append(groups.cast(pl.String))
-    if not columns:
+    if not columns and not len(pairs):
         return np.arange(n)
-    sources, targets, offset = [], [], n
+    sources, targets, offset = [pairs[:, 0]], [pairs[:, 1]], n
     for column in columns:
         present = column.is_not_null().to_numpy()
         codes = np.unique(column.hash().to_numpy(), return_inverse=True)[1]
@@ -184,6 +205,47 @@ def _components(n: int, keys: list[pl.Series], groups: pl.Series | None) -> np.n
     _, first, inverse = np.unique(row_labels, return_index=True, return_inverse=True)
     order = np.argsort(np.argsort(first))
     return np.asarray(order[inverse])
+
+
+def _contained(texts: pl.Series) -> np.ndarray:
+    """``(row, inner)`` pairs: the normalized text of row ``inner`` (``CONTAINED_MIN_WORDS``
+    words or more, found in at most ``CONTAINED_MAX_ROWS`` other rows) is a run of row
+    ``row``'s words. See the module's docstring."""
+    present = texts.is_not_null().to_numpy()
+    words = texts.filter(present).str.split(" ")
+    lengths = np.zeros(len(texts), dtype=np.int64)
+    lengths[present] = words.list.len().to_numpy()
+    ids = words.explode().cast(pl.Categorical).to_physical().cast(pl.UInt64).to_numpy() + 1
+    starts = np.concatenate([[0], np.cumsum(lengths)])
+    inner = np.flatnonzero(lengths >= CONTAINED_MIN_WORDS)
+    if not len(inner):
+        return np.empty((0, 2), dtype=np.int64)
+    with np.errstate(over="ignore"):
+        base, inverse = np.uint64(_HASH_BASE), np.uint64(pow(_HASH_BASE, -1, 2**64))
+        ones = np.ones(len(ids) + 1, dtype=np.uint64)
+        undo = np.cumprod(ones * inverse) * base  # base ** -j
+        redo = np.cumprod(ones * base) * inverse  # base ** i
+        prefix = np.zeros(len(ids) + 1, dtype=np.uint64)
+        prefix[1:] = np.cumsum(ids * undo[: len(ids)])
+
+        def window(at: np.ndarray, size: np.ndarray | int) -> np.ndarray:
+            return redo[at] * (prefix[at + size] - prefix[at])
+
+        row_of = np.repeat(np.arange(len(lengths)), lengths)
+        head = CONTAINED_MIN_WORDS
+        at = np.arange(len(ids) - head + 1)
+        at = at[at + head <= starts[row_of[at] + 1]]  # windows within one text
+        heads = pl.DataFrame({"key": window(at, head), "at": at})
+        inners = pl.DataFrame({"key": window(starts[inner], head), "inner": inner})
+        found = heads.join(inners, on="key").select("at", "inner")
+        at, rows = found.get_column("at").to_numpy(), found.get_column("inner").to_numpy()
+        row, size = row_of[at], lengths[rows]
+        fits = (lengths[row] > size) & (at + size <= starts[row + 1])  # equal: a duplicate
+        at, rows, row, size = at[fits], rows[fits], row[fits], size[fits]
+        same = window(at, size) == window(starts[rows], size)
+    pairs = np.unique(np.stack([row[same], rows[same]], axis=1), axis=0)
+    containers = np.bincount(pairs[:, 1], minlength=len(lengths))
+    return pairs[containers[pairs[:, 1]] <= CONTAINED_MAX_ROWS]
 
 
 def _empty_part(dataset: Dataset, shares: np.ndarray, index: int, *, stratified: bool) -> DataError:

@@ -168,7 +168,8 @@ def test_split(tmp_path: Path, runner: CliRunner, reviews_csv: Path) -> None:
         "train        12 rows  negative 6, positive 6",
         "val           6 rows  negative 3, positive 3",
         "test          6 rows  negative 3, positive 3",
-        "leakage guard on: 0 duplicate texts kept together, 0 texts in two parts",
+        "leakage guard on: 0 duplicate texts kept together, 0 texts inside others kept with them, "
+        "0 texts in two parts",
         f"wrote {out / 'split.json'}",
     ]
     split = json.loads((out / "split.json").read_text())
