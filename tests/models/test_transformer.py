@@ -89,6 +89,35 @@ def test_frozen_encoder_trains_the_head_only(tiny_backbone: Path) -> None:
     np.testing.assert_allclose(frozen.predict_proba(TEXTS[:3]), proba, atol=1e-5)
 
 
+def test_max_rows_trains_on_a_seeded_sample_with_each_class_in_proportion(
+    tiny_backbone: Path,
+) -> None:
+    from modelcycle.models.transformer import _sample
+
+    targets = np.array([0] * 30 + [1] * 10)
+    texts = [f"text {i}" for i in range(40)]
+    kept, kept_targets = _sample(texts, targets, 8, seed=3)
+    assert np.bincount(kept_targets).tolist() == [6, 2]  # 3:1, as in the rows
+    assert kept == sorted(kept, key=texts.index)  # in the rows' order
+    assert _sample(texts, targets, 8, seed=3)[0] == kept
+    assert _sample(texts, targets, 8, seed=4)[0] != kept
+    # the fit sees exactly that sample: the same weights as a fit on the sampled rows
+    sampled = fit(tiny_backbone, max_rows=8, epochs=1)
+    rows, _ = _sample(TEXTS, np.unique(LABELS, return_inverse=True)[1], 8, seed=0)
+    on_rows = make_model(
+        "transformer",
+        {"backbone": str(tiny_backbone), "epochs": 1, "batch_size": 8, "lr": 1e-3},
+        seed=0,
+    ).fit(rows, [LABELS[TEXTS.index(t)] for t in rows])
+    for name, value in encoder_weights(on_rows).items():
+        np.testing.assert_allclose(encoder_weights(sampled)[name], value, atol=1e-6, err_msg=name)
+    everything = fit(tiny_backbone, max_rows=len(TEXTS), epochs=1)
+    assert not np.allclose(
+        everything.module_.head.weight.detach().numpy(),
+        sampled.module_.head.weight.detach().numpy(),
+    )
+
+
 def test_a_frozen_head_reads_the_last_layers_concatenated(
     tiny_backbone: Path, tmp_path: Path
 ) -> None:

@@ -18,6 +18,9 @@ from modelcycle.models import load_model
 from modelcycle.selection import STUDY_FILE, select
 from modelcycle.selection._measure import scheme_for
 from modelcycle.selection._search import (
+    MIN_SAMPLE_ROWS,
+    SAMPLE_SHARE,
+    START_SHARE,
     STUDY_NAME,
     FamilyMedianPruner,
     Search,
@@ -126,7 +129,7 @@ def test_the_transformer_is_skipped_when_the_budget_cannot_hold_it(
     assert board.recommendation is not None
     assert board.recommendation.startswith("logreg#")
     assert board.skipped["transformer"].endswith(
-        "s left is too little to time a probe of the transformer"
+        "s for it is too little to time a probe of the transformer"
     )
     skipped = board.row("transformer#1")
     assert skipped["state"] == "skipped"
@@ -165,9 +168,9 @@ def test_the_time_kept_back_is_the_refit_of_the_pick_not_of_the_slowest_trial(
     search = Search(study, scheme, config, time.monotonic() + 600, kept=5.0, say=print)
     assert search.reserve() == pytest.approx(5.0 + 1.2 * scheme.refit_factor * 1.0)
     refit = search.refit_seconds(100.0)
-    search._check_time("mlp", {}, left=100.0 + refit)
+    search._fit_to_time("mlp", {}, left=100.0 + refit)
     with pytest.raises(Exception, match=r"an estimated 100 s run and its refit do not fit"):
-        search._check_time("mlp", {}, left=100.0 + refit - 1.0)
+        search._fit_to_time("mlp", {}, left=100.0 + refit - 1.0)
 
 
 def test_a_gradient_trial_is_estimated_by_the_epochs_it_asks_for(corpus: Dataset) -> None:
@@ -186,10 +189,57 @@ def test_a_gradient_trial_is_estimated_by_the_epochs_it_asks_for(corpus: Dataset
     )
     search = Search(study, scheme_for(corpus, config, None), config, 0.0, kept=0.0, say=print)
     refit = search.refit_seconds(150.0)
-    search._check_time("fasttext", {"epochs": 15}, left=150.0 + refit)
+    search._fit_to_time("fasttext", {"epochs": 15}, left=150.0 + refit)
     with pytest.raises(Exception, match=r"an estimated 150 s run and its refit do not fit"):
-        search._check_time("fasttext", {"epochs": 15}, left=150.0 + refit - 1.0)
-    search._check_time("fasttext", {}, left=50.0 + search.refit_seconds(50.0))
+        search._fit_to_time("fasttext", {"epochs": 15}, left=150.0 + refit - 1.0)
+    search._fit_to_time("fasttext", {}, left=50.0 + search.refit_seconds(50.0))
+
+
+def test_a_transformer_trial_too_slow_for_the_time_left_trains_on_a_sample_that_fits(
+    corpus: Dataset,
+) -> None:
+    large = Dataset.from_records(
+        [f"{text} {copy}" for copy in range(64) for text in corpus.texts],
+        corpus.labels.tolist() * 64,
+    )
+    config = SelectConfig(models=("transformer",))
+    scheme = scheme_for(large, config, None)  # 8,192 rows trained, 2,048 scored
+    study = optuna.create_study(direction="maximize")
+    search = Search(study, scheme, config, 0.0, kept=0.0, say=print)
+    # as timed: 1 s to start and 10 ms a text forward; 2 s and 100 ms a text to fine-tune
+    search._probes = {True: (1.0, 0.01), False: (2.0, 0.1)}
+    trained = len(scheme.folds[0][0])
+    tune = {"freeze": False, "epochs": 1}
+    whole = sum(search._transformer_seconds(tune, trained))
+    assert search._fit_to_time("transformer", tune, left=whole / SAMPLE_SHARE) == tune
+    left = whole / 2
+    sampled = search._fit_to_time("transformer", tune, left=left)
+    rows = sampled["max_rows"]
+    assert sampled == {**tune, "max_rows": rows}
+    assert sum(search._transformer_seconds(tune, rows)) <= SAMPLE_SHARE * left
+    assert sum(search._transformer_seconds(tune, rows + 100)) > SAMPLE_SHARE * left
+    # the family's first trial, a first look, gets a smaller share of the time left
+    start = search._fit_to_time("transformer", tune, left=whole, start=True)
+    assert sum(search._transformer_seconds(tune, start["max_rows"])) <= START_SHARE * whole
+    assert sum(search._transformer_seconds(tune, start["max_rows"] + 100)) > START_SHARE * whole
+    # a sample is refitted on as many rows: no more than the trial's fit, with the margin
+    assert search.refit_seconds(10.0, sampled) == pytest.approx(12.0)
+    assert search.refit_seconds(10.0, tune) == pytest.approx(12.0 * scheme.refit_factor)
+    few = sum(search._transformer_seconds(tune, MIN_SAMPLE_ROWS)) / SAMPLE_SHARE
+    with pytest.raises(Exception, match=r"nor do those of a sample of 1,000 rows"):
+        search._fit_to_time("transformer", tune, left=few - 1.0)
+
+
+def test_fine_tuning_is_not_probed_when_even_its_least_cost_cannot_fit(corpus: Dataset) -> None:
+    config = SelectConfig(models=("transformer",))
+    search = Search(
+        optuna.create_study(), scheme_for(corpus, config, None), config, 0.0, 0.0, print
+    )
+    search._probes = {True: (1.0, 0.5)}  # slow texts: 0.5 s each forward, so >= 1.5 s tuned
+    tune = {"freeze": False, "epochs": 1}
+    with pytest.raises(Exception, match=r"fine-tuning even a sample of 1,000 rows"):
+        search._fit_to_time("transformer", tune, left=1000.0)
+    assert False not in search._probes  # no probe was run
 
 
 def test_a_probe_sample_takes_the_classes_in_turn() -> None:

@@ -14,6 +14,9 @@ The default backbone is all-MiniLM-L6-v2 (6 layers, 384 wide, 22M parameters), w
   warmup + linear decay, gradient accumulation, and batches of texts of similar length padded
   to their longest (dynamic padding).
 
+``max_rows`` trains on a seeded sample of at most that many rows, each class in proportion: what
+``modelcycle select`` asks for when fine-tuning on every row would not fit its budget.
+
 The fitted model is saved as ``weights.safetensors`` (encoder + head), ``config.json`` and
 ``tokenizer.json`` in the model directory, all listed in its SHA-256 manifest.
 """
@@ -28,6 +31,7 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 import torch
+from sklearn.utils import resample
 from sklearn.utils._param_validation import Interval
 from torch import nn
 
@@ -287,6 +291,7 @@ class TransformerClassifier(TextClassifier):
         "max_length": [Interval(Integral, 2, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "accumulate": [Interval(Integral, 1, None, closed="left")],
+        "max_rows": [Interval(Integral, 2, None, closed="left"), None],
         **TRAINING_CONSTRAINTS,
     }
 
@@ -299,6 +304,7 @@ class TransformerClassifier(TextClassifier):
         max_length: int = 128,
         dropout: float = 0.1,
         accumulate: int = 1,
+        max_rows: int | None = None,
         optimizer: str = "adamw",
         lr: float | None = None,
         weight_decay: float = 0.01,
@@ -318,6 +324,7 @@ class TransformerClassifier(TextClassifier):
         self.max_length = max_length
         self.dropout = dropout
         self.accumulate = accumulate
+        self.max_rows = max_rows
         self.optimizer = optimizer
         self.lr = lr
         self.weight_decay = weight_decay
@@ -336,6 +343,8 @@ class TransformerClassifier(TextClassifier):
         family = "transformer_head" if self.freeze else "transformer"
         optimizer = OptimizerSettings.from_params(self.get_params(), rates=DEFAULT_LR[family])
         settings = loop_settings(self, optimizer)
+        if self.max_rows is not None and len(texts) > self.max_rows:
+            texts, targets = _sample(texts, targets, self.max_rows, settings.seed)
         encoder, self.tokenizer_ = load_backbone(self.backbone, max_length=self.max_length)
         torch.manual_seed(settings.seed)
         config: Any = encoder.config  # a transformers PretrainedConfig
@@ -466,6 +475,17 @@ class TransformerClassifier(TextClassifier):
         model.classes_ = np.asarray(state.classes)
         model.history_ = state.documents.get("history", [])
         return model
+
+
+def _sample(
+    texts: list[str], targets: np.ndarray, rows: int, seed: int
+) -> tuple[list[str], np.ndarray]:
+    """A seeded sample of ``rows`` rows, each class in proportion (scikit-learn's ``resample``)."""
+    index = resample(
+        np.arange(len(texts)), n_samples=rows, replace=False, stratify=targets, random_state=seed
+    )
+    index = np.sort(index)
+    return [texts[i] for i in index], targets[index]
 
 
 def _in_blocks(

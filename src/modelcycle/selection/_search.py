@@ -5,9 +5,11 @@ Every trial keeps what it measured in its user attributes (the figures, and whic
 rows it got right, packed), so that the leaderboard is read back from the study: a resumed search,
 or several processes sharing one ``--storage``, all see every trial. Gradient-trained trials
 report their validation accuracy after each epoch to :class:`FamilyMedianPruner`. Before a trial
-runs, its cost is estimated (the median of its family's trials; for the transformer, a timed
-probe on a few texts) and a trial that would not fit the time left, with its refit should it be
-the pick, is skipped, with the reason. The time kept back is the refit of the current pick.
+runs, its cost is estimated (the median of its family's trials; for the transformer, timed
+probes on a few hundred texts) and a trial that would not fit the time left, with its refit
+should it be the pick, is skipped, with the reason; a transformer trial is instead trained on the
+largest sample of the rows that fits (``max_rows``), as it is the one family whose run on every
+row can take hours. The time kept back is the refit of the current pick.
 """
 
 from __future__ import annotations
@@ -49,6 +51,10 @@ __all__ = [
 
 STUDY_NAME = "modelcycle-select"
 PROBE_MIN_SECONDS = 45.0  # time left below which the transformer is not even probed
+PROBE_SIZES = {True: (8, 32, 128, 512), False: (64, 128, 384)}  # frozen, fine-tuned
+MIN_SAMPLE_ROWS = 1000  # a transformer trial is not trained on a smaller sample
+SAMPLE_SHARE = 0.8  # of the time left, what a transformer trial and its refit may take
+START_SHARE = 0.25  # the same for its first trial: a first look at the family
 
 
 class FamilyMedianPruner(BasePruner):
@@ -140,25 +146,30 @@ class Search:
     kept: float  # seconds kept for the report (and quantized variants)
     say: Callable[[str], None]
     skipped: dict[str, str] = field(default_factory=dict)  # family: why its last trial was not run
-    _probe: tuple[float, float] | None = None  # transformer: fixed seconds, seconds per text
+    _probes: dict[bool, tuple[float, float]] = field(default_factory=dict)  # see _probe
     _probe_failed: str | None = None
     _reserved: tuple[int, float] = (-1, 0.0)  # completed trials, the pick's refit seconds
 
     def reserve(self) -> float:
         """``kept``, plus refitting on every row (with a margin) the model the rule picks from
         the trials so far. A trial that could become the pick starts only when its own refit
-        fits too (:meth:`_check_time`), so a slow model the rule would not pick does not hold
+        fits too (:meth:`_fit_to_time`), so a slow model the rule would not pick does not hold
         back the search."""
         done = self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         if len(done) != self._reserved[0]:  # recomputed when a trial completes
             rows = [r for r in trial_rows(self.study, self.scheme.rows) if r["state"] == "complete"]
             pick = recommend(rows, constraints(self.config), alpha=self.config.alpha).pick
-            self._reserved = (len(done), self.refit_seconds(pick["fit_seconds"]) if pick else 0.0)
+            refit = self.refit_seconds(pick["fit_seconds"], pick["params"]) if pick else 0.0
+            self._reserved = (len(done), refit)
         return self.kept + self._reserved[1]
 
-    def refit_seconds(self, fit_seconds: float) -> float:
-        """Seconds to refit on every row, with a margin, a trial that fitted in ``fit_seconds``."""
-        return 1.2 * self.scheme.refit_factor * fit_seconds
+    def refit_seconds(self, fit_seconds: float, params: dict[str, Any] | None = None) -> float:
+        """Seconds to refit on every row (or on a sample as large as the trial's, for a trial
+        with ``max_rows``), with a margin, a trial that fitted in ``fit_seconds``."""
+        cap = (params or {}).get("max_rows") or float("inf")
+        trained = len(self.scheme.folds[0][0])
+        every = trained + len(self.scheme.folds[0][1])
+        return 1.2 * min(every, cap) / min(trained, cap) * fit_seconds
 
     def left(self) -> float:
         return self.deadline - time.monotonic() - self.reserve()
@@ -175,13 +186,16 @@ class Search:
             trial = self.study.ask()
             family = trial.suggest_categorical("family", families)
             params = suggest(trial, family, self.config.params.get(family, {}))
-            trial.set_user_attr("params", _jsonable(params))
             try:
-                self._check_time(family, params, left)
+                params = self._fit_to_time(
+                    family, params, left, start=bool(trial.user_attrs.get("start"))
+                )
             except _Unaffordable as exc:
+                trial.set_user_attr("params", _jsonable(params))
                 self._skip(trial, family, str(exc))
                 skips += 1
                 continue
+            trial.set_user_attr("params", _jsonable(params))
             skips = 0
             ran += 1
             self._run_trial(trial, family, params)
@@ -250,75 +264,128 @@ class Search:
             f"p50 {row['latency_ms_p50']:.3g} ms ({time.monotonic() - start:.1f} s)"
         )
 
-    def _check_time(self, family: str, params: dict[str, Any], left: float) -> None:
-        """Raise _Unaffordable when the trial's estimated seconds, and its refit should it be
-        picked, exceed ``left``."""
-        estimate = self._estimate(family, params, left)
-        if estimate is not None and estimate + self.refit_seconds(estimate) > left:
+    def _fit_to_time(
+        self, family: str, params: dict[str, Any], left: float, *, start: bool = False
+    ) -> dict[str, Any]:
+        """``params``, when the trial's estimated seconds and its refit, should it be picked,
+        fit ``left``. A transformer trial gets ``SAMPLE_SHARE`` of it (``START_SHARE`` for its
+        family's ``start``), and where every row does not fit, ``max_rows``: the largest sample
+        that does. Raise _Unaffordable when nothing fits."""
+        if family == "transformer":
+            return self._transformer_to_time(
+                params, (START_SHARE if start else SAMPLE_SHARE) * left
+            )
+        estimate = self._estimate(family, params)
+        if estimate is not None and estimate + self.refit_seconds(estimate, params) > left:
             raise _Unaffordable(
                 f"an estimated {estimate:.0f} s run and its refit do not fit the {left:.0f} s left"
             )
+        return params
 
-    def _estimate(self, family: str, params: dict[str, Any], left: float) -> float | None:
-        """Seconds a trial of ``family`` should take: the median of its family's trials (for a
-        gradient family, their median seconds per epoch run times the epochs ``params`` asks
-        for); for the transformer, from a probe. None when unknown (it is tried)."""
+    def _estimate(self, family: str, params: dict[str, Any]) -> float | None:
+        """Seconds a trial of ``family`` (not the transformer) should take: the median of its
+        family's trials (for a gradient family, their median seconds per epoch run times the
+        epochs ``params`` asks for). None when unknown (it is tried)."""
         done = [
             t
             for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
             if t.params.get("family") == family and "seconds" in t.user_attrs
         ]
-        if family != "transformer":
-            if not done:
-                return None
-            if "epochs" in params:
-                per_epoch = [
-                    t.user_attrs["seconds"] / max(1, len(t.intermediate_values)) for t in done
-                ]
-                return float(np.median(per_epoch)) * int(params["epochs"])
-            return float(np.median([t.user_attrs["seconds"] for t in done]))
+        if not done:
+            return None
+        if "epochs" in params:
+            per_epoch = [t.user_attrs["seconds"] / max(1, len(t.intermediate_values)) for t in done]
+            return float(np.median(per_epoch)) * int(params["epochs"])
+        return float(np.median([t.user_attrs["seconds"] for t in done]))
+
+    def _transformer_to_time(self, params: dict[str, Any], given: float) -> dict[str, Any]:
+        """``params`` when the trial and its refit fit ``given`` seconds, else with the largest
+        ``max_rows`` that does (see :meth:`_fit_to_time`)."""
         if self._probe_failed is not None:
             raise _Unaffordable(self._probe_failed)
-        if self._probe is None:
-            if left < PROBE_MIN_SECONDS:
+        frozen = bool(params.get("freeze"))
+        if given < PROBE_MIN_SECONDS and not {True, frozen} <= self._probes.keys():
+            raise _Unaffordable(
+                f"{given:.0f} s for it is too little to time a probe of the transformer"
+            )
+        if not frozen and False not in self._probes:
+            # a fine-tuned text costs at least a forward and a backward pass, about three
+            # forward ones: not worth a probe when the smallest sample cannot fit even that
+            floor = (0.0, 3 * self._probe(frozen=True)[1])
+            least = sum(self._transformer_seconds(params, MIN_SAMPLE_ROWS, tuning=floor))
+            if least > given:
                 raise _Unaffordable(
-                    f"{left:.0f} s left is too little to time a probe of the transformer"
+                    f"fine-tuning even a sample of {MIN_SAMPLE_ROWS:,} rows, with its refit, "
+                    f"would take over {least:.0f} s, and {given:.0f} s is there for it"
                 )
-            self._probe = self._probe_transformer()
-        fixed, per_text = self._probe
-        train_rows, val_rows = len(self.scheme.folds[0][0]), len(self.scheme.folds[0][1])
-        epochs = int(params.get("epochs", 3))
-        if params.get("freeze"):  # embeddings once, then the head's epochs (cheap)
-            texts = train_rows + val_rows
-        else:  # a backward pass costs about two forward ones
-            texts = epochs * (3 * train_rows + val_rows)
-        texts += val_rows  # scoring the fold's validation part
-        measuring = LATENCY_SECONDS + 4 * LATENCY_MIN_TEXTS * per_text  # one text at a time
-        return len(self.scheme.folds) * (fixed + per_text * texts) + measuring
+        trained = len(self.scheme.folds[0][0])
+        rows = min(trained, params.get("max_rows") or trained)
+        trial, refit = self._transformer_seconds(params, rows)
+        if trial + refit <= given:
+            return params
+        zero = sum(self._transformer_seconds(params, 0))
+        per_row = sum(self._transformer_seconds(params, 1)) - zero
+        sample = int((given - zero) / per_row) // 100 * 100
+        if sample < MIN_SAMPLE_ROWS:
+            raise _Unaffordable(
+                f"an estimated {trial:.0f} s run and its refit do not fit the {given:.0f} s "
+                f"there is for it, nor do those of a sample of {MIN_SAMPLE_ROWS:,} rows"
+            )
+        return {**params, "max_rows": min(sample, rows)}
 
-    def _probe_transformer(self) -> tuple[float, float]:
-        """Time the frozen transformer on 16 and on 64 training texts, after a warm-up on 8
-        (imports, the backbone's first read from disk): the fixed cost of a fit (loading the
-        backbone) and the cost per text of a forward pass."""
-        part = self.scheme.folds[0][0]
-        order = classes_in_turn(part.labels, self.config.seed)
-        timings = []
-        for n in (8, 16, 64):
-            start = time.monotonic()
-            try:
-                train(
-                    part.take(order[: min(n, len(part))]),
-                    TrainConfig(model="transformer", params={"freeze": True, "epochs": 1}),
-                    progress=False,
-                )
-            except (ConfigError, DataError) as exc:  # not installed; a sample of one class
-                self._probe_failed = f"the probe run failed: {exc}"
-                raise _Unaffordable(self._probe_failed) from exc
-            timings.append(time.monotonic() - start)
-        per_text = max((timings[2] - timings[1]) / 48, 1e-4)
-        fixed = max(timings[1] - 16 * per_text, 0.0)
-        self.say(f"transformer probe: {fixed:.1f} s to load, {per_text * 1000:.1f} ms per text")
-        return fixed, per_text
+    def _transformer_seconds(
+        self, params: dict[str, Any], rows: int, tuning: tuple[float, float] | None = None
+    ) -> tuple[float, float]:
+        """Estimated seconds of a transformer trial trained on ``rows`` rows of each fold, and of
+        its refit on as many rows (from the probes; ``tuning`` in place of the fine-tuning
+        probe)."""
+        frozen = bool(params.get("freeze"))
+        fixed, per_text = tuning or self._probe(frozen=frozen)
+        trained, validation = len(self.scheme.folds[0][0]), len(self.scheme.folds[0][1])
+        refitted = trained + validation if rows >= trained else rows  # every row, or a sample
+        forward = self._probe(frozen=True)[1]
+        if frozen:  # embeddings once (and the validation rows' for the epochs), then the head
+            fold = fixed + forward * (rows + 2 * validation)
+            refit = fixed + forward * refitted
+        else:  # each epoch trains and scores the validation rows; then they are scored
+            epochs = int(params.get("epochs", 3))
+            fold = fixed + epochs * (per_text * rows + forward * validation) + forward * validation
+            refit = fixed + epochs * per_text * refitted
+        measuring = LATENCY_SECONDS + 4 * LATENCY_MIN_TEXTS * forward  # one text at a time
+        return len(self.scheme.folds) * fold + measuring, 1.2 * refit
+
+    def _probe(self, *, frozen: bool) -> tuple[float, float]:
+        """Seconds to start a transformer fit and seconds per text: of a frozen fit (a forward
+        pass) or of one fine-tuning epoch, from the fits on the last two of ``PROBE_SIZES``
+        training texts (the first ones pay the imports, the backbone's first read and the first
+        passes' allocations, 0.5 s that made 64 texts look as slow as 400). Each is timed once,
+        when first needed."""
+        if frozen not in self._probes:
+            part = self.scheme.folds[0][0]
+            order = classes_in_turn(part.labels, self.config.seed)
+            sizes = PROBE_SIZES[frozen]
+            timings = []
+            for n in sizes:
+                start = time.monotonic()
+                try:
+                    train(
+                        part.take(order[: min(n, len(part))]),
+                        TrainConfig(model="transformer", params={"freeze": frozen, "epochs": 1}),
+                        progress=False,
+                    )
+                except (ConfigError, DataError) as exc:  # not installed; a sample of one class
+                    self._probe_failed = f"the probe run failed: {exc}"
+                    raise _Unaffordable(self._probe_failed) from exc
+                timings.append(time.monotonic() - start)
+            per_text = max((timings[-1] - timings[-2]) / (sizes[-1] - sizes[-2]), 1e-4)
+            fixed = max(timings[-2] - sizes[-2] * per_text, 0.0)
+            kind = "a frozen fit" if frozen else "a fine-tuning epoch"
+            self.say(
+                f"transformer probe, {kind}: {fixed:.1f} s to start, "
+                f"{per_text * 1000:.1f} ms per text"
+            )
+            self._probes[frozen] = (fixed, per_text)
+        return self._probes[frozen]
 
 
 def classes_in_turn(labels: Sequence[Any] | np.ndarray, seed: int) -> np.ndarray:
