@@ -199,11 +199,11 @@ def test_a_transformer_trial_too_slow_for_the_time_left_trains_on_a_sample_that_
     corpus: Dataset,
 ) -> None:
     large = Dataset.from_records(
-        [f"{text} {copy}" for copy in range(64) for text in corpus.texts],
-        corpus.labels.tolist() * 64,
+        [f"{text} {copy}" for copy in range(160) for text in corpus.texts],
+        corpus.labels.tolist() * 160,
     )
     config = SelectConfig(models=("transformer",))
-    scheme = scheme_for(large, config, None)  # 8,192 rows trained, 2,048 scored
+    scheme = scheme_for(large, config, None)  # 20,480 rows trained, 5,120 scored
     study = optuna.create_study(direction="maximize")
     search = Search(study, scheme, config, 0.0, kept=0.0, say=print)
     # as timed: 1 s to start and 10 ms a text forward; 2 s and 100 ms a text to fine-tune
@@ -219,14 +219,15 @@ def test_a_transformer_trial_too_slow_for_the_time_left_trains_on_a_sample_that_
     assert sum(search._transformer_seconds(tune, rows)) <= SAMPLE_SHARE * left
     assert sum(search._transformer_seconds(tune, rows + 100)) > SAMPLE_SHARE * left
     # the family's first trial, a first look, gets a smaller share of the time left
-    start = search._fit_to_time("transformer", tune, left=whole, start=True)
-    assert sum(search._transformer_seconds(tune, start["max_rows"])) <= START_SHARE * whole
-    assert sum(search._transformer_seconds(tune, start["max_rows"] + 100)) > START_SHARE * whole
+    start = search._fit_to_time("transformer", tune, left=2 * whole, start=True)
+    given = START_SHARE * 2 * whole
+    assert sum(search._transformer_seconds(tune, start["max_rows"])) <= given
+    assert sum(search._transformer_seconds(tune, start["max_rows"] + 100)) > given
     # a sample is refitted on as many rows: no more than the trial's fit, with the margin
     assert search.refit_seconds(10.0, sampled) == pytest.approx(12.0)
     assert search.refit_seconds(10.0, tune) == pytest.approx(12.0 * scheme.refit_factor)
     few = sum(search._transformer_seconds(tune, MIN_SAMPLE_ROWS)) / SAMPLE_SHARE
-    with pytest.raises(Exception, match=r"nor do those of a sample of 1,000 rows"):
+    with pytest.raises(Exception, match=f"nor do those of a sample of {MIN_SAMPLE_ROWS:,} rows"):
         search._fit_to_time("transformer", tune, left=few - 1.0)
 
 
@@ -237,7 +238,7 @@ def test_fine_tuning_is_not_probed_when_even_its_least_cost_cannot_fit(corpus: D
     )
     search._probes = {True: (1.0, 0.5)}  # slow texts: 0.5 s each forward, so >= 1.5 s tuned
     tune = {"freeze": False, "epochs": 1}
-    with pytest.raises(Exception, match=r"fine-tuning even a sample of 1,000 rows"):
+    with pytest.raises(Exception, match=f"fine-tuning even a sample of {MIN_SAMPLE_ROWS:,} rows"):
         search._fit_to_time("transformer", tune, left=1000.0)
     assert False not in search._probes  # no probe was run
 
