@@ -46,6 +46,7 @@ SPLIT_FILE = "split.json"
 CONTAINED_MIN_WORDS = 3
 CONTAINED_MAX_ROWS = 30
 _HASH_BASE = 1_000_003  # odd, so invertible modulo 2**64
+_NO_PAIRS = np.empty((0, 2), dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def split_dataset(dataset: Dataset, config: SplitConfig | None = None) -> Splits
     texts = frame.select(normalized(pl.col(dataset.text)).replace("", None)).to_series()
     groups = frame.get_column(config.group) if config.group else None
     guarded = config.leakage_guard
-    inside = _contained(texts) if guarded else np.empty((0, 2), dtype=np.int64)
+    inside = _contained(texts) if guarded else _NO_PAIRS
     components = _components(len(dataset), [texts] if guarded else [], groups, inside)
     shares = np.array([1.0 - config.test - config.val, config.val, config.test])
     stratify = config.time is None and config.stratify and dataset.label is not None
@@ -158,16 +159,11 @@ def split_summary(document: dict[str, Any], directory: str | Path) -> str:
             labels = ", ".join(f"{k} {v:,}" for k, v in part["labels"].items())
             lines.append(f"{name:5} {part['rows']:>9,} rows  {labels}")
     checks = document["checks"]
-    line = (
-        f"leakage guard {'on' if document['leakage_guard'] else 'off'}: "
-        f"{plural(checks['duplicate_texts'], 'duplicate text')} kept together, "
-        + (
-            f"{plural(checks['contained_texts'], 'text')} inside others kept with them, "
-            if "contained_texts" in checks
-            else ""
-        )
-        + f"{plural(checks['straddling_texts'], 'text')} in two parts"
-    )
+    seen = [f"{plural(checks['duplicate_texts'], 'duplicate text')} kept together"]
+    if "contained_texts" in checks:  # split.json files before the guard looked inside texts
+        seen.append(f"{plural(checks['contained_texts'], 'text')} inside others kept with them")
+    seen.append(f"{plural(checks['straddling_texts'], 'text')} in two parts")
+    line = f"leakage guard {'on' if document['leakage_guard'] else 'off'}: {', '.join(seen)}"
     if "groups" in checks:
         line += (
             f"; {plural(checks['groups'], 'group')}, {checks['straddling_groups']:,} in two parts"
@@ -219,7 +215,7 @@ def _contained(texts: pl.Series) -> np.ndarray:
     starts = np.concatenate([[0], np.cumsum(lengths)])
     inner = np.flatnonzero(lengths >= CONTAINED_MIN_WORDS)
     if not len(inner):
-        return np.empty((0, 2), dtype=np.int64)
+        return _NO_PAIRS
     with np.errstate(over="ignore"):
         base, inverse = np.uint64(_HASH_BASE), np.uint64(pow(_HASH_BASE, -1, 2**64))
         ones = np.ones(len(ids) + 1, dtype=np.uint64)
