@@ -1,5 +1,8 @@
 """The search: an Optuna study (TPE sampler, seeded) over the families and their settings, under
 a wall-clock deadline, stored in an RDB storage (SQLite in the selection directory by default).
+The sampler models each family's settings jointly (multivariate, grouped by family), as they
+interact: on IMDB trigrams win with a high min_df and lose with a low one, which a sampler of
+each setting alone never learnt.
 
 Every trial keeps what it measured in its user attributes (the figures, and which validation
 rows it got right, packed), so that the leaderboard is read back from the study: a resumed search,
@@ -101,7 +104,9 @@ def open_study(storage: str, config: SelectConfig, scheme: Scheme, *, where: str
         )
     done = len(optuna.load_study(study_name=STUDY_NAME, storage=storage).trials) if exists else 0
     # reseeded by the trials so far, so that a resumed search does not repeat the first trials
-    sampler = optuna.samplers.TPESampler(seed=config.seed + done)
+    with warnings.catch_warnings():  # multivariate and group are marked experimental
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        sampler = optuna.samplers.TPESampler(seed=config.seed + done, multivariate=True, group=True)
     study = optuna.create_study(
         study_name=STUDY_NAME,
         storage=storage,
