@@ -29,6 +29,7 @@ from modelcycle.selection._search import (
     open_study,
     pack,
 )
+from modelcycle.selection._space import suggest
 
 FAST = {"fasttext": {"buckets": 1000, "epochs": 3, "dim": 8}}
 
@@ -112,6 +113,36 @@ def test_the_sampler_learns_a_familys_settings_together(tmp_path: Path, corpus: 
     asked = study.ask()  # an enqueued starting trial: the space is the same for any trial
     space = study.sampler.infer_relative_search_space(study, study.trials[asked.number])
     assert {"nb.ngram_max", "nb.min_df"} <= space.keys()  # proposed together, not one by one
+
+
+def test_every_family_starts_with_its_defaults_and_the_transformer_also_fine_tuned(
+    tmp_path: Path, corpus: Dataset
+) -> None:
+    def starts(models: tuple[str, ...], **fixed: dict[str, object]) -> list[tuple[str, dict]]:
+        config = SelectConfig(models=models, params=fixed)
+        scheme = scheme_for(corpus, config, None)
+        storage = f"sqlite:///{tmp_path / f'{len(list(tmp_path.iterdir()))}.db'}"
+        study = open_study(storage, config, scheme, where="x")
+        out = []
+        for _ in study.get_trials(states=(TrialState.WAITING,)):
+            trial = study.ask()
+            family = trial.suggest_categorical("family", models)
+            out.append((family, suggest(trial, family, config.params.get(family, {}))))
+        return out
+
+    # the first look at each family before the transformer is fine-tuned
+    assert starts(("transformer", "logreg")) == [
+        ("transformer", {"freeze": True}),
+        ("logreg", {}),
+        ("transformer", {"freeze": False, "epochs": 1}),
+    ]
+    # a setting the user fixed holds in every start; starts it makes the same are run once
+    assert starts(("transformer",), transformer={"epochs": 2}) == [
+        ("transformer", {"freeze": True, "epochs": 2}),
+        ("transformer", {"freeze": False, "epochs": 2}),
+    ]
+    fixed = {"freeze": True, "epochs": 1}
+    assert starts(("transformer",), transformer=fixed) == [("transformer", fixed)]
 
 
 def test_gradient_trials_report_every_epoch(tmp_path: Path, corpus: Dataset) -> None:

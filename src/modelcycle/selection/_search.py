@@ -30,7 +30,7 @@ from modelcycle.config import SelectConfig, TrainConfig
 from modelcycle.exceptions import ConfigError, DataError
 from modelcycle.selection._measure import LATENCY_MIN_TEXTS, LATENCY_SECONDS, Scheme, measure
 from modelcycle.selection._rule import constraints, recommend
-from modelcycle.selection._space import GRADIENT_FAMILIES, suggest
+from modelcycle.selection._space import GRADIENT_FAMILIES, starting_points, suggest
 from modelcycle.training import train
 
 try:
@@ -60,7 +60,7 @@ PROBE_SIZES = {True: (8, 32, 128, 512), False: (64, 128, 384)}  # frozen, fine-t
 # against 0.84; IMDB: 1,700 rows 0.73 against 0.92), and such a bet cost up to half the budget
 MIN_SAMPLE_ROWS = 5000
 SAMPLE_SHARE = 0.8  # of the time left, what a transformer trial and its refit may take
-START_SHARE = 0.25  # the same for its first trial: a first look at the family
+START_SHARE = 0.25  # the same for its first starting trial: a first look at the family
 
 
 class FamilyMedianPruner(BasePruner):
@@ -118,8 +118,12 @@ def open_study(storage: str, config: SelectConfig, scheme: Scheme, *, where: str
     if not exists:
         study.set_user_attr("scheme", scheme.fingerprint)
         study.set_user_attr("models", list(config.models))
-        for family in config.models:
-            study.enqueue_trial({"family": family}, user_attrs={"start": True})
+        # every family's first starting point, then the second ones (the transformer's)
+        points = {f: len(starting_points(f, config.params.get(f, {}))) for f in config.models}
+        for point in range(max(points.values())):
+            for family in (f for f in config.models if point < points[f]):
+                attrs = {"start": True, "start_point": point}
+                study.enqueue_trial({"family": family}, user_attrs=attrs)
         return study
     if study.user_attrs.get("scheme") != scheme.fingerprint:
         raise ConfigError(
@@ -195,9 +199,8 @@ class Search:
             family = trial.suggest_categorical("family", families)
             params = suggest(trial, family, self.config.params.get(family, {}))
             try:
-                params = self._fit_to_time(
-                    family, params, left, start=bool(trial.user_attrs.get("start"))
-                )
+                first = trial.user_attrs.get("start") and not trial.user_attrs.get("start_point")
+                params = self._fit_to_time(family, params, left, start=bool(first))
             except _Unaffordable as exc:
                 trial.set_user_attr("params", _jsonable(params))
                 self._skip(trial, family, str(exc))
@@ -277,8 +280,8 @@ class Search:
     ) -> dict[str, Any]:
         """``params``, when the trial's estimated seconds and its refit, should it be picked,
         fit ``left``. A transformer trial gets ``SAMPLE_SHARE`` of it (``START_SHARE`` for its
-        family's ``start``), and where every row does not fit, ``max_rows``: the largest sample
-        that does. Raise _Unaffordable when nothing fits."""
+        family's first starting trial, ``start``), and where every row does not fit,
+        ``max_rows``: the largest sample that does. Raise _Unaffordable when nothing fits."""
         if family == "transformer":
             return self._transformer_to_time(
                 params, (START_SHARE if start else SAMPLE_SHARE) * left

@@ -3,8 +3,8 @@
 Parameter names carry their family (``logreg.C``, ``fasttext.dim``), so that the samplers learn
 each family's space apart. Learning rates are searched as a factor of the family's default rate
 for the chosen optimiser (``modelcycle.engine.optimizers.DEFAULT_LR``), so that one range fits
-every optimiser. Every family is first tried once with its defaults (``STARTING_POINTS``: the
-transformer's is the frozen encoder, the cheap way to try it).
+every optimiser. Every family is first tried with its defaults (``STARTING_POINTS``: the
+transformer twice, with the frozen encoder, the cheap look, then fine-tuned for an epoch).
 """
 
 from __future__ import annotations
@@ -14,13 +14,28 @@ from typing import Any
 
 from modelcycle.engine.optimizers import DEFAULT_LR
 
-__all__ = ["GRADIENT_FAMILIES", "STARTING_POINTS", "suggest"]
+__all__ = ["GRADIENT_FAMILIES", "STARTING_POINTS", "starting_points", "suggest"]
 
 GRADIENT_FAMILIES = frozenset({"fasttext", "mlp", "transformer"})
 """Families trained epoch by epoch (their trials report per-epoch accuracy to the pruner)."""
 
-STARTING_POINTS: dict[str, dict[str, Any]] = {"transformer": {"freeze": True}}
-"""Each family's first trial: its defaults, with these changes."""
+STARTING_POINTS: dict[str, tuple[dict[str, Any], ...]] = {
+    "transformer": ({"freeze": True}, {"freeze": False, "epochs": 1}),
+}
+"""Each family's first trials, one per entry: its defaults with these changes (else its defaults
+alone). Fine-tuning is where the transformer wins on short texts (SST-2 0.861, MR 0.820, against
+0.834 and 0.796 for the best linear defaults), and the sampler's draws reached it only by chance:
+the runs that spent the transformer's time on frozen trials picked a linear model instead."""
+
+
+def starting_points(family: str, fixed: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The distinct parameters of ``family``'s starting trials, the user's ``fixed`` ones won."""
+    points: list[dict[str, Any]] = []
+    for point in STARTING_POINTS.get(family, ({},)):
+        params = {**point, **fixed}
+        if params not in points:
+            points.append(params)
+    return points
 
 
 def _tfidf(trial: Any, family: str) -> dict[str, Any]:
@@ -78,9 +93,10 @@ def _transformer(trial: Any) -> dict[str, Any]:
 
 def suggest(trial: Any, family: str, fixed: Mapping[str, Any]) -> dict[str, Any]:
     """The model parameters of ``trial`` (an ``optuna.Trial``) for ``family``: the family's
-    starting point on a trial marked ``start``, else sampled; ``fixed`` (the user's) win."""
+    starting point (``start_point``, default the first) on a trial marked ``start``, else
+    sampled; ``fixed`` (the user's) win."""
     if trial.user_attrs.get("start"):
-        params = dict(STARTING_POINTS.get(family, {}))
+        params = starting_points(family, fixed)[int(trial.user_attrs.get("start_point", 0))]
     elif family in ("logreg", "svm", "nb"):
         params = _linear(trial, family)
     elif family == "fasttext":
