@@ -143,6 +143,14 @@ def test_every_family_starts_with_its_defaults_and_the_transformer_also_fine_tun
     ]
     fixed = {"freeze": True, "epochs": 1}
     assert starts(("transformer",), transformer=fixed) == [("transformer", fixed)]
+    # a stored second start that settings given on resuming made the same as the first: sampled
+    study = optuna.create_study()
+    study.enqueue_trial({"family": "transformer"}, user_attrs={"start": True, "start_point": 1})
+    trial = study.ask()
+    trial.suggest_categorical("family", ["transformer"])
+    sampled = suggest(trial, "transformer", fixed)
+    assert sampled["freeze"] is True
+    assert "transformer.freeze" in trial.params
 
 
 def test_gradient_trials_report_every_epoch(tmp_path: Path, corpus: Dataset) -> None:
